@@ -1,0 +1,267 @@
+"""Reading run files: :func:`open_run` and :func:`open_runs`.
+
+A :class:`Run` copies what it needs (attributes, config and the whole ``/metrics``
+table, a few MB even for 100 epochs) when it is opened and then closes the file,
+so readers never hold a run open and never block or break its writer. Larger
+groups (checkpoints, samples, layer norms, Hessian arrays) are read on demand.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+import pandas as pd
+
+from landscape.errors import RunFileError
+from landscape.runfile import CHECKPOINTS, HESSIAN, LAYERS, METRICS, NETWORK_COLUMNS, PROBE, SAMPLES, open_for_read
+from landscape.stages import assign_stages, stage_labels
+from landscape.writer import META_PREFIX, writer_alive
+
+
+class Run:
+    """One recorded training run, as read from its run file."""
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+        with open_for_read(self.path) as handle:
+            self.attrs: dict[str, Any] = {key: _plain(value) for key, value in handle.attrs.items()}
+            metrics = handle[METRICS][()] if METRICS in handle else None
+            self.checkpoint_steps: list[int] = sorted(int(k) for k in handle.get(CHECKPOINTS, {}).keys())
+            self.sample_epochs: list[int] = sorted(int(k) for k in handle.get(SAMPLES, {}).keys())
+            self.layer_networks: list[str] = sorted(handle.get(LAYERS, {}).keys())
+            self.has_probe: bool = PROBE in handle
+            self.hessian_keys: list[tuple[int, str]] = [
+                (int(step), network)
+                for step, group in handle.get(HESSIAN, {}).items()
+                for network in group.keys()
+            ]
+        try:
+            self.config: dict[str, Any] = json.loads(self.attrs.get("config", "{}"))
+        except json.JSONDecodeError:
+            raise RunFileError(f"{self.path} has a damaged config attribute (not valid JSON).") from None
+        self.metrics: pd.DataFrame = _metrics_frame(metrics)
+
+    # ------------------------------------------------------------------ basics
+    @property
+    def name(self) -> str:
+        """The run's name: its file name without the suffix."""
+        return self.path.stem
+
+    @property
+    def status(self) -> str:
+        """"running", "finished", "diverged" or "interrupted", as the writer last recorded it."""
+        return str(self.attrs.get("status", "unknown"))
+
+    @property
+    def writer_alive(self) -> bool:
+        """Whether the writer of a "running" run is still alive (False after a kill or on another host)."""
+        return self.status == "running" and writer_alive(
+            int(self.attrs.get("writer_pid", -1)), self.attrs.get("writer_host", "")
+        )
+
+    @property
+    def n_iterations(self) -> int:
+        """Number of recorded iterations."""
+        return len(self.metrics)
+
+    @property
+    def fields(self) -> list[str]:
+        """The per-iteration fields (metric columns) of this run."""
+        return list(self.metrics.columns)
+
+    def meta(self, name: str, default: Any = None) -> Any:
+        """A metadata value the writer stored with ``set_meta`` (e.g. "networks")."""
+        raw = self.attrs.get(META_PREFIX + name)
+        return default if raw is None else json.loads(raw)
+
+    def __repr__(self) -> str:
+        return f"Run({str(self.path)!r}, status={self.status!r}, iterations={self.n_iterations})"
+
+    # ------------------------------------------------------------------ derived frames
+    def tidy(self, stages: int = 5) -> pd.DataFrame:
+        """Long form for seaborn: one row per (iteration, network).
+
+        Columns: step, epoch, stage (1..stages, equal parts of the iterations),
+        stage_label ("1: 0-9359"), network ("g", "d", "d_real", "d_fake"), loss,
+        grad_norm. This is the one place stage membership is decided, so every
+        plot and report agrees on it.
+        """
+        return tidy_frame(self.metrics, stages)
+
+    def layer_norms(self, network: str) -> pd.DataFrame | None:
+        """Per-tensor gradient norms of ``network`` (iterations x parameter names), or None if not recorded."""
+        if network not in self.layer_networks:
+            return None
+        with open_for_read(self.path) as handle:
+            ds = handle[f"{LAYERS}/{network}"]
+            names = json.loads(_plain(ds.attrs["names"]))
+            values = ds[()]
+        n = min(len(values), len(self.metrics))
+        return pd.DataFrame(values[:n], columns=names, index=pd.Index(self.metrics["step"].to_numpy()[:n], name="step"))
+
+    # ------------------------------------------------------------------ stored groups
+    def checkpoint(self, step: int, network: str) -> dict[str, np.ndarray]:
+        """The state dict (weights and buffers) of ``network`` stored at ``step``."""
+        if step not in self.checkpoint_steps:
+            raise RunFileError(
+                f"{self.path} has no checkpoint at step {step}; stored steps: {_list(self.checkpoint_steps)}."
+            )
+        with open_for_read(self.path) as handle:
+            group = handle[f"{CHECKPOINTS}/{step}"]
+            if network not in group:
+                raise RunFileError(f"{self.path} has no checkpoint of network {network!r} at step {step}.")
+            net_group = group[network]
+            names = json.loads(_plain(net_group.attrs["names"])) if "names" in net_group.attrs else list(net_group)
+            return {name: net_group[name][()] for name in names}
+
+    def sample(self, epoch: int) -> np.ndarray:
+        """The uint8 image grid (H x W x C) of the fixed z after ``epoch``."""
+        if epoch not in self.sample_epochs:
+            raise RunFileError(f"{self.path} has no sample grid for epoch {epoch}; stored: {_list(self.sample_epochs)}.")
+        with open_for_read(self.path) as handle:
+            return handle[f"{SAMPLES}/{epoch}"][()]
+
+    def probe(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """The fixed batch used for curvature estimates: (real images, z), or None."""
+        if not self.has_probe:
+            return None
+        with open_for_read(self.path) as handle:
+            return handle[f"{PROBE}/real"][()], handle[f"{PROBE}/z"][()]
+
+    def hessian(self) -> pd.DataFrame:
+        """One row per stored Hessian estimate (step x network) with its scalar attributes as columns."""
+        rows = []
+        if self.hessian_keys:
+            with open_for_read(self.path) as handle:
+                for step, network in sorted(self.hessian_keys):
+                    group = handle[f"{HESSIAN}/{step}/{network}"]
+                    row: dict[str, Any] = {"step": step, "network": network}
+                    row.update({key: _attr_value(value) for key, value in group.attrs.items()})
+                    rows.append(row)
+        return pd.DataFrame(rows, columns=None if rows else ["step", "network"])
+
+    def hessian_arrays(self, step: int, network: str) -> dict[str, np.ndarray]:
+        """The arrays (eigenvalues, residuals, density, ...) of one stored Hessian estimate."""
+        if (step, network) not in self.hessian_keys:
+            raise RunFileError(f"{self.path} has no Hessian estimate of network {network!r} at step {step}.")
+        with open_for_read(self.path) as handle:
+            group = handle[f"{HESSIAN}/{step}/{network}"]
+            return {name: group[name][()] for name in group}
+
+
+class RunCollection(list):
+    """Several runs, with frames that stack them (a ``run`` column and every config key as columns)."""
+
+    @cached_property
+    def _config_frame(self) -> pd.DataFrame:
+        rows = [{key: _scalar(value) for key, value in run.config.items()} for run in self]
+        return pd.DataFrame(rows, index=[run.name for run in self])
+
+    def _stack(self, frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
+        parts = []
+        config = self._config_frame
+        for run, frame in zip(self, frames):
+            frame = frame.copy()
+            frame.insert(0, "run", run.name)
+            for key in config.columns:
+                if key not in frame.columns:
+                    frame[key] = config.at[run.name, key] if run.name in config.index else None
+            parts.append(frame)
+        if not parts:
+            return pd.DataFrame()
+        return pd.concat(parts, ignore_index=True)
+
+    @property
+    def metrics(self) -> pd.DataFrame:
+        """Every run's metrics stacked, with ``run`` and config columns."""
+        return self._stack(run.metrics for run in self)
+
+    def tidy(self, stages: int = 5) -> pd.DataFrame:
+        """Every run's tidy frame stacked (stages are computed per run), with ``run`` and config columns."""
+        return self._stack(run.tidy(stages) for run in self)
+
+
+def open_run(path: str | os.PathLike) -> Run:
+    """Open a run file for analysis (raises a one-sentence RunFileError if it is not one)."""
+    return Run(path)
+
+
+def open_runs(paths: Iterable[str | os.PathLike]) -> RunCollection:
+    """Open several run files; their names (file stems) must be distinct."""
+    runs = RunCollection(open_run(p) for p in paths)
+    names = [run.name for run in runs]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise RunFileError(f"Several runs share the name {duplicates[0]!r}; give run files distinct names.")
+    return runs
+
+
+def tidy_frame(metrics: pd.DataFrame, stages: int = 5) -> pd.DataFrame:
+    """The long-form (step, epoch, stage, stage_label, network, loss, grad_norm) view of a metrics table."""
+    if stages < 1:
+        raise RunFileError(f"The number of stages must be at least 1 (got {stages}).")
+    n = len(metrics)
+    stage = assign_stages(n, stages)
+    steps = metrics["step"].to_numpy() if n else np.zeros(0, dtype=np.int64)
+    labels = stage_labels(steps, stage, stages)
+    label = pd.Categorical.from_codes(stage - 1, categories=labels, ordered=True) if n else pd.Categorical([], labels)
+    networks = [net for net, cols in NETWORK_COLUMNS.items() if all(c in metrics.columns for c in cols)]
+    parts = []
+    for network in networks:
+        loss_col, norm_col = NETWORK_COLUMNS[network]
+        parts.append(
+            pd.DataFrame(
+                {
+                    "step": steps,
+                    "epoch": metrics["epoch"].to_numpy() if n else np.zeros(0, dtype=np.int32),
+                    "stage": stage,
+                    "stage_label": label,
+                    "network": network,
+                    "loss": metrics[loss_col].to_numpy(),
+                    "grad_norm": metrics[norm_col].to_numpy(),
+                }
+            )
+        )
+    if not parts:
+        return pd.DataFrame(columns=["step", "epoch", "stage", "stage_label", "network", "loss", "grad_norm"])
+    frame = pd.concat(parts, ignore_index=True)
+    frame["network"] = pd.Categorical(frame["network"], categories=networks, ordered=True)
+    return frame
+
+
+def _metrics_frame(metrics: np.ndarray | None) -> pd.DataFrame:
+    if metrics is None:
+        return pd.DataFrame(columns=["step", "epoch", "time"])
+    metrics = metrics[metrics["step"] >= 0]  # rows allocated by a resize that a killed writer never filled
+    return pd.DataFrame(metrics)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _attr_value(value: Any) -> Any:
+    value = _plain(value)
+    if isinstance(value, str) and value[:1] in "[{" or value == "null":
+        try:
+            return json.loads(value)
+        except (json.JSONDecodeError, TypeError):
+            return value
+    return value
+
+
+def _scalar(value: Any) -> Any:
+    return json.dumps(value) if isinstance(value, (list, dict)) else value
+
+
+def _list(values: list[int]) -> str:
+    return ", ".join(map(str, values)) if values else "none"

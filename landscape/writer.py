@@ -1,0 +1,420 @@
+"""RunWriter: the recorder any training loop calls, in the spirit of SummaryWriter.
+
+A loop creates a writer with the run's config, then calls :meth:`RunWriter.log`
+once per iteration. Rows are buffered (tensors stay on their device until a flush,
+so there is no device-to-host synchronisation per call) and appended to the
+compound ``/metrics`` dataset in blocks, each block followed by an HDF5 flush: a
+writer killed at any moment leaves a file that opens with every row up to the
+last flush. Flushes happen every ``flush_rows`` rows or ``flush_seconds`` of wall
+time, whichever comes first.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import h5py
+import numpy as np
+
+from landscape import __version__
+from landscape.errors import DivergedError, RunFileError
+from landscape.runfile import (
+    CHECKPOINTS,
+    CHUNK_ROWS,
+    FORMAT,
+    FORMAT_VERSION,
+    GAN_FIELDS,
+    HESSIAN,
+    LAYERS,
+    METRICS,
+    PROBE,
+    SAMPLES,
+    STATUSES,
+    metrics_dtype,
+    open_for_read,
+    to_json,
+)
+
+META_PREFIX = "meta:"
+
+
+class RunWriter:
+    """Write one training run into an HDF5 run file (format v1).
+
+    Use it as a context manager: leaving the block normally closes the run as
+    "finished"; an exception closes it as "diverged" (:class:`DivergedError`) or
+    "interrupted" (anything else, Ctrl-C included), after every buffered row is
+    written, and the exception propagates.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        config: Mapping[str, Any],
+        fields: Iterable[str] | Mapping[str, Any] = GAN_FIELDS,
+        *,
+        overwrite: bool = False,
+        flush_rows: int = 4096,
+        flush_seconds: float = 1.0,
+    ) -> None:
+        self.path = Path(path)
+        if self.path.exists() and not overwrite:
+            raise RunFileError(f"{self.path} already exists; choose another output path or pass --force to overwrite it.")
+        if flush_rows < 1:
+            raise ValueError("flush_rows must be at least 1")
+        if isinstance(fields, Mapping):
+            declared = {name: np.dtype(dt) for name, dt in fields.items()}
+        else:
+            declared = {name: np.dtype("<f4") for name in fields}
+        self._dtype = metrics_dtype(declared)
+        self.fields: tuple[str, ...] = tuple(self._dtype.names)
+        self.flush_rows = int(flush_rows)
+        self.flush_seconds = float(flush_seconds)
+
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = h5py.File(self.path, "w")
+        except OSError as err:
+            raise RunFileError(f"Cannot create the run file {self.path}: {err.strerror or err}.") from None
+        self._closed = False
+        self._start = time.monotonic()
+        self._last_flush = self._start
+        self._write_root_attrs(config)
+        fill = np.zeros((), dtype=self._dtype)
+        fill["step"] = -1  # rows that were allocated but never written read as step -1
+        self._file.create_dataset(
+            METRICS, shape=(0,), maxshape=(None,), dtype=self._dtype, chunks=(CHUNK_ROWS,), fillvalue=fill
+        )
+        self._buf = self._empty_block()
+        self._n = 0  # rows in the buffer
+        self._rows_written = 0
+        self._device_rows: list[tuple[int, tuple[str, ...], Any]] = []
+        self._layer_names: dict[str, list[str]] = {}
+        self._layer_buf: dict[str, np.ndarray] = {}
+        self._layer_device: dict[str, list[tuple[int, Any]]] = {}
+        self._file.flush()
+
+    # ------------------------------------------------------------------ set-up
+    def _write_root_attrs(self, config: Mapping[str, Any]) -> None:
+        attrs = self._file.attrs
+        attrs["format"] = FORMAT
+        attrs["format_version"] = FORMAT_VERSION
+        attrs["config"] = to_json(dict(config))
+        attrs["landscape_version"] = __version__
+        torch = sys.modules.get("torch")
+        attrs["torch_version"] = str(getattr(torch, "__version__", "")) if torch else ""
+        attrs["created"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        attrs["status"] = "running"
+        attrs["writer_pid"] = os.getpid()
+        attrs["writer_host"] = socket.gethostname()
+
+    def _empty_block(self) -> dict[str, np.ndarray]:
+        """One column array per field (assigning into plain arrays is ~5x cheaper than into structured rows)."""
+        block = {}
+        for name in self.fields:
+            dt = self._dtype[name]
+            block[name] = np.full(self.flush_rows, np.nan, dtype=dt) if dt.kind == "f" else np.zeros(self.flush_rows, dt)
+        return block
+
+    def set_meta(self, name: str, value: Any) -> None:
+        """Store a JSON-serialisable value as root metadata (read back with ``run.meta(name)``)."""
+        self._check_open()
+        self._file.attrs[META_PREFIX + name] = to_json(value)
+
+    def declare_layers(self, network: str, names: list[str]) -> None:
+        """Declare per-tensor gradient norms for ``network`` (a 2-D /layers/<network> dataset)."""
+        self._check_open()
+        if self._rows_written or self._n:
+            raise RuntimeError("declare_layers must be called before the first log()")
+        names = list(names)
+        ds = self._file.create_dataset(
+            f"{LAYERS}/{network}",
+            shape=(0, len(names)),
+            maxshape=(None, len(names)),
+            dtype="<f4",
+            chunks=(max(1, min(CHUNK_ROWS, 2**20 // max(1, 4 * len(names)))), len(names)),
+        )
+        ds.attrs["names"] = to_json(names)
+        self._layer_names[network] = names
+        self._layer_buf[network] = np.full((self.flush_rows, len(names)), np.nan, dtype="<f4")
+        self._layer_device[network] = []
+
+    # ------------------------------------------------------------------ per iteration
+    def log(self, step: int, epoch: int = 0, time: float | None = None, **values: Any) -> None:
+        """Record one iteration. Values may be floats or 0-d tensors on any device.
+
+        Tensors on an accelerator are kept there until the next flush, so a call
+        never waits for the device. Fields not given are stored as NaN.
+        """
+        self._check_open()
+        i = self._n
+        buf = self._buf
+        buf["step"][i] = step
+        buf["epoch"][i] = epoch
+        buf["time"][i] = (_now() - self._start) if time is None else time
+        device_names: list[str] = []
+        device_values: list[Any] = []
+        for name, value in values.items():
+            column = buf.get(name)
+            if column is None:
+                raise KeyError(f"{name!r} is not a declared field of this run (declared: {', '.join(self.fields)})")
+            if _is_device_tensor(value):
+                device_names.append(name)
+                device_values.append(value)
+            else:
+                column[i] = value.item() if hasattr(value, "item") else value  # a CPU .item() never waits
+        if device_values:
+            self._device_rows.append((i, tuple(device_names), _stack_scalars(device_values)))
+        self._n = i + 1
+        if self._n >= self.flush_rows or _now() - self._last_flush >= self.flush_seconds:
+            self.flush()
+
+    def log_layers(self, network: str, norms: Any) -> None:
+        """Record the per-tensor gradient norms of ``network`` for the iteration the next :meth:`log` writes."""
+        self._check_open()
+        if network not in self._layer_names:
+            raise KeyError(f"layers of {network!r} were not declared; call declare_layers first")
+        if _is_device_tensor(norms):
+            self._layer_device[network].append((self._n, norms.detach().float().reshape(-1)))
+        else:
+            self._layer_buf[network][self._n] = np.asarray(
+                norms.detach().cpu() if hasattr(norms, "detach") else norms, dtype="<f4"
+            ).reshape(-1)
+
+    # ------------------------------------------------------------------ blocks
+    def flush(self) -> None:
+        """Append the buffered rows to the file and flush it to disk."""
+        self._check_open()
+        n = self._n
+        if n:
+            self._resolve_device_rows()
+            ds = self._file[METRICS]
+            start = ds.shape[0]
+            ds.resize((start + n,))
+            block = np.empty(n, dtype=self._dtype)
+            for name, column in self._buf.items():
+                block[name] = column[:n]
+            ds[start : start + n] = block
+            for network, block in self._layer_buf.items():
+                lds = self._file[f"{LAYERS}/{network}"]
+                lds.resize((start + n, lds.shape[1]))
+                lds[start : start + n] = block[:n]
+                block[:] = np.nan
+            self._rows_written = start + n
+            self._buf = self._empty_block()
+            self._n = 0
+        self._file.flush()
+        self._last_flush = _now()
+
+    def _resolve_device_rows(self) -> None:
+        if self._device_rows:
+            import torch
+
+            host = torch.stack([values for _, _, values in self._device_rows]).cpu().numpy()
+            for (i, names, _), values in zip(self._device_rows, host):
+                for name, value in zip(names, values):
+                    self._buf[name][i] = value
+            self._device_rows = []
+        for network, pending in self._layer_device.items():
+            if pending:
+                import torch
+
+                host = torch.stack([v for _, v in pending]).cpu().numpy()
+                for (i, _), values in zip(pending, host):
+                    self._layer_buf[network][i] = values
+                pending.clear()
+
+    @property
+    def rows(self) -> int:
+        """Iterations recorded so far (written and buffered)."""
+        return self._rows_written + self._n
+
+    def pending_values(self, name: str) -> Any:
+        """The buffered, not yet flushed values of one field (a host array; syncs with the device)."""
+        self._resolve_device_rows()
+        return self._buf[name][: self._n].copy()
+
+    # ------------------------------------------------------------------ occasional groups
+    def set_probe(self, real: Any, z: Any) -> None:
+        """Store the fixed batch (real images and z) used for curvature estimates."""
+        self._check_open()
+        group = self._file.require_group(PROBE)
+        for name, value in (("real", real), ("z", z)):
+            if name in group:
+                del group[name]
+            group.create_dataset(name, data=_to_numpy(value).astype("<f4", copy=False))
+        self._file.flush()
+
+    def checkpoint(self, step: int, states: Mapping[str, Mapping[str, Any]]) -> None:
+        """Store the weights (state dicts, buffers included) of each network at ``step``, without pickle."""
+        self._check_open()
+        self.flush()
+        group = self._file.require_group(f"{CHECKPOINTS}/{int(step)}")
+        for network, state in states.items():
+            net_group = group.require_group(network)
+            names = []
+            for name, value in state.items():
+                if name in net_group:
+                    del net_group[name]
+                net_group.create_dataset(name, data=_to_numpy(value))
+                names.append(name)
+            net_group.attrs["names"] = to_json(names)
+        self._file.flush()
+
+    def add_samples(self, epoch: int, grid: Any) -> None:
+        """Store an image grid (uint8, H x W x C) of the fixed z after ``epoch``."""
+        self._check_open()
+        array = _to_numpy(grid)
+        if array.dtype != np.uint8:
+            raise ValueError("sample grids are stored as uint8 images")
+        group = self._file.require_group(SAMPLES)
+        key = str(int(epoch))
+        if key in group:
+            del group[key]
+        group.create_dataset(key, data=array)
+        self._file.flush()
+
+    def add_hessian(self, step: int, network: str, arrays: Mapping[str, Any], attrs: Mapping[str, Any]) -> None:
+        """Store one Hessian estimate (eigenvalues, residuals, ...) of ``network`` at ``step``."""
+        self._check_open()
+        self.flush()
+        _write_hessian(self._file, step, network, arrays, attrs)
+        self._file.flush()
+
+    # ------------------------------------------------------------------ end
+    def close(self, status: str = "finished") -> None:
+        """Write every buffered row, record the final status and close the file. Idempotent."""
+        if self._closed:
+            return
+        if status not in STATUSES:
+            raise ValueError(f"status must be one of {STATUSES}")
+        try:
+            self.flush()
+        finally:
+            self._file.attrs["status"] = status
+            self._file.attrs["closed"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+            self._file.flush()
+            self._file.close()
+            self._closed = True
+
+    def __enter__(self) -> "RunWriter":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        if exc_type is None:
+            self.close("finished")
+        elif issubclass(exc_type, DivergedError):
+            self.close("diverged")
+        else:
+            self.close("interrupted")
+        return False
+
+    def __del__(self) -> None:  # a writer dropped without close() still keeps its rows
+        try:
+            if not self._closed:
+                self.close("interrupted")
+        except Exception:
+            pass
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError(f"the run writer for {self.path} is closed")
+
+
+def append_hessian(
+    path: str | os.PathLike, step: int, network: str, arrays: Mapping[str, Any], attrs: Mapping[str, Any]
+) -> None:
+    """Add one Hessian estimate to a closed run file, atomically.
+
+    The file is copied, the copy is written and flushed, and then it replaces the
+    original in one rename: a process killed at any moment leaves either the old
+    or the new file, never a corrupted one. A run whose writer is still alive is
+    refused (its writer would overwrite or be broken by the change).
+    """
+    path = Path(path)
+    with open_for_read(path) as handle:
+        status = handle.attrs.get("status")
+        pid = int(handle.attrs.get("writer_pid", -1))
+        host = handle.attrs.get("writer_host", "")
+    if status == "running" and writer_alive(pid, host):
+        raise RunFileError(f"{path} is still being written by process {pid}; wait until the run ends.")
+    tmp = path.with_name(path.name + ".tmp")
+    shutil.copy2(path, tmp)
+    try:
+        with h5py.File(tmp, "a") as handle:
+            _write_hessian(handle, step, network, arrays, attrs)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def writer_alive(pid: int, host: str | bytes) -> bool:
+    """Whether the process that wrote a run is still running (only knowable on the same host)."""
+    if isinstance(host, bytes):
+        host = host.decode()
+    if pid <= 0 or host != socket.gethostname():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _write_hessian(handle: h5py.File, step: int, network: str, arrays: Mapping[str, Any], attrs: Mapping[str, Any]) -> None:
+    key = f"{HESSIAN}/{int(step)}/{network}"
+    if key in handle:
+        del handle[key]
+    group = handle.create_group(key)
+    for name, value in arrays.items():
+        group.create_dataset(name, data=_to_numpy(value))
+    for name, value in attrs.items():
+        if isinstance(value, (str, bool, int, float, np.integer, np.floating, np.bool_)):
+            group.attrs[name] = value
+        elif value is None:
+            group.attrs[name] = "null"
+        else:
+            group.attrs[name] = to_json(value)
+
+
+def _now() -> float:
+    return time.monotonic()
+
+
+def _is_device_tensor(value: Any) -> bool:
+    """True for a torch tensor that lives on an accelerator (floats and CPU tensors are False)."""
+    return getattr(value, "is_cpu", True) is False
+
+
+def _stack_scalars(values: list[Any]) -> Any:
+    """One device tensor holding a row's 0-d values (one kernel, no host sync)."""
+    import torch
+
+    with torch.no_grad():  # never keep a loss's autograd graph alive in the buffer
+        try:
+            return torch.stack(values).float()
+        except RuntimeError:  # mixed shapes or dtypes: normalise each first
+            return torch.stack([v.detach().reshape(()).float() for v in values])
+
+
+def _to_numpy(value: Any) -> np.ndarray:
+    if hasattr(value, "detach"):
+        import torch
+
+        tensor = value.detach().cpu()
+        if tensor.dtype in (torch.bfloat16, torch.float16):
+            tensor = tensor.float()
+        return tensor.numpy()
+    return np.asarray(value)
