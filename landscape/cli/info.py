@@ -1,0 +1,82 @@
+"""`landscape info RUN.h5`: what a run file holds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+
+def info(
+    run_file: Path = typer.Argument(..., help="A run file written by `landscape record` (or any RunWriter).", show_default=False),
+) -> None:
+    """Show a run's config, status, iterations, fields, networks and optional groups."""
+    from rich.table import Table
+
+    from landscape.cli.console import console
+    from landscape.reader import open_run
+
+    run = open_run(run_file)
+    status = run.status
+    if status == "running" and not run.writer_alive:
+        status = "running (no live writer: the recording process was killed or runs on another host)"
+    console.print(f"[bold]{run.path}[/]")
+    console.print(f"status: {status}")
+    console.print(f"iterations: {run.n_iterations:,}" + _step_range(run))
+    console.print(
+        f"created: {run.attrs.get('created', '?')}   landscape {run.attrs.get('landscape_version', '?')}"
+        f"   torch {run.attrs.get('torch_version', '') or '?'}"
+    )
+
+    config = Table(title="config", show_header=False, title_justify="left")
+    for key, value in run.config.items():
+        config.add_row(key, str(value))
+    console.print(config)
+
+    networks = run.meta("networks")
+    if networks:
+        table = Table(title="networks", title_justify="left")
+        table.add_column("network")
+        table.add_column("trainable parameters", justify="right")
+        table.add_column("architecture")
+        for name, desc in networks.items():
+            table.add_row(name, f"{desc.get('params', 0):,}", str(desc.get("summary", "")))
+        console.print(table)
+
+    console.print("fields: " + ", ".join(run.fields))
+    groups = {
+        "layer norms": ", ".join(run.layer_networks) or None,
+        "checkpoints": _steps(run.checkpoint_steps),
+        "samples (epochs)": _steps(run.sample_epochs),
+        "probe batch": _probe(run),
+        "hessian estimates": _hessian(run),
+    }
+    for name, value in groups.items():
+        console.print(f"{name}: {value if value else 'none'}")
+
+
+def _step_range(run) -> str:
+    if not run.n_iterations:
+        return ""
+    steps = run.metrics["step"]
+    return f" (steps {steps.iloc[0]}-{steps.iloc[-1]}, epochs {run.metrics['epoch'].iloc[0]}-{run.metrics['epoch'].iloc[-1]})"
+
+
+def _steps(values: list[int]) -> str | None:
+    if not values:
+        return None
+    return ", ".join(map(str, values)) if len(values) <= 12 else f"{len(values)} ({values[0]} ... {values[-1]})"
+
+
+def _probe(run) -> str | None:
+    probe = run.probe()
+    if probe is None:
+        return None
+    real, z = probe
+    return f"{len(real)} real images {tuple(real.shape[1:])} + z {tuple(z.shape[1:])}"
+
+
+def _hessian(run) -> str | None:
+    if not run.hessian_keys:
+        return None
+    return ", ".join(f"{network}@{step}" for step, network in sorted(run.hessian_keys))

@@ -1,0 +1,72 @@
+"""`landscape info` and the CLI's error contract: one sentence, non-zero exit, no traceback."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import h5py
+import pytest
+import torch
+
+from landscape.writer import RunWriter
+
+
+def landscape(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "landscape", *args], capture_output=True, text=True, timeout=120)
+
+
+def test_info_shows_config_status_fields_and_groups(tmp_path):
+    path = tmp_path / "r.h5"
+    with RunWriter(path, {"arch": "vanilla", "dataset": "mnist"}) as w:
+        w.set_meta("networks", {"g": {"params": 81184, "summary": "Linear(20->100)"}})
+        for i in range(30):
+            w.log(i, epoch=i // 10, g_loss=1.0)
+        w.checkpoint(29, {"g": {"w": torch.zeros(2)}})
+    result = landscape("info", str(path))
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    for expected in ["status: finished", "iterations: 30", "vanilla", "mnist", "81,184", "d_grad_norm_real", "checkpoints: 29", "samples (epochs): none"]:
+        assert expected in out, expected
+
+
+def test_info_on_a_run_being_written(tmp_path):
+    path = tmp_path / "live.h5"
+    w = RunWriter(path, {"arch": "dcgan"}, flush_rows=5)
+    for i in range(12):
+        w.log(i, g_loss=1.0)
+    result = landscape("info", str(path))
+    w.close()
+    assert result.returncode == 0, result.stderr
+    assert "status: running" in result.stdout and "iterations: 10" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda p: None, "No such run file"),
+        (lambda p: p.write_bytes(b"\x00" * 100), "not an HDF5 file"),
+        (lambda p: h5py.File(p, "w").close(), "not a landscape run file"),
+    ],
+)
+def test_info_errors_are_one_sentence(tmp_path, make, message):
+    path = tmp_path / "x.h5"
+    make(path)
+    result = landscape("info", str(path))
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_help_is_fast_and_lists_commands():
+    result = landscape("--help")
+    assert result.returncode == 0
+    for command in ["record", "lgc", "hessian", "report", "info", "data"]:
+        assert command in result.stdout
+    # the CLI must not import torch for --help
+    probe = subprocess.run(
+        [sys.executable, "-c", "import sys, landscape.cli; print('torch' in sys.modules, 'h5py' in sys.modules)"],
+        capture_output=True, text=True,
+    )
+    assert probe.stdout.split() == ["False", "False"], probe.stdout + probe.stderr

@@ -1,0 +1,203 @@
+"""The run file: writer/reader round trip, stages, wrong files, atomic Hessian appends."""
+
+from __future__ import annotations
+
+import json
+
+import h5py
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from landscape import open_run, open_runs
+from landscape.errors import DivergedError, RunFileError
+from landscape.runfile import GAN_FIELDS
+from landscape.stages import assign_stages
+from landscape.writer import RunWriter, append_hessian
+
+CONFIG = {"arch": "vanilla", "dataset": "mnist", "epochs": 2, "betas": (0.9, 0.999)}
+
+
+def _write(path, n=100, **kwargs):
+    with RunWriter(path, CONFIG, **kwargs) as w:
+        for i in range(n):
+            w.log(i, epoch=i // 10, g_loss=torch.tensor(float(i)), g_grad_norm=2.0 * i, d_loss=np.float32(-i))
+    return path
+
+
+def test_round_trip_metrics_and_config(tmp_path):
+    run = open_run(_write(tmp_path / "r.h5", n=1000, flush_rows=64))
+    assert run.status == "finished"
+    assert run.config == {**CONFIG, "betas": [0.9, 0.999]}
+    assert run.n_iterations == 1000
+    m = run.metrics
+    assert list(m.columns) == ["step", "epoch", "time", *GAN_FIELDS]
+    np.testing.assert_array_equal(m["step"], np.arange(1000))
+    np.testing.assert_array_equal(m["epoch"], np.arange(1000) // 10)
+    np.testing.assert_allclose(m["g_loss"], np.arange(1000))
+    np.testing.assert_allclose(m["g_grad_norm"], 2.0 * np.arange(1000))
+    np.testing.assert_allclose(m["d_loss"], -np.arange(1000))
+    assert m["d_out_fake"].isna().all()  # a field never logged reads as NaN
+    assert (np.diff(m["time"]) >= 0).all()
+    assert run.attrs["format_version"] == 1 and run.attrs["torch_version"].startswith("2.")
+
+
+def test_unknown_field_is_refused(tmp_path):
+    with RunWriter(tmp_path / "r.h5", CONFIG) as w:
+        with pytest.raises(KeyError, match="not a declared field"):
+            w.log(0, nonsense=1.0)
+
+
+def test_existing_file_is_not_overwritten(tmp_path):
+    path = _write(tmp_path / "r.h5", n=5)
+    with pytest.raises(RunFileError, match="already exists"):
+        RunWriter(path, CONFIG)
+    assert open_run(path).n_iterations == 5
+    _write(path, n=7, overwrite=True)
+    assert open_run(path).n_iterations == 7
+
+
+def test_exception_keeps_rows_and_sets_status(tmp_path):
+    path = tmp_path / "div.h5"
+    with pytest.raises(DivergedError):
+        with RunWriter(path, CONFIG) as w:
+            for i in range(10):
+                w.log(i, g_loss=1.0)
+            raise DivergedError("nan")
+    run = open_run(path)
+    assert (run.status, run.n_iterations) == ("diverged", 10)
+    path = tmp_path / "int.h5"
+    with pytest.raises(KeyboardInterrupt):
+        with RunWriter(path, CONFIG) as w:
+            w.log(0, g_loss=1.0)
+            raise KeyboardInterrupt
+    assert open_run(path).status == "interrupted"
+
+
+def test_optional_groups_round_trip(tmp_path):
+    path = tmp_path / "r.h5"
+    g = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.BatchNorm1d(2))
+    with RunWriter(path, CONFIG) as w:
+        w.set_meta("networks", {"g": {"params": 10, "summary": "Linear"}})
+        w.declare_layers("g", ["0.weight", "0.bias"])
+        for i in range(20):
+            w.log_layers("g", torch.tensor([i, 2.0 * i]))
+            w.log(i, g_loss=1.0)
+        w.set_probe(torch.ones(4, 1, 28, 28), torch.zeros(4, 20))
+        w.checkpoint(19, {"g": g.state_dict(), "d": {"w": torch.arange(3.0)}})
+        w.add_samples(1, np.full((8, 8, 1), 7, np.uint8))
+        w.add_hessian(19, "d", {"top_values": np.array([3.0, 2.0])}, {"method": "eigsh", "converged": True, "tol": 1e-3})
+    run = open_run(path)
+    assert run.meta("networks") == {"g": {"params": 10, "summary": "Linear"}}
+    layers = run.layer_norms("g")
+    assert list(layers.columns) == ["0.weight", "0.bias"] and len(layers) == 20
+    np.testing.assert_allclose(layers["0.bias"], 2.0 * np.arange(20))
+    assert run.layer_norms("d") is None
+    real, z = run.probe()
+    assert real.shape == (4, 1, 28, 28) and z.shape == (4, 20)
+    assert run.checkpoint_steps == [19]
+    state = run.checkpoint(19, "g")
+    assert set(state) == set(g.state_dict())
+    np.testing.assert_array_equal(state["0.weight"], g.state_dict()["0.weight"].numpy())
+    assert state["1.num_batches_tracked"].dtype == np.int64
+    assert run.sample_epochs == [1] and run.sample(1).dtype == np.uint8
+    hess = run.hessian()
+    assert hess.loc[0, "method"] == "eigsh" and hess.loc[0, "converged"]
+    np.testing.assert_array_equal(run.hessian_arrays(19, "d")["top_values"], [3.0, 2.0])
+    with pytest.raises(RunFileError, match="no checkpoint at step 5"):
+        run.checkpoint(5, "g")
+
+
+def test_append_hessian_is_atomic_and_keeps_everything(tmp_path):
+    path = _write(tmp_path / "r.h5", n=50)
+    append_hessian(path, 49, "g", {"bottom_values": np.array([-1.0])}, {"classification": "saddle"})
+    run = open_run(path)
+    assert run.n_iterations == 50 and run.hessian_keys == [(49, "g")]
+    assert run.hessian().loc[0, "classification"] == "saddle"
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_append_hessian_refuses_a_live_run(tmp_path):
+    path = tmp_path / "live.h5"
+    with RunWriter(path, CONFIG) as w:
+        w.log(0, g_loss=1.0)
+        w.flush()
+        with pytest.raises(RunFileError, match="still being written"):
+            append_hessian(path, 0, "g", {"v": np.zeros(1)}, {})
+
+
+def test_reader_sees_flushed_rows_while_writer_is_open(tmp_path):
+    path = tmp_path / "live.h5"
+    w = RunWriter(path, CONFIG, flush_rows=10)
+    for i in range(25):
+        w.log(i, g_loss=1.0)
+    run = open_run(path)  # the writer still holds the file
+    assert run.status == "running" and run.writer_alive
+    assert run.n_iterations == 20
+    for i in range(25, 40):
+        w.log(i, g_loss=1.0)
+    w.close()
+    assert open_run(path).n_iterations == 40
+
+
+def test_assign_stages_equal_parts():
+    stages = assign_stages(46800, 5)
+    assert np.bincount(stages)[1:].tolist() == [9360] * 5
+    assert (np.diff(stages) >= 0).all()
+    assert np.bincount(assign_stages(7, 5))[1:].tolist() == [2, 1, 2, 1, 1]
+    assert len(assign_stages(0, 5)) == 0
+
+
+def test_tidy_long_form(tmp_path):
+    run = open_run(_write(tmp_path / "r.h5", n=100))
+    tidy = run.tidy(stages=4)
+    assert list(tidy.columns) == ["step", "epoch", "stage", "stage_label", "network", "loss", "grad_norm"]
+    assert list(tidy["network"].cat.categories) == ["g", "d", "d_real", "d_fake"]
+    g = tidy[tidy["network"] == "g"]
+    assert len(g) == 100 and g["stage"].value_counts().sort_index().tolist() == [25] * 4
+    assert list(tidy["stage_label"].cat.categories) == ["1: 0-24", "2: 25-49", "3: 50-74", "4: 75-99"]
+    np.testing.assert_allclose(g["grad_norm"], 2.0 * np.arange(100))
+
+
+def test_open_runs_stacks_with_config_columns(tmp_path):
+    a = _write(tmp_path / "a.h5", n=10)
+    b = _write(tmp_path / "b.h5", n=20)
+    runs = open_runs([a, b])
+    m = runs.metrics
+    assert len(m) == 30 and set(m["run"]) == {"a", "b"}
+    assert (m["arch"] == "vanilla").all() and "dataset" in m.columns
+    tidy = runs.tidy()
+    assert len(tidy) == 4 * 30
+    assert tidy.groupby("run")["stage"].max().tolist() == [5, 5]
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda p: None, "No such run file"),
+        (lambda p: p.write_text("hello"), "not an HDF5 file"),
+        (lambda p: h5py.File(p, "w").close(), "not a landscape run file"),
+    ],
+)
+def test_wrong_files_get_one_sentence(tmp_path, make, message):
+    path = tmp_path / "x.h5"
+    make(path)
+    with pytest.raises(RunFileError, match=message):
+        open_run(path)
+
+
+def test_newer_format_version_is_refused(tmp_path):
+    path = _write(tmp_path / "r.h5", n=3)
+    with h5py.File(path, "a") as f:
+        f.attrs["format_version"] = 99
+    with pytest.raises(RunFileError, match="format version 99.*upgrade landscape"):
+        open_run(path)
+
+
+def test_log_accepts_tensors_without_keeping_graphs(tmp_path):
+    x = torch.ones(3, requires_grad=True)
+    with RunWriter(tmp_path / "r.h5", CONFIG) as w:
+        w.log(0, g_loss=(x * 2).sum(), g_grad_norm=torch.tensor(1.5, dtype=torch.float64))
+    m = open_run(tmp_path / "r.h5").metrics
+    assert m.loc[0, "g_loss"] == 6.0 and m.loc[0, "g_grad_norm"] == 1.5
