@@ -1,0 +1,470 @@
+"""Loss-gradient clouds (LGCs): the paper's central figure.
+
+For one network, every training iteration is a point with its loss on x and its
+gradient norm on y, coloured by training stage (Moses, Malan & Bosman, GECCO '21,
+Figures 2-7). :func:`lgcplot` draws one cloud on one Axes (seaborn's axes-level
+convention); :func:`lgc_grid` lays out one row per run and one column per network
+(figure-level), so a single call on the paper's six runs draws its Figures 2-7.
+
+Stage membership is never computed here: it comes from the run's tidy frame
+(:meth:`landscape.reader.Run.tidy`), the one place every plot and report takes it
+from. Each stage is one rasterized scatter layer (a PathCollection with the
+stage's colour and label), so vector outputs stay small and clouds of millions of
+points render in seconds; marker size and alpha shrink as the number of points
+grows so dense clouds stay readable.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from analysis.palettes import stage_colors
+from landscape.errors import LandscapeError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+#: Readable names of the networks (the tidy frame's ``network`` values).
+NETWORK_NAMES: dict[str, str] = {
+    "g": "generator",
+    "d": "discriminator",
+    "d_real": "discriminator (real)",
+    "d_fake": "discriminator (fake)",
+}
+
+#: The paper's panels: generator; discriminator real and fake parts; combined D loss.
+PAPER_PANELS: tuple[str, ...] = ("g", "d_real", "d_fake", "d")
+
+TIDY_COLUMNS = ("step", "stage", "stage_label", "network", "loss", "grad_norm")
+
+_ARCH_NAMES = {"vanilla": "Vanilla GAN", "dcgan": "DCGAN"}
+_DATASET_NAMES = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "cifar10": "CIFAR-10"}
+_OPTIMIZER_NAMES = {"adam": "Adam", "sgd": "SGD", "rmsprop": "RMSprop", "adamw": "AdamW"}
+
+
+# ---------------------------------------------------------------------------- data
+@dataclass
+class RunData:
+    """One run's tidy frame with the name and config that title its plots."""
+
+    name: str
+    config: dict[str, Any]
+    tidy: pd.DataFrame
+    status: str = "unknown"
+
+    @property
+    def title(self) -> str:
+        """"Vanilla GAN, MNIST, Adam" from the config (the run's name when the config says nothing)."""
+        return run_title(self.config, self.name)
+
+
+def run_title(config: dict[str, Any], fallback: str = "") -> str:
+    """Title naming a run by its architecture, dataset and optimizer."""
+    parts = [
+        _ARCH_NAMES.get(str(config.get("arch")), config.get("arch")),
+        _DATASET_NAMES.get(str(config.get("dataset")), config.get("dataset")),
+        _OPTIMIZER_NAMES.get(str(config.get("optimizer")).lower(), config.get("optimizer")),
+    ]
+    parts = [str(p) for p in parts if p is not None and not (isinstance(p, float) and np.isnan(p))]
+    return ", ".join(parts) if parts else fallback
+
+
+def _check_tidy(frame: pd.DataFrame) -> None:
+    missing = [c for c in TIDY_COLUMNS if c not in frame.columns]
+    if missing:
+        raise LandscapeError(
+            f"The data frame lacks the tidy column(s) {', '.join(missing)}; pass a Run or the frame from run.tidy()."
+        )
+
+
+def _staged_count(frame: pd.DataFrame) -> int:
+    """Number of stages the tidy frame was split into (from its stage labels, else its largest stage)."""
+    labels = frame["stage_label"]
+    if isinstance(labels.dtype, pd.CategoricalDtype):
+        return len(labels.cat.categories)
+    return int(frame["stage"].max()) if len(frame) else 0
+
+
+def _check_stages(frame: pd.DataFrame, stages: int | None, source: str) -> None:
+    if stages is not None and len(frame) and _staged_count(frame) != stages:
+        raise LandscapeError(
+            f"The tidy frame of {source} was split into {_staged_count(frame)} stages, not {stages}; "
+            f"build it again with run.tidy({stages})."
+        )
+
+
+def _open(path: str | os.PathLike) -> Any:
+    from landscape.reader import open_run
+
+    return open_run(path)
+
+
+def as_runs(data: Any, stages: int | None = None) -> list[RunData]:
+    """Normalise runs into :class:`RunData` (name, config, tidy frame), in the given order.
+
+    ``data`` is a Run, a path to a run file, a RunCollection or list of those, or a
+    tidy DataFrame (one run, or several told apart by a ``run`` column as made by
+    ``open_runs(...).tidy()``). Runs are staged with ``run.tidy(stages)`` (5 stages
+    when ``stages`` is None); a frame keeps the stages it was built with.
+    """
+    if isinstance(data, pd.DataFrame):
+        _check_tidy(data)
+        if "run" not in data.columns:
+            _check_stages(data, stages, "the data")
+            return [RunData(name="", config={}, tidy=data)]
+        out = []
+        for name, part in data.groupby("run", sort=False, observed=True):
+            config = {k: part[k].iloc[0] for k in ("arch", "dataset", "optimizer") if k in part.columns}
+            _check_stages(part, stages, f"run {name}")
+            out.append(RunData(name=str(name), config=config, tidy=part))
+        return out
+    if isinstance(data, (str, os.PathLike)):
+        data = _open(data)
+    if hasattr(data, "tidy") and hasattr(data, "config"):
+        return [
+            RunData(name=data.name, config=dict(data.config), tidy=data.tidy(5 if stages is None else stages),
+                    status=getattr(data, "status", "unknown"))
+        ]
+    if isinstance(data, Iterable):
+        out = []
+        for item in data:
+            out.extend(as_runs(item, stages))
+        return out
+    raise LandscapeError(f"Cannot draw {type(data).__name__!r}: pass a Run, a run-file path or a tidy DataFrame.")
+
+
+def _one_run(data: Any, stages: int | None) -> RunData:
+    runs = as_runs(data, stages)
+    if len(runs) != 1:
+        names = ", ".join(r.name for r in runs[:4]) + (", ..." if len(runs) > 4 else "")
+        raise LandscapeError(
+            f"The data holds {len(runs)} runs ({names}); pass one run, or draw several with lgc_grid."
+        )
+    return runs[0]
+
+
+def _network_rows(run: RunData, network: str) -> pd.DataFrame:
+    frame = run.tidy
+    available = [str(n) for n in pd.unique(frame["network"])]
+    if network not in available:
+        known = ", ".join(NETWORK_NAMES)
+        if network not in NETWORK_NAMES:
+            raise LandscapeError(f"Unknown network {network!r}: choose from {known}.")
+        where = f"Run {run.name}" if run.name else "The data"
+        if not len(frame):
+            raise LandscapeError(
+                f"{where} has no iterations yet; wait until the trainer has logged some, or check the path."
+            )
+        raise LandscapeError(f"{where} has no {network!r} values; it records {', '.join(available)}.")
+    return frame[(frame["network"] == network).to_numpy()]
+
+
+def stage_legend_labels(frame: pd.DataFrame) -> dict[int, str]:
+    """Label of each stage present in ``frame``, from its ``stage_label`` column."""
+    labels = frame["stage_label"]
+    if isinstance(labels.dtype, pd.CategoricalDtype):
+        return {i + 1: str(c) for i, c in enumerate(labels.cat.categories)}
+    firsts = frame.drop_duplicates("stage")
+    return {int(s): str(lab) for s, lab in zip(firsts["stage"], firsts["stage_label"])}
+
+
+# ---------------------------------------------------------------------------- styling
+def marker_style(n_points: int) -> tuple[float, float]:
+    """Marker area (points^2, scatter's ``s``) and alpha for a cloud of ``n_points``.
+
+    The diameter shrinks from 5 pt (<= 1,000 points) to 0.6 pt (10 million) and the
+    alpha from 0.9 to 0.08, both as n^(-1/4): sparse clouds stay visible, dense
+    ones show their density instead of a solid blob.
+    """
+    scale = (1_000 / max(int(n_points), 1)) ** 0.25
+    diameter = float(np.clip(5.0 * scale, 0.6, 5.0))
+    alpha = float(np.clip(0.9 * scale, 0.08, 0.9))
+    return diameter**2, alpha
+
+
+def check_quantile_range(quantile_range: Sequence[float]) -> tuple[float, float]:
+    """The (low, high) quantiles as floats, or a one-sentence error unless 0 <= low < high <= 1."""
+    try:
+        lo_q, hi_q = (float(q) for q in quantile_range)
+    except (TypeError, ValueError):
+        raise LandscapeError(f"The quantile range must be two numbers such as (0.01, 0.99), got {quantile_range!r}.") from None
+    if not 0.0 <= lo_q < hi_q <= 1.0:
+        raise LandscapeError(
+            f"The quantile range must be two numbers with 0 <= low < high <= 1, got {lo_q:g} {hi_q:g}."
+        )
+    return lo_q, hi_q
+
+
+def quantile_limits(values: np.ndarray, quantile_range: tuple[float, float], log: bool = False) -> tuple[float, float]:
+    """Axis limits spanning the given quantiles of ``values`` plus a 5% margin (in log space for log axes)."""
+    lo_q, hi_q = check_quantile_range(quantile_range)
+    values = np.asarray(values, dtype=np.float64)
+    values = values[np.isfinite(values) & (values > 0 if log else True)]
+    if not len(values):
+        raise LandscapeError("No finite values to take a quantile range from.")
+    if log:
+        values = np.log10(values)
+    lo, hi = np.quantile(values, [lo_q, hi_q])
+    pad = 0.05 * (hi - lo) if hi > lo else max(abs(lo) * 0.05, 0.05 if log else 1e-3)
+    lo, hi = lo - pad, hi + pad
+    return (10.0**lo, 10.0**hi) if log else (float(lo), float(hi))
+
+
+# ---------------------------------------------------------------------------- axes-level
+def lgcplot(
+    data: Any,
+    network: str = "g",
+    *,
+    stages: int | None = None,
+    palette: str = "paper",
+    log_x: bool = False,
+    log_y: bool = False,
+    xlim: tuple[float | None, float | None] | None = None,
+    ylim: tuple[float | None, float | None] | None = None,
+    quantile_range: tuple[float, float] | None = None,
+    legend: bool | str = True,
+    ax: Axes | None = None,
+    **scatter_kws: Any,
+) -> Axes:
+    """Draw the loss-gradient cloud of one network: loss (x) against gradient norm (y), coloured by stage.
+
+    Parameters
+    ----------
+    data
+        A Run, a run-file path, or a tidy DataFrame from ``run.tidy(stages)``
+        (columns step, stage, stage_label, network, loss, grad_norm) of one run.
+    network
+        ``"g"``, ``"d"``, ``"d_real"`` or ``"d_fake"``.
+    stages
+        Number of equal training stages for a Run (default 5). A DataFrame keeps
+        the stages it was built with; a different number here is an error.
+    palette
+        ``"paper"`` (purple, orange, black, green, yellow) or any matplotlib /
+        seaborn palette name.
+    log_x, log_y
+        Logarithmic axes (iterations with a non-positive value on a log axis are
+        not drawn and are counted in a note).
+    xlim, ylim
+        Explicit axis bounds; either end may be None. They take precedence over
+        ``quantile_range``.
+    quantile_range
+        ``(low, high)`` quantiles, e.g. ``(0.01, 0.99)``: bound both axes to that
+        part of the cloud so a few outliers do not hide it. Default: unbounded
+        (every point visible), as in the paper.
+    legend
+        Draw a legend naming each stage with its iteration range (``True``), or
+        not (``False``); a string is used as the legend's ``loc``.
+    ax
+        Axes to draw on (default: the current Axes).
+    scatter_kws
+        Passed to :meth:`matplotlib.axes.Axes.scatter` (e.g. ``s``, ``alpha``,
+        ``marker``), overriding the size and alpha picked from the number of points.
+
+    Returns
+    -------
+    The Axes. Each stage is one PathCollection labelled with its stage label,
+    drawn in stage order (later stages on top) and rasterized.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+
+    run = _one_run(data, stages)
+    rows = _network_rows(run, network)
+    if ax is None:
+        ax = plt.gca()
+
+    if not len(rows):
+        where = f"Run {run.name}" if run.name else "The data"
+        raise LandscapeError(f"{where} has no iterations yet; wait until the trainer has logged some, or check the path.")
+    x = rows["loss"].to_numpy(dtype=np.float64)
+    y = rows["grad_norm"].to_numpy(dtype=np.float64)
+    stage = rows["stage"].to_numpy()
+    drawable = np.isfinite(x) & np.isfinite(y)
+    if log_x:
+        drawable &= x > 0
+    if log_y:
+        drawable &= y > 0
+    n_drawn = int(drawable.sum())
+
+    labels = stage_legend_labels(run.tidy)
+    k = max(_staged_count(run.tidy), int(stage.max()))
+    colors = stage_colors(k, palette)
+    size, alpha = marker_style(n_drawn)
+    kws = {"s": size, "alpha": alpha, "linewidths": 0, "rasterized": True}
+    kws.update(scatter_kws)
+
+    handles = []
+    for s in range(1, k + 1):
+        members = drawable & (stage == s)
+        if not members.any():
+            continue
+        label = labels.get(s, str(s))
+        ax.scatter(x[members], y[members], color=colors[s - 1], label=label, **kws)
+        handles.append(Line2D([], [], ls="none", marker="o", ms=6, mew=0, color=colors[s - 1], label=label))
+
+    if log_x:
+        ax.set_xscale("log")
+    if log_y:
+        ax.set_yscale("log")
+    if quantile_range is not None and n_drawn:
+        ax.set_xlim(quantile_limits(x[drawable], quantile_range, log_x))
+        ax.set_ylim(quantile_limits(y[drawable], quantile_range, log_y))
+    if xlim is not None:
+        ax.set_xlim(*xlim)
+    if ylim is not None:
+        ax.set_ylim(*ylim)
+
+    name = NETWORK_NAMES[network]
+    ax.set_xlabel(f"{name} loss")
+    ax.set_ylabel(f"{name} gradient norm")
+    skipped = len(rows) - n_drawn
+    if skipped:
+        ax.text(
+            0.99, 0.01, f"{skipped:,} iteration(s) not drawn (non-finite, or <= 0 on a log axis)",
+            transform=ax.transAxes, ha="right", va="bottom", fontsize="x-small", color="0.3",
+        )
+    if legend and handles:
+        loc = legend if isinstance(legend, str) else "best"
+        ax.legend(handles=handles, title="stage: iterations", loc=loc, fontsize="small", title_fontsize="small")
+    return ax
+
+
+# ---------------------------------------------------------------------------- figure-level
+@dataclass
+class LGCGrid:
+    """The result of :func:`lgc_grid`: the Figure and its Axes (one row per run, one column per network)."""
+
+    figure: Figure
+    axes: np.ndarray
+    row_names: list[str] = field(default_factory=list)
+    col_names: list[str] = field(default_factory=list)
+
+    @property
+    def fig(self) -> Figure:
+        """The Figure (seaborn's FacetGrid spelling)."""
+        return self.figure
+
+    def ax_for(self, run: str, network: str) -> Axes:
+        """The Axes of one run (by name) and network."""
+        return self.axes[self.row_names.index(run), self.col_names.index(network)]
+
+    def savefig(self, fname: str | os.PathLike, **kwargs: Any) -> None:
+        """Save the figure (``bbox_inches="tight"`` unless given), like ``FacetGrid.savefig``."""
+        kwargs.setdefault("bbox_inches", "tight")
+        self.figure.savefig(fname, **kwargs)
+
+
+def _share_groups(share: bool | str, nrows: int, ncols: int) -> list[list[tuple[int, int]]]:
+    cells = [(r, c) for r in range(nrows) for c in range(ncols)]
+    if share is True or share == "all":
+        return [cells]
+    if share == "row":
+        return [[(r, c) for c in range(ncols)] for r in range(nrows)]
+    if share == "col":
+        return [[(r, c) for r in range(nrows)] for c in range(ncols)]
+    return [[cell] for cell in cells]
+
+
+def lgc_grid(
+    runs: Any,
+    networks: Sequence[str] = PAPER_PANELS,
+    *,
+    stages: int | None = None,
+    palette: str = "paper",
+    sharex: bool | str = False,
+    sharey: bool | str = False,
+    log_x: bool = False,
+    log_y: bool = False,
+    xlim: tuple[float | None, float | None] | None = None,
+    ylim: tuple[float | None, float | None] | None = None,
+    quantile_range: tuple[float, float] | None = None,
+    height: float = 3.0,
+    aspect: float = 1.25,
+    titles: bool = True,
+    suptitle: str | None = None,
+    **scatter_kws: Any,
+) -> LGCGrid:
+    """Lay out loss-gradient clouds: one row per run, one column per network.
+
+    ``runs`` is a Run, a run-file path, a list of those (or a RunCollection), or a
+    tidy frame with a ``run`` column (``open_runs(paths).tidy()``). ``networks``
+    defaults to the paper's panels: generator, the discriminator's real and fake
+    parts and the combined discriminator loss. ``sharex``/``sharey`` are
+    ``False``, ``True``/``"all"``, ``"row"`` or ``"col"`` (as in
+    :func:`matplotlib.pyplot.subplots`); with a ``quantile_range`` the shared
+    limits span every panel that shares them. Each panel is titled from its run's
+    config (architecture, dataset, optimizer) and network; each row has a legend
+    naming the stages with that run's iteration ranges. The remaining arguments
+    are those of :func:`lgcplot`.
+
+    One call on the paper's six runs (vanilla and DCGAN on MNIST, Fashion-MNIST
+    and CIFAR-10) draws its Figures 2-7, one row each.
+    """
+    import matplotlib.pyplot as plt
+
+    networks = list(networks)
+    if not networks:
+        raise LandscapeError("Choose at least one network to draw (g, d, d_real or d_fake).")
+    for network in networks:
+        if network not in NETWORK_NAMES:
+            raise LandscapeError(f"Unknown network {network!r}: choose from {', '.join(NETWORK_NAMES)}.")
+    if quantile_range is not None:
+        check_quantile_range(quantile_range)
+    stage_colors(stages or 5, palette)  # an unknown palette fails before any run is read
+    data = as_runs(runs, stages)
+    if not data:
+        raise LandscapeError("No runs to draw; pass at least one run file.")
+    nrows, ncols = len(data), len(networks)
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(ncols * height * aspect + 1.6, nrows * height), squeeze=False,
+        sharex=sharex, sharey=sharey, layout="constrained",
+    )
+    for r, run in enumerate(data):
+        for c, network in enumerate(networks):
+            ax = axes[r, c]
+            lgcplot(run.tidy, network, palette=palette, log_x=log_x, log_y=log_y, legend=False, ax=ax, **scatter_kws)
+            if titles:
+                head = run.title or run.name
+                ax.set_title(f"{head}: {NETWORK_NAMES[network]}" if head else NETWORK_NAMES[network], fontsize="medium")
+                ax.set_xlabel("loss")  # the title names the network
+                ax.set_ylabel("gradient norm")
+        last = axes[r, -1]
+        handles = [
+            plt.Line2D([], [], ls="none", marker="o", ms=6, mew=0, color=coll.get_facecolor()[0][:3], label=coll.get_label())
+            for coll in last.collections
+        ]
+        label = f"{run.name}\nstage: iterations" if run.name else "stage: iterations"
+        last.legend(handles=handles, title=label, loc="center left", bbox_to_anchor=(1.02, 0.5),
+                    fontsize="small", title_fontsize="small", frameon=False)
+
+    _apply_limits(axes, data, networks, "x", sharex, log_x, quantile_range, xlim)
+    _apply_limits(axes, data, networks, "y", sharey, log_y, quantile_range, ylim)
+    if suptitle:
+        fig.suptitle(suptitle)
+    return LGCGrid(figure=fig, axes=axes, row_names=[r.name for r in data], col_names=networks)
+
+
+def _apply_limits(axes: np.ndarray, data: list[RunData], networks: list[str], axis: str, share: bool | str,
+                  log: bool, quantile_range: tuple[float, float] | None, explicit: Any) -> None:
+    column = "loss" if axis == "x" else "grad_norm"
+    nrows, ncols = axes.shape
+    for group in _share_groups(share, nrows, ncols):
+        limits = None
+        if quantile_range is not None:
+            spans = []
+            for r, c in group:
+                rows = _network_rows(data[r], networks[c])
+                spans.append(quantile_limits(rows[column].to_numpy(dtype=np.float64), quantile_range, log))
+            limits = (min(s[0] for s in spans), max(s[1] for s in spans))
+        for r, c in group:
+            setter = axes[r, c].set_xlim if axis == "x" else axes[r, c].set_ylim
+            if limits is not None:
+                setter(limits)
+            if explicit is not None:
+                setter(*explicit)
