@@ -80,7 +80,7 @@ class RunWriter:
 
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._file = h5py.File(self.path, "w")
+            self._file = h5py.File(self.path, "w", locking=False)  # readers never lock either
         except OSError as err:
             raise RunFileError(f"Cannot create the run file {self.path}: {err.strerror or err}.") from None
         self._closed = False
