@@ -1,0 +1,146 @@
+"""`landscape record`: train a GAN with the paper's setup and record every iteration into a run file."""
+
+from __future__ import annotations
+
+import signal
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, Iterator, Optional
+
+import typer
+
+from landscape.errors import LandscapeError
+
+
+def record(
+    arch: Annotated[str, typer.Option("--arch", help="Architecture: vanilla or dcgan.")],
+    data: Annotated[str, typer.Option("--data", help="Dataset: mnist, fashion-mnist or cifar10.")],
+    epochs: Annotated[int, typer.Option(help="Training epochs (each a fresh shuffle, full batches).")] = 100,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Images per batch.")] = 128,
+    optimizer: Annotated[str, typer.Option(help="adam, rmsprop, sgd or sgd-momentum (momentum 0.5).")] = "adam",
+    lr_g: Annotated[float, typer.Option("--lr-g", help="Generator learning rate.")] = 1e-3,
+    lr_d: Annotated[float, typer.Option("--lr-d", help="Discriminator learning rate.")] = 1e-3,
+    seed: Annotated[int, typer.Option(help="Random seed (weights, shuffles, z, dropout).")] = 0,
+    out: Annotated[Optional[Path], typer.Option(help="Run file to write [default: runs/ARCH-DATA-SEED.h5].")] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    data_dir: Annotated[
+        Optional[Path], typer.Option("--data-dir", help="Dataset root [default: $LANDSCAPE_DATA, else ./data].")
+    ] = None,
+    max_iters: Annotated[Optional[int], typer.Option("--max-iters", help="Stop after N iterations.")] = None,
+    subset: Annotated[Optional[int], typer.Option(help="Train on the first N images only.")] = None,
+    layer_norms: Annotated[
+        bool, typer.Option("--layer-norms", help="Also record every parameter tensor's gradient norm.")
+    ] = False,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing run file.")] = False,
+) -> None:
+    """Train a GAN (defaults: the paper's setup) and record every iteration into a run file."""
+    from landscape.config import TrainConfig
+    from landscape.data import canonical_name
+
+    config = TrainConfig(
+        arch=arch.strip().lower(),
+        dataset=canonical_name(data),
+        epochs=epochs,
+        batch_size=batch_size,
+        optimizer=optimizer.strip().lower(),
+        lr_g=lr_g,
+        lr_d=lr_d,
+        seed=seed,
+        device=device.strip().lower(),
+        data_dir=str(data_dir) if data_dir is not None else None,
+        max_iters=max_iters,
+        subset=subset,
+        layer_norms=layer_norms,
+    )
+    path = out if out is not None else Path("runs") / f"{config.arch}-{config.dataset}-{config.seed}.h5"
+    if path.exists() and not force:
+        raise LandscapeError(f"{path} already exists; choose another --out or pass --force to overwrite it.")
+    if path.exists() and path.is_dir():
+        raise LandscapeError(f"{path} is a directory; give --out a file name such as {path / 'run.h5'}.")
+    run_training(config, path, force=force)
+
+
+def run_training(config: Any, path: Path, force: bool = False) -> None:
+    """Load the data, train with a progress bar, and say where the run file is (or why it stopped)."""
+    import torch
+
+    from landscape.cli.console import console
+    from landscape.data import load_dataset
+    from landscape.errors import DivergedError
+    from landscape.writer import RunWriter
+    from trainers.loop import GANTrainer, resolve_device
+
+    resolved = resolve_device(config.device)
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise LandscapeError(f"--device {config.device} asks for a GPU but PyTorch sees none; use --device cpu or auto.")
+    config = config.replace(device=str(resolved))
+
+    dataset = load_dataset(config.dataset, root=config.data_dir)
+    if config.subset is not None and config.subset > len(dataset):
+        raise LandscapeError(f"--subset {config.subset} is larger than {config.dataset}'s {len(dataset)} training images.")
+
+    trainer = None
+    try:
+        with RunWriter(path, config.to_dict(), overwrite=force) as writer:
+            trainer = GANTrainer(config, dataset.images, writer)
+            with _progress(trainer, console) as update, _stop_on_sigint(trainer):
+                trainer.run(progress=update)
+    except DivergedError as err:
+        console.print(f"[bold red]Diverged:[/] {err}; the run file keeps every recorded row: {path}", highlight=False)
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        done = trainer.step if trainer is not None else 0
+        console.print(f"[yellow]Interrupted[/] after {done} iterations; the run file keeps every recorded row: {path}", highlight=False)
+        raise typer.Exit(130) from None
+    console.print(f"Recorded {trainer.step:,} iterations into [bold]{path}[/]", highlight=False)
+    console.print(f"Next: [bold]landscape lgc {path} --out {path.with_name(path.stem + '-lgc.png')}[/]", highlight=False)
+
+
+@contextmanager
+def _progress(trainer: Any, console: Any) -> Iterator[Any]:
+    """A rich progress bar (iterations/s, ETA, latest losses) and the callback that updates it."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    cfg = trainer.config
+    progress = Progress(
+        TextColumn(f"{cfg.arch} {cfg.dataset}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[losses]}"),
+        console=console,
+        refresh_per_second=5,
+    )
+    task = progress.add_task("train", total=trainer.schedule.total_iters, rate="", losses="")
+
+    def update(tr: Any) -> None:
+        speed = progress.tasks[task].speed
+        losses = tr.latest_losses()
+        text = "  ".join(f"{k.split('_')[0]} {v:.3f}" for k, v in losses.items())
+        progress.update(task, completed=tr.step, rate=f"{speed:.1f} it/s" if speed else "", losses=text)
+
+    with progress:
+        yield update
+
+
+@contextmanager
+def _stop_on_sigint(trainer: Any) -> Iterator[None]:
+    """First Ctrl-C: stop cleanly after the current iteration; a second one interrupts at once."""
+
+    def handler(signum: int, frame: Any) -> None:
+        signal.signal(signal.SIGINT, previous)
+        trainer.request_stop()
+
+    previous = signal.getsignal(signal.SIGINT)
+    try:
+        signal.signal(signal.SIGINT, handler)
+    except ValueError:  # not the main thread: keep Python's default handling
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -1,0 +1,319 @@
+"""The instrumented GAN training loop: the paper's procedure, every iteration recorded.
+
+One iteration (DESIGN.md section 4):
+
+1. Generator step. z ~ U[-1, 1]; fake = G(z); G loss = BCE(D(fake), 1). Only G's
+   gradients are computed (``backward(inputs=...)``: D's weight gradients would be
+   thrown away), their norm is recorded and Adam applies them.
+2. Discriminator step on the *same* fake batch (made before G's update, detached),
+   real and fake in two separate forward passes so BatchNorm sees one kind per
+   batch. The real part is back-propagated into ``.grad``, the fake part into
+   separate tensors; the norms of both are taken, the fake part is added to
+   ``.grad`` and the total, which D's optimizer then applies, is measured too.
+   No extra forward or backward pass is needed for the split.
+
+Every metric stays a 0-d tensor on the training device; the run writer buffers
+them and copies blocks to the host, so there is no device-to-host synchronisation
+per iteration. The whole dataset lives on the device as uint8 and each epoch is a
+fresh permutation of it, cut into full batches (the last partial batch dropped).
+
+The writer (``landscape.writer.RunWriter``) is optional: without one the same loop
+runs with recording off, which the benchmark uses to measure recording's cost.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from landscape.config import TrainConfig
+from landscape.data import to_unit_range
+from landscape.errors import DivergedError
+from trainers import losses
+from trainers.models import build_models, network_info
+from trainers.optim import make_optimizers
+from trainers.samples import default_sample_epochs, sample_grid
+
+#: Number of z vectors in each sample grid (an 8 x 8 grid).
+SAMPLE_COUNT = 64
+#: On an accelerator, check the losses for NaN/inf every this many iterations (one sync each).
+DIVERGENCE_CHECK_EVERY = 100
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` -> cuda when available, else cpu; anything else as given."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def sample_z(n: int, config: TrainConfig, device: torch.device, generator: torch.Generator | None = None) -> torch.Tensor:
+    """A batch of latent vectors: U[-1, 1] (the paper's) or N(0, 1)."""
+    if config.z_dist == "uniform":
+        return torch.rand(n, config.z_dim, device=device, generator=generator) * 2 - 1
+    return torch.randn(n, config.z_dim, device=device, generator=generator)
+
+
+@dataclass
+class Schedule:
+    """When things happen in a run, all derived from the config and the dataset size."""
+
+    iters_per_epoch: int
+    total_iters: int  # planned iterations (epochs x iters_per_epoch, or max_iters if fewer)
+    epochs: int  # epochs actually reached (the last one may be partial)
+    checkpoint_steps: list[int] = field(default_factory=list)  # weights after this many iterations
+    sample_epochs: list[int] = field(default_factory=list)
+
+    @classmethod
+    def plan(cls, config: TrainConfig, n_images: int) -> Schedule:
+        ipe = n_images // config.batch_size
+        total = config.epochs * ipe
+        if config.max_iters is not None:
+            total = min(total, config.max_iters)
+        epochs = -(-total // ipe)
+        k = config.stages
+        steps = {-(-s * total // k) for s in range(k + 1)} if k else set()
+        if config.checkpoint_every:
+            steps |= set(range(0, total + 1, config.checkpoint_every)) | {total}
+        wanted = config.sample_epochs or default_sample_epochs(config.epochs)
+        # a run cut short by max_iters: scale the default epochs to the epochs it reaches
+        if config.sample_epochs is None and epochs < config.epochs:
+            wanted = default_sample_epochs(epochs)
+        return cls(ipe, total, epochs, sorted(steps), sorted(e for e in wanted if e <= epochs))
+
+
+class GANTrainer:
+    """A GAN, its optimizers, its data and its schedule; :meth:`run` trains it.
+
+    The trainer can be run in pieces (``run(until=...)`` continues where the last
+    call stopped), which the benchmark uses to interleave trainers.
+    """
+
+    def __init__(self, config: TrainConfig, images: torch.Tensor, writer=None, channels_last: bool | None = None):
+        self.config = config
+        self.device = resolve_device(config.device)
+        self.writer = writer
+        if config.subset is not None:
+            images = images[: config.subset]
+        if images.shape[0] < config.batch_size:
+            raise ValueError(f"{images.shape[0]} images are fewer than one batch of {config.batch_size}")
+        self.schedule = Schedule.plan(config, images.shape[0])
+
+        # Everything random below comes from the run's seed: same seed, device and settings, same run.
+        torch.manual_seed(config.seed)
+        side = torch.Generator().manual_seed(config.seed + 1)  # probe and sample z; the main stream is untouched
+        self.g, self.d = build_models(config)
+        # channels-last memory helps convolutions on CPU (oneDNN); the vanilla GAN has none
+        self.memory_format = torch.channels_last if (channels_last if channels_last is not None else config.arch == "dcgan") else torch.contiguous_format
+        self.g.to(self.device, memory_format=self.memory_format)
+        self.d.to(self.device, memory_format=self.memory_format)
+        self.opt_g, self.opt_d = make_optimizers(self.g, self.d, config)
+        self.g_params = [p for p in self.g.parameters() if p.requires_grad]
+        self.d_params = [p for p in self.d.parameters() if p.requires_grad]
+        self.images = images.to(self.device)  # uint8, converted one batch at a time
+        self.n_images = images.shape[0]
+
+        probe_idx = torch.randperm(self.n_images, generator=side)[: config.probe_size]
+        self.probe_real = to_unit_range(images[probe_idx])
+        self.probe_z = sample_z(config.probe_size, config, torch.device("cpu"), side)
+        self.sample_z = sample_z(SAMPLE_COUNT, config, torch.device("cpu"), side).to(self.device)
+
+        self.step = 0  # iterations done
+        self.epoch = 1  # the epoch the next iteration belongs to
+        self.batch_in_epoch = 0
+        self.perm: torch.Tensor | None = None
+        self.latest: dict[str, torch.Tensor] = {}  # the last iteration's metrics
+        self.layer_norms: tuple[torch.Tensor, torch.Tensor] | None = None  # its per-tensor (g, d) norms
+        self._nonfinite = torch.zeros((), dtype=torch.bool, device=self.device)
+        self._stop_requested = False
+        self._peek_host: torch.Tensor | None = None  # pinned copy of the latest losses (CUDA)
+        self._peek_event = None
+        self._peek_values: list[float] = []
+        if writer is not None:
+            self._start_recording()
+
+    # ------------------------------------------------------------------ recording
+    def _start_recording(self) -> None:
+        w, s = self.writer, self.schedule
+        w.set_meta("networks", network_info(self.g, self.d, self.config))
+        w.set_meta(
+            "schedule",
+            {
+                "images": self.n_images,
+                "iters_per_epoch": s.iters_per_epoch,
+                "planned_iters": s.total_iters,
+                "checkpoint_steps": s.checkpoint_steps,
+                "sample_epochs": s.sample_epochs,
+            },
+        )
+        w.set_probe(self.probe_real, self.probe_z)
+        if self.config.layer_norms:
+            w.declare_layers("g", [n for n, p in self.g.named_parameters() if p.requires_grad])
+            w.declare_layers("d", [n for n, p in self.d.named_parameters() if p.requires_grad])
+        if 0 in s.checkpoint_steps:
+            self._checkpoint()
+
+    def _checkpoint(self) -> None:
+        self.writer.checkpoint(self.step, {"g": self.g.state_dict(), "d": self.d.state_dict()})
+
+    def _samples(self) -> None:
+        self.writer.add_samples(self.epoch, sample_grid(self.g, self.sample_z))
+
+    # ------------------------------------------------------------------ one iteration
+    def train_step(self, real: torch.Tensor, z: torch.Tensor) -> dict[str, torch.Tensor]:
+        """One G step then one D step; returns the iteration's metrics as 0-d tensors."""
+        g, d = self.g, self.d
+
+        # 1. generator: non-saturating loss through D; only G's gradients are computed
+        fake = g(z)
+        g_loss = losses.g_loss(d(fake))
+        self.opt_g.zero_grad(set_to_none=True)
+        g_loss.backward(inputs=self.g_params)
+        g_norms = torch._foreach_norm([p.grad for p in self.g_params])
+        self.opt_g.step()
+
+        # 2. discriminator: the same fake batch (made before G's update), real and fake passes apart
+        fake = fake.detach()
+        logits_real, logits_fake = d(real), d(fake)
+        loss_real, loss_fake = losses.d_loss_parts(logits_real, logits_fake)
+        self.opt_d.zero_grad(set_to_none=True)
+        loss_real.backward(inputs=self.d_params)
+        grads_real = [p.grad for p in self.d_params]
+        grads_fake = torch.autograd.grad(loss_fake, self.d_params)
+        norms_real = torch._foreach_norm(grads_real)
+        norms_fake = torch._foreach_norm(grads_fake)
+        torch._foreach_add_(grads_real, grads_fake)  # .grad now holds the total the optimizer applies
+        d_norms = torch._foreach_norm(grads_real)
+        self.opt_d.step()
+
+        with torch.no_grad():
+            g_norms, d_norms = torch.stack(g_norms), torch.stack(d_norms)
+            metrics = {
+                "g_loss": g_loss.detach(),
+                "g_grad_norm": torch.linalg.vector_norm(g_norms),
+                "d_loss": (loss_real + loss_fake).detach(),
+                "d_loss_real": loss_real.detach(),
+                "d_loss_fake": loss_fake.detach(),
+                "d_grad_norm": torch.linalg.vector_norm(d_norms),
+                "d_grad_norm_real": torch.linalg.vector_norm(torch.stack(norms_real)),
+                "d_grad_norm_fake": torch.linalg.vector_norm(torch.stack(norms_fake)),
+                "d_out_real": torch.sigmoid(logits_real.detach()).mean(),
+                "d_out_fake": torch.sigmoid(logits_fake.detach()).mean(),
+            }
+        self.layer_norms = (g_norms, d_norms)
+        return metrics
+
+    # ------------------------------------------------------------------ the loop
+    def run(self, until: int | None = None, progress: Callable[[GANTrainer], None] | None = None, progress_every: float = 0.2) -> None:
+        """Train until ``until`` iterations are done (default: the planned end of the run).
+
+        Raises :class:`~landscape.errors.DivergedError` at the first NaN or inf loss
+        (on an accelerator within :data:`DIVERGENCE_CHECK_EVERY` iterations of it),
+        after recording that iteration. ``progress(trainer)`` is called about every
+        ``progress_every`` seconds and at the end.
+        """
+        cfg, s, w = self.config, self.schedule, self.writer
+        stop = s.total_iters if until is None else min(until, s.total_iters)
+        bs = cfg.batch_size
+        on_cpu = self.device.type == "cpu"
+        next_report = time.monotonic() + progress_every
+        while self.step < stop:
+            if self._stop_requested:  # Ctrl-C, turned into a clean stop between iterations
+                self._stop_requested = False
+                raise KeyboardInterrupt
+            if self.batch_in_epoch == 0:  # a new epoch: a fresh shuffle
+                self.perm = torch.randperm(self.n_images, device=self.device)
+            i = self.batch_in_epoch
+            real = to_unit_range(self.images[self.perm[i * bs : (i + 1) * bs]])
+            real = real.contiguous(memory_format=self.memory_format)
+            z = sample_z(bs, cfg, self.device)
+
+            metrics = self.train_step(real, z)
+            self.latest = metrics
+            if w is not None:
+                if cfg.layer_norms:
+                    w.log_layers("g", self.layer_norms[0])
+                    w.log_layers("d", self.layer_norms[1])
+                w.log(self.step, epoch=self.epoch, **metrics)
+            self.step += 1
+            self.batch_in_epoch += 1
+            self._check_finite(metrics, on_cpu)
+
+            if w is not None and self.step in s.checkpoint_steps:
+                self._checkpoint()
+            end_of_epoch = self.batch_in_epoch == s.iters_per_epoch
+            if w is not None and self.epoch in s.sample_epochs and (end_of_epoch or self.step == s.total_iters):
+                self._samples()
+            if end_of_epoch:
+                self.epoch += 1
+                self.batch_in_epoch = 0
+            if progress is not None and time.monotonic() >= next_report:
+                progress(self)
+                next_report = time.monotonic() + progress_every
+        if not on_cpu:
+            self._raise_if_diverged()
+        if progress is not None:
+            progress(self)
+
+    def request_stop(self) -> None:
+        """Ask :meth:`run` to raise KeyboardInterrupt before the next iteration (safe from a signal handler)."""
+        self._stop_requested = True
+
+    def latest_losses(self) -> dict[str, float]:
+        """The latest ``g_loss`` and ``d_loss`` as floats, for a progress display.
+
+        On CUDA this never waits for the device: it starts an asynchronous copy and
+        shows the values of the last copy that has completed (a few iterations old).
+        """
+        if not self.latest:
+            return {}
+        values = torch.stack([self.latest["g_loss"], self.latest["d_loss"]])
+        if self.device.type != "cuda":
+            return dict(zip(("g_loss", "d_loss"), values.tolist()))
+        if self._peek_host is None:
+            self._peek_host = torch.empty(2, pin_memory=True)
+        if self._peek_event is not None and self._peek_event.query():
+            self._peek_values = self._peek_host.tolist()
+            self._peek_event = None
+        if self._peek_event is None:
+            self._peek_host.copy_(values, non_blocking=True)
+            self._peek_event = torch.cuda.Event()
+            self._peek_event.record()
+        return dict(zip(("g_loss", "d_loss"), self._peek_values))
+
+    @property
+    def done(self) -> bool:
+        """Whether the planned iterations are all done."""
+        return self.step >= self.schedule.total_iters
+
+    # ------------------------------------------------------------------ divergence
+    def _check_finite(self, metrics: dict[str, torch.Tensor], on_cpu: bool) -> None:
+        loss = metrics["g_loss"] + metrics["d_loss"]
+        if on_cpu:  # reading a CPU scalar never waits: check every iteration
+            if not math.isfinite(loss.item()):
+                self._raise_diverged()
+            return
+        self._nonfinite |= ~torch.isfinite(loss)  # stays on the device
+        if self.step % DIVERGENCE_CHECK_EVERY == 0:
+            self._raise_if_diverged()
+
+    def _raise_if_diverged(self) -> None:
+        if bool(self._nonfinite):
+            self._raise_diverged()
+
+    def _raise_diverged(self) -> None:
+        raise DivergedError(
+            f"training diverged (a NaN or infinite loss) by iteration {self.step - 1} of epoch {self.epoch}"
+        )
+
+
+def train(config: TrainConfig, images: torch.Tensor, writer=None, progress: Callable[[GANTrainer], None] | None = None) -> GANTrainer:
+    """Build a trainer for ``config`` on ``images`` (uint8, N x C x H x W) and train it to the end."""
+    trainer = GANTrainer(config, images, writer)
+    trainer.run(progress=progress)
+    return trainer
