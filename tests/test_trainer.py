@@ -1,0 +1,201 @@
+"""The instrumented training loop: what it records, and that it records it right."""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from landscape import open_run
+from landscape.config import TrainConfig
+from landscape.errors import DivergedError
+from landscape.runfile import GAN_FIELDS
+from landscape.writer import RunWriter
+from trainers import losses
+from trainers.loop import GANTrainer, Schedule
+from trainers.models import build_models
+
+
+def _images(n: int, shape=(1, 28, 28), seed: int = 0) -> torch.Tensor:
+    return torch.randint(0, 256, (n, *shape), dtype=torch.uint8, generator=torch.Generator().manual_seed(seed))
+
+
+def _record(path, config: TrainConfig, images: torch.Tensor) -> GANTrainer:
+    with RunWriter(path, config.to_dict()) as writer:
+        trainer = GANTrainer(config, images, writer)
+        trainer.run()
+    return trainer
+
+
+def _tiny(**changes) -> TrainConfig:
+    base = dict(arch="vanilla", dataset="mnist", epochs=2, batch_size=32, device="cpu")
+    return TrainConfig(**{**base, **changes})
+
+
+def test_schedule_matches_the_paper() -> None:
+    mnist = Schedule.plan(TrainConfig(), 60_000)
+    assert (mnist.iters_per_epoch, mnist.total_iters) == (468, 46_800)
+    assert mnist.checkpoint_steps == [0, 9360, 18720, 28080, 37440, 46800]
+    assert mnist.sample_epochs == [1, 25, 50, 75, 100]
+    cifar = Schedule.plan(TrainConfig(dataset="cifar10"), 50_000)
+    assert (cifar.iters_per_epoch, cifar.total_iters) == (390, 39_000)
+    short = Schedule.plan(TrainConfig(max_iters=1000), 60_000)
+    assert (short.total_iters, short.epochs, short.sample_epochs) == (1000, 3, [1, 2, 3])
+
+
+def test_records_every_iteration(tmp_path) -> None:
+    cfg = _tiny()
+    trainer = _record(tmp_path / "r.h5", cfg, _images(200))  # 6 full batches of 32 per epoch
+    run = open_run(tmp_path / "r.h5")
+    m = run.metrics
+    assert run.status == "finished" and trainer.step == 12
+    assert list(m["step"]) == list(range(12))
+    assert list(m["epoch"]) == [1] * 6 + [2] * 6
+    assert set(GAN_FIELDS) <= set(m.columns)
+    assert np.isfinite(m[list(GAN_FIELDS)].to_numpy()).all()
+    np.testing.assert_allclose(m["d_loss"], m["d_loss_real"] + m["d_loss_fake"], rtol=1e-6)
+    assert m["d_out_real"].between(0, 1).all() and m["d_out_fake"].between(0, 1).all()
+    assert (m["time"].diff().dropna() >= 0).all()
+    # the config, the networks and the schedule are stored with the run
+    assert run.config == cfg.to_dict()
+    assert run.meta("networks")["g"]["params"] == 81_184
+    assert run.meta("schedule")["iters_per_epoch"] == 6
+
+
+def test_metrics_equal_a_straightforward_computation() -> None:
+    """Norms from the split backward equal those of the plain textbook computation."""
+    cfg = _tiny(arch="dcgan", batch_size=8, epochs=1)
+    trainer = GANTrainer(cfg, _images(16), channels_last=False)
+    g0, d0 = copy.deepcopy(trainer.g), copy.deepcopy(trainer.d)
+    real = torch.rand(8, 1, 28, 28) * 2 - 1
+    z = torch.rand(8, 20) * 2 - 1
+    rng = torch.get_rng_state()
+    ours = trainer.train_step(real, z)
+
+    torch.set_rng_state(rng)  # the same dropout masks, drawn in the same order
+    opt_g = torch.optim.Adam(g0.parameters(), lr=1e-3, betas=(0.9, 0.999), eps=1e-7)
+    fake = g0(z)
+    g_loss = losses.g_loss(d0(fake))
+    g_loss.backward()
+    g_norm = torch.cat([p.grad.flatten() for p in g0.parameters()]).norm()
+    opt_g.step()
+    d_real, d_fake = d0(real), d0(fake.detach())
+    loss_real, loss_fake = losses.d_loss_parts(d_real, d_fake)
+    flat = lambda ps: torch.cat([p.flatten() for p in ps])  # noqa: E731
+    grad_real = flat(torch.autograd.grad(loss_real, d0.parameters(), retain_graph=True))
+    grad_fake = flat(torch.autograd.grad(loss_fake, d0.parameters(), retain_graph=True))
+    grad_total = flat(torch.autograd.grad(loss_real + loss_fake, d0.parameters()))
+
+    expect = {
+        "g_loss": g_loss,
+        "g_grad_norm": g_norm,
+        "d_loss_real": loss_real,
+        "d_loss_fake": loss_fake,
+        "d_loss": loss_real + loss_fake,
+        "d_grad_norm_real": grad_real.norm(),
+        "d_grad_norm_fake": grad_fake.norm(),
+        "d_grad_norm": grad_total.norm(),
+        "d_out_real": torch.sigmoid(d_real).mean(),
+        "d_out_fake": torch.sigmoid(d_fake).mean(),
+    }
+    for name, value in expect.items():
+        torch.testing.assert_close(ours[name], value.detach(), rtol=1e-5, atol=1e-6, msg=name)
+    # G was updated with the same gradients; D's optimizer applied the total
+    for p, q in zip(trainer.g.parameters(), g0.parameters()):
+        torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(flat(p.grad for p in trainer.d.parameters()), grad_total, rtol=1e-5, atol=1e-6)
+
+
+def test_same_seed_same_metrics_other_seed_other_metrics(tmp_path) -> None:
+    images = _images(200)
+    frames = []
+    for name, seed in (("a", 3), ("b", 3), ("c", 4)):
+        _record(tmp_path / f"{name}.h5", _tiny(seed=seed), images)
+        frames.append(open_run(tmp_path / f"{name}.h5").metrics.drop(columns="time"))
+    a, b, c = frames
+    assert a.equals(b)
+    assert not a.equals(c)
+    ra, rb = open_run(tmp_path / "a.h5"), open_run(tmp_path / "b.h5")
+    np.testing.assert_array_equal(ra.sample(2), rb.sample(2))
+    np.testing.assert_array_equal(ra.probe()[1], rb.probe()[1])
+
+
+def test_checkpoints_samples_and_probe(tmp_path) -> None:
+    cfg = _tiny(epochs=4, probe_size=16)
+    trainer = _record(tmp_path / "r.h5", cfg, _images(200))  # 24 iterations
+    run = open_run(tmp_path / "r.h5")
+    assert run.checkpoint_steps == [0, 5, 10, 15, 20, 24]  # every fifth, ceil'd, and the end
+    final = run.checkpoint(24, "g")
+    for name, value in trainer.g.state_dict().items():
+        np.testing.assert_array_equal(final[name], value.numpy())
+    assert not np.array_equal(run.checkpoint(0, "d")["hidden.weight"], run.checkpoint(24, "d")["hidden.weight"])
+    assert run.sample_epochs == [1, 2, 3, 4]
+    assert run.sample(4).dtype == np.uint8 and run.sample(4).shape[-1] == 1
+    real, z = run.probe()
+    assert real.shape == (16, 1, 28, 28) and z.shape == (16, 20)
+    assert real.min() >= -1 and real.max() <= 1 and np.abs(z).max() <= 1
+
+
+def test_max_iters_and_subset(tmp_path) -> None:
+    trainer = _record(tmp_path / "r.h5", _tiny(epochs=100, max_iters=9, subset=100), _images(1000))
+    run = open_run(tmp_path / "r.h5")
+    assert trainer.step == 9 and len(run.metrics) == 9
+    assert run.meta("schedule")["iters_per_epoch"] == 3  # 100 images, batches of 32
+    assert run.metrics["epoch"].max() == 3
+    assert run.checkpoint_steps[-1] == 9 and run.sample_epochs == [1, 2, 3]
+
+
+def test_layer_norms_combine_to_the_global_norms(tmp_path) -> None:
+    _record(tmp_path / "r.h5", _tiny(layer_norms=True, epochs=1), _images(100))
+    run = open_run(tmp_path / "r.h5")
+    for net in ("g", "d"):
+        layers = run.layer_norms(net)
+        names = [n for n, _ in build_models({"arch": "vanilla"})[0 if net == "g" else 1].named_parameters()]
+        assert list(layers.columns) == names and len(layers) == 3
+        combined = np.sqrt((layers.to_numpy(dtype=np.float64) ** 2).sum(axis=1))
+        np.testing.assert_allclose(combined, run.metrics[f"{net}_grad_norm"], rtol=1e-5)
+
+
+def test_run_can_continue_in_pieces() -> None:
+    cfg = _tiny(epochs=3)
+    whole = GANTrainer(cfg, _images(100))
+    whole.run()
+    pieces = GANTrainer(cfg, _images(100))
+    pieces.run(until=4)
+    pieces.run(until=5)
+    pieces.run()
+    assert whole.step == pieces.step == 9
+    for p, q in zip(whole.g.parameters(), pieces.g.parameters()):
+        assert torch.equal(p, q)
+
+
+def test_a_genuinely_diverging_run_stops_as_diverged(tmp_path) -> None:
+    cfg = _tiny(optimizer="sgd", lr_g=1e30, lr_d=1e30, epochs=5)
+    with pytest.raises(DivergedError, match="diverged"):
+        _record(tmp_path / "r.h5", cfg, _images(200))
+    run = open_run(tmp_path / "r.h5")
+    assert run.status == "diverged"
+    m = run.metrics
+    assert len(m) >= 2 and math.isfinite(m["g_loss"].iloc[0])
+    assert not np.isfinite(m[["g_loss", "d_loss"]].iloc[-1]).all()  # stopped at the first bad row
+    assert np.isfinite(m[["g_loss", "d_loss"]].iloc[:-1]).all(axis=None)
+
+
+def test_stop_request_interrupts_between_iterations(tmp_path) -> None:
+    cfg = _tiny(epochs=5)
+    seen = []
+
+    def progress(trainer: GANTrainer) -> None:
+        seen.append(trainer.step)
+        if trainer.step >= 3:
+            trainer.request_stop()
+
+    with pytest.raises(KeyboardInterrupt):
+        with RunWriter(tmp_path / "r.h5", cfg.to_dict()) as writer:
+            trainer = GANTrainer(cfg, _images(200), writer)
+            trainer.run(progress=progress, progress_every=0)
+    run = open_run(tmp_path / "r.h5")
+    assert run.status == "interrupted" and len(run.metrics) == trainer.step == 3
