@@ -47,7 +47,7 @@ def _content_cell(status) -> str:  # noqa: ANN001 - LayoutStatus, imported lazil
     if not status.exists:
         return "[dim]-[/]"
     if status.unreadable is not None:
-        return f"[red]unreadable[/]: {status.unreadable}"
+        return f"[red]unreadable[/] ({status.unreadable_file.name} is corrupt)"
     total = len(status.checks)
     differing = len(status.differing)
     if differing:

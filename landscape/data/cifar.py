@@ -25,8 +25,10 @@ from landscape.errors import DataError
 
 try:  # numpy >= 2
     from numpy._core.multiarray import _reconstruct
+    from numpy._core.numeric import _frombuffer
 except ImportError:  # pragma: no cover - numpy 1.x
     from numpy.core.multiarray import _reconstruct  # type: ignore[no-redef]
+    from numpy.core.numeric import _frombuffer  # type: ignore[no-redef]
 
 PIXELS = 3 * 32 * 32
 RECORD = 1 + PIXELS
@@ -81,6 +83,13 @@ class _Refused(pickle.UnpicklingError):
     pass
 
 
+def _latin1_bytes(text: str, encoding: str = "latin1") -> bytes:
+    # Python 3 writes bytes into protocol-2 pickles as _codecs.encode(str, "latin1")
+    if not isinstance(text, str) or encoding != "latin1":
+        raise _Refused("a call to _codecs.encode other than latin-1 bytes")
+    return text.encode("latin1")
+
+
 def _plain_dtype(*args: Any) -> np.dtype:
     dtype = np.dtype(*args)
     if dtype.hasobject:
@@ -89,12 +98,20 @@ def _plain_dtype(*args: Any) -> np.dtype:
 
 
 class RestrictedUnpickler(pickle.Unpickler):
-    """An unpickler that can only rebuild numpy arrays of plain dtypes, nothing else."""
+    """An unpickler that can only rebuild numpy arrays of plain dtypes (and bytes), nothing else.
+
+    The allowed names are what numpy arrays pickle to (Python 2's official files,
+    Python 3 protocols 2-5): array reconstruction from raw bytes, and dtypes, refused
+    when they hold Python objects. Every other global is refused.
+    """
 
     _ALLOWED: dict[tuple[str, str], Any] = {
         ("numpy.core.multiarray", "_reconstruct"): _reconstruct,
         ("numpy._core.multiarray", "_reconstruct"): _reconstruct,
+        ("numpy.core.numeric", "_frombuffer"): _frombuffer,
+        ("numpy._core.numeric", "_frombuffer"): _frombuffer,
         ("numpy", "ndarray"): np.ndarray,
+        ("_codecs", "encode"): _latin1_bytes,
         ("numpy", "dtype"): _plain_dtype,
     }
 

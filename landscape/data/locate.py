@@ -35,6 +35,7 @@ class LayoutStatus:
     missing: tuple[str, ...]
     checks: tuple[ContentCheck, ...] = ()
     unreadable: str | None = None  # the message of a file that could not be hashed
+    unreadable_file: Path | None = None
 
     @property
     def complete(self) -> bool:
@@ -70,14 +71,14 @@ def layout_status(spec: DatasetSpec, layout: Layout, root: Path, *, verify: bool
         else:
             present[name] = path
     checks: list[ContentCheck] = []
-    unreadable = None
+    unreadable, unreadable_file = None, None
     if verify:
         for name, path in present.items():
             try:
                 checks.append(check_file(path, layout.content.get(name), recheck=recheck))
             except DataError as err:
-                unreadable = str(err)
-    return LayoutStatus(spec, layout, folder, present, tuple(missing), tuple(checks), unreadable)
+                unreadable, unreadable_file = str(err), path
+    return LayoutStatus(spec, layout, folder, present, tuple(missing), tuple(checks), unreadable, unreadable_file)
 
 
 def dataset_status(spec: DatasetSpec, root: Path, *, verify: bool = False, recheck: bool = False) -> LayoutStatus:
