@@ -1,0 +1,74 @@
+"""Hessian eigenvalue estimates of GAN losses: ``analysis.hessian``.
+
+For one network at a time (the generator loss w.r.t. G with D fixed, or the
+discriminator loss w.r.t. D with G fixed) on a run's fixed probe batch:
+
+- the k largest and k smallest *algebraic* eigenvalues with residual norms and
+  converged flags (thick-restart Lanczos, scipy ``eigsh``, or the exact Hessian
+  for small networks),
+- the trace (Hutch++ / Hutchinson, with a standard error),
+- the spectral density (stochastic Lanczos quadrature),
+- a curvature label (convex, concave, saddle, singular, flat) with its tolerance.
+
+Entry points::
+
+    from analysis.hessian import estimate, estimate_models, to_record, store, read_estimates
+    result = estimate("run.h5", step=9360, network="d", k=5)
+    store(result, "run.h5")                       # atomically, via landscape.writer.append_hessian
+    arrays, attrs = to_record(result)             # for RunWriter.add_hessian(step, network, arrays, attrs)
+
+Generic pieces (any scalar loss of any parameters): :class:`HessianVectorProduct`,
+:class:`HessianOperator`, :func:`extreme_eigenvalues`, :func:`estimate_trace`,
+:func:`slq_density`, :func:`classify`.
+"""
+
+from analysis.hessian.classify import Classification, classify
+from analysis.hessian.density import SpectralDensity, exact_density, slq_density
+from analysis.hessian.eigen import EigenResult, extreme_eigenvalues, power_iteration
+from analysis.hessian.estimate import (
+    HessianResult,
+    analyse,
+    estimate,
+    estimate_models,
+    from_record,
+    load_estimate,
+    load_models,
+    read_estimates,
+    store,
+    to_record,
+)
+from analysis.hessian.gan import check_deterministic, deterministic_copy, gan_loss
+from analysis.hessian.hvp import HessianVectorProduct, hessian_matrix
+from analysis.hessian.operator import HessianOperator
+from analysis.hessian.trace import TraceEstimate, estimate_trace, hutchinson, hutchpp
+
+__all__ = [
+    "Classification",
+    "EigenResult",
+    "HessianOperator",
+    "HessianResult",
+    "HessianVectorProduct",
+    "SpectralDensity",
+    "TraceEstimate",
+    "analyse",
+    "check_deterministic",
+    "classify",
+    "deterministic_copy",
+    "estimate",
+    "estimate_models",
+    "estimate_trace",
+    "exact_density",
+    "extreme_eigenvalues",
+    "from_record",
+    "gan_loss",
+    "hessian_matrix",
+    "hutchinson",
+    "hutchpp",
+    "load_estimate",
+    "load_models",
+    "power_iteration",
+    "read_estimates",
+    "slq_density",
+    "store",
+    "to_record",
+]
