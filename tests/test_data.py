@@ -615,6 +615,15 @@ def test_fetch_downloads_verifies_and_is_idempotent(tmp_path, server):
     again = fetch("tiny", root, spec=spec)
     assert again.already_present and again.downloaded == []
     assert len(requests) == 4  # nothing downloaded the second time
+    forced = fetch("tiny", root, spec=spec, force=True)
+    assert not forced.already_present and len(forced.downloaded) == 4 and forced.official
+    assert len(requests) == 8
+
+
+def test_fetch_needs_a_writable_root(tmp_path):
+    blocker = write(tmp_path / "file", b"")
+    with pytest.raises(DataError, match="cannot write to .*choose a writable data root"):
+        fetch("tiny", blocker, spec=tiny_spec())
 
 
 def test_fetch_falls_back_to_the_next_mirror(tmp_path, server):

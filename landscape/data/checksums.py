@@ -102,7 +102,7 @@ def store_digest(path: Path, algorithm: str, digest: str) -> None:
     _memory[name] = entry
     target = cache_file()
     try:
-        data = _load_cache()
+        data = {k: v for k, v in _load_cache().items() if os.path.exists(k.rsplit("::", 1)[0])}  # drop deleted files
         data[name] = entry
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".checksums-", suffix=".json", dir=target.parent)

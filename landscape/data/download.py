@@ -85,7 +85,7 @@ def _reason(err: BaseException) -> str:
 
 def download_file(download: Download, dest: Path, *, progress: Progress | None = None, timeout: float = 60.0) -> Path:
     """Download ``download`` to ``dest``, trying each URL; keep it only if its MD5 is the official one."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    _ensure_writable(dest.parent)
     part = dest.with_name(dest.name + ".part")
     failures: list[str] = []
     refused: list[str] = []
@@ -194,6 +194,17 @@ def _install_archive(download: Download, layout: Layout, root: Path, *, force: b
         shutil.rmtree(scratch, ignore_errors=True)
 
 
+def _ensure_writable(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as err:
+        raise DataError(
+            f"cannot write to {folder} ({err.strerror or err}); choose a writable data root with --data-dir or $LANDSCAPE_DATA."
+        ) from err
+
+
 def _refuse_differing(status: LayoutStatus) -> None:
     differing = status.differing
     if differing:
@@ -223,7 +234,7 @@ def fetch(
     """
     spec = spec or get_spec(name)
     data_root = resolve_data_root(root)
-    for candidate in spec.layouts:
+    for candidate in () if force else spec.layouts:
         status = layout_status(spec, candidate, data_root, verify=True)
         if status.complete and status.official:
             return FetchResult(spec, candidate, status.folder, True, [], list(status.checks))
@@ -232,6 +243,7 @@ def fetch(
     if not force:
         _refuse_differing(status)
     folder = data_root / layout.folder
+    _ensure_writable(data_root)
     downloaded: list[str] = []
     with _progress(console or Console(stderr=True)) as progress:
         for download in layout.downloads:
