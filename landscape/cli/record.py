@@ -86,14 +86,16 @@ def run_training(config: Any, path: Path, force: bool = False) -> None:
             with _progress(trainer, console) as update, _stop_on_sigint(trainer):
                 trainer.run(progress=update)
     except DivergedError as err:
-        console.print(f"[bold red]Diverged:[/] {err}; the run file keeps every recorded row: {path}", highlight=False)
+        console.print(f"[bold red]Diverged:[/] {err}; the run file keeps every recorded row: {path}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
     except KeyboardInterrupt:
         done = trainer.step if trainer is not None else 0
-        console.print(f"[yellow]Interrupted[/] after {done} iterations; the run file keeps every recorded row: {path}", highlight=False)
+        console.print(f"[yellow]Interrupted[/] after {done} iterations; the run file keeps every recorded row: {path}", highlight=False, soft_wrap=True)
         raise typer.Exit(130) from None
-    console.print(f"Recorded {trainer.step:,} iterations into [bold]{path}[/]", highlight=False)
-    console.print(f"Next: [bold]landscape lgc {path} --out {path.with_name(path.stem + '-lgc.png')}[/]", highlight=False)
+    # soft_wrap: never break or elide the path, users copy it
+    console.print(f"Recorded {trainer.step:,} iterations into [bold]{path}[/]", highlight=False, soft_wrap=True)
+    lgc_png = path.with_name(path.stem + "-lgc.png")
+    console.print(f"Next: [bold]landscape lgc {path} --out {lgc_png}[/]", highlight=False, soft_wrap=True)
 
 
 @contextmanager

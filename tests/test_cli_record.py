@@ -1,0 +1,141 @@
+"""`landscape record` end to end on the shared datasets: files, messages, errors, Ctrl-C, divergence."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from landscape import open_run
+from landscape.cli import app
+
+runner = CliRunner()
+
+
+def _landscape(*args: str, cwd=None, timeout: float = 120) -> subprocess.CompletedProcess:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "COLUMNS": "200"}
+    return subprocess.run(
+        [sys.executable, "-m", "landscape", *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=timeout
+    )
+
+
+def _assert_one_line_error(result: subprocess.CompletedProcess, *words: str) -> None:
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("Error: ")
+    for word in words:
+        assert word in lines[0]
+
+
+@pytest.mark.parametrize("arch", ["vanilla", "dcgan"])
+@pytest.mark.parametrize("data", ["mnist", "fashion-mnist", "cifar10"])
+def test_record_each_arch_and_dataset(tmp_path, shared_data, arch: str, data: str) -> None:
+    out = tmp_path / f"{arch}-{data}.h5"
+    small = ["--batch-size", "16", "--subset", "48"] if arch == "dcgan" else ["--batch-size", "64", "--subset", "192"]
+    args = ["record", "--arch", arch, "--data", data, "--data-dir", str(shared_data), "--device", "cpu"]
+    result = runner.invoke(app, [*args, *small, "--max-iters", "2", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert str(out) in result.output and f"landscape lgc {out}" in result.output
+    run = open_run(out)
+    assert run.status == "finished" and len(run.metrics) == 2
+    assert run.config["arch"] == arch and run.config["dataset"] == data and run.config["device"] == "cpu"
+    assert np.isfinite(run.metrics["g_loss"]).all()
+    c, h, w = (3, 32, 32) if data == "cifar10" else (1, 28, 28)
+    assert run.probe()[0].shape[1:] == (c, h, w)
+    assert run.sample(1).shape[-1] == c
+    assert run.checkpoint_steps == [0, 1, 2]
+    assert run.meta("networks")["d"]["params"] > 0
+
+
+def test_default_out_path_and_refusal_to_overwrite(tmp_path, shared_data, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    args = ["record", "--arch", "vanilla", "--data", "mnist", "--data-dir", str(shared_data)]
+    args += ["--subset", "256", "--max-iters", "2", "--device", "cpu", "--seed", "7"]
+    first = runner.invoke(app, args)
+    assert first.exit_code == 0, first.output
+    path = tmp_path / "runs" / "vanilla-mnist-7.h5"
+    assert path.exists() and "landscape lgc runs/vanilla-mnist-7.h5 --out runs/vanilla-mnist-7-lgc.png" in first.output
+    again = _landscape(*args, cwd=tmp_path)  # the error path goes through main(): a real process
+    _assert_one_line_error(again, "already exists", "--force")
+    assert len(open_run(path).metrics) == 2  # untouched
+    forced = runner.invoke(app, [*args, "--max-iters", "1", "--force"])
+    assert forced.exit_code == 0, forced.output
+    assert len(open_run(path).metrics) == 1
+
+
+@pytest.mark.parametrize(
+    ("option", "words"),
+    [
+        (["--arch", "resnet"], ["resnet", "vanilla"]),
+        (["--data", "imagenet"], ["imagenet", "mnist"]),
+        (["--optimizer", "adagrad"], ["adagrad", "sgd-momentum"]),
+        (["--batch-size", "0"], ["batch_size"]),
+        (["--lr-d", "-1"], ["lr_d"]),
+        (["--device", "tpu"], ["tpu"]),
+        (["--subset", "10"], ["subset"]),
+    ],
+)
+def test_unknown_names_and_impossible_values(tmp_path, option: list[str], words: list[str]) -> None:
+    base = {"--arch": "vanilla", "--data": "mnist"}
+    base[option[0]] = option[1]
+    args = [x for kv in base.items() for x in kv]
+    result = _landscape("record", *args, "--out", str(tmp_path / "r.h5"))
+    _assert_one_line_error(result, *words)
+    assert not (tmp_path / "r.h5").exists()
+
+
+def test_missing_data_is_one_sentence(tmp_path) -> None:
+    result = _landscape("record", "--arch", "vanilla", "--data", "mnist", "--data-dir", str(tmp_path), "--out", str(tmp_path / "r.h5"))
+    _assert_one_line_error(result)
+
+
+def test_divergence_ends_with_status_diverged(tmp_path, shared_data) -> None:
+    out = tmp_path / "r.h5"
+    args = ["--optimizer", "sgd", "--lr-g", "1e30", "--lr-d", "1e30", "--subset", "512", "--device", "cpu"]
+    result = runner.invoke(app, ["record", "--arch", "vanilla", "--data", "mnist", "--data-dir", str(shared_data), *args, "--out", str(out)])
+    assert result.exit_code == 1
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    last = result.output.strip().splitlines()[-1]
+    assert last.startswith("Diverged: training diverged") and last.endswith(str(out))
+    run = open_run(out)
+    assert run.status == "diverged" and len(run.metrics) >= 2
+    assert np.isfinite(run.metrics["d_loss"].iloc[0]) and not np.isfinite(run.metrics["d_loss"].iloc[-1])
+
+
+def test_ctrl_c_keeps_every_recorded_row(tmp_path, shared_data) -> None:
+    out = tmp_path / "r.h5"
+    cmd = [sys.executable, "-m", "landscape", "record", "--arch", "vanilla", "--data", "mnist"]
+    cmd += ["--data-dir", str(shared_data), "--subset", "1024", "--batch-size", "32", "--device", "cpu", "--out", str(out)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "COLUMNS": "200"}
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        seen = 0
+        deadline = time.monotonic() + 90
+        while seen < 5 and time.monotonic() < deadline:  # the writer flushes about once a second
+            time.sleep(0.5)
+            if out.exists():
+                try:
+                    seen = len(open_run(out).metrics)
+                except Exception:  # the file is being created
+                    seen = 0
+        assert seen >= 5, "the run did not record any rows in time"
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr and "Interrupted" in stdout
+    run = open_run(out)
+    assert run.status == "interrupted"
+    m = run.metrics
+    assert len(m) >= seen and list(m["step"]) == list(range(len(m)))
+    assert np.isfinite(m["g_loss"]).all()
