@@ -33,8 +33,11 @@ app.add_typer(data.app, name="data")
 
 def main() -> None:
     """Entry point of the console script: run the app, turning user errors into one line."""
+    import warnings
+
     from landscape.errors import LandscapeError
 
+    warnings.showwarning = _show_warning
     try:
         app()
     except LandscapeError as err:
@@ -42,3 +45,11 @@ def main() -> None:
 
         print_error(str(err))
         sys.exit(err.exit_code)
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Show Python warnings (e.g. a dataset whose checksums differ) as one CLI line on stderr."""
+    from landscape.cli.console import error_console
+
+    text = " ".join(str(message).split())
+    error_console.print(f"[bold yellow]Warning:[/] {text}", highlight=False, soft_wrap=True)
