@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -162,17 +163,22 @@ def estimate_models(
     *,
     step: int | None = None,
     check: bool = True,
+    g_loss_fn: Callable | None = None,
+    d_loss_parts_fn: Callable | None = None,
     **options: Any,
 ) -> HessianResult:
     """The Hessian estimate of ``network`` ("g" or "d") for networks in memory, on a probe batch.
 
     The networks are copied (their weights, buffers and gradients are never
     touched), so a training loop can call this between iterations. ``check``
-    verifies determinism first (two products from fresh graphs must agree);
-    ``options`` go to :func:`analyse`.
+    verifies determinism first (two products from fresh graphs must agree); the
+    loss functions default to ``trainers.losses`` (see :func:`gan_loss`);
+    ``options`` go to :func:`analyse` (``method``, ``tol``, ``trace_products``, ...).
     """
     start = time.perf_counter()
-    closure = gan_loss(generator, discriminator, probe_real, probe_z, network)
+    closure = gan_loss(
+        generator, discriminator, probe_real, probe_z, network, g_loss_fn=g_loss_fn, d_loss_parts_fn=d_loss_parts_fn
+    )
     diff = None
     extra = 0
     if check:
