@@ -110,27 +110,28 @@ def lgc(
     if timeline is not None:
         check_output_path(timeline, "--timeline")
 
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from analysis.lgc import lgc_grid
-    from analysis.palettes import stage_colors
     from landscape.reader import open_runs
 
-    stage_colors(stages, palette)  # an unknown palette fails before any run is read
     collection = open_runs(runs)
     for run in collection:
         if run.n_iterations == 0:
             raise LandscapeError(
                 f"{run.path} has no iterations yet; wait until the trainer has logged some, or check the path."
             )
-        if run.status == "running" and not run.writer_alive:
-            console.print(f"[yellow]Note:[/] {run.path} says 'running' but its writer is gone; drawing its "
-                          f"{run.n_iterations:,} iterations.")
+        if run.status == "running" and run.writer_alive:
+            console.print(f"Note: {run.path} is still being written; drawing its {run.n_iterations:,} iterations so far.")
+        elif run.status == "running":
+            console.print(f"Note: {run.path} says 'running' but its writer is gone (killed?); drawing its "
+                          f"{run.n_iterations:,} recorded iterations.")
         elif run.status != "finished":
-            console.print(f"Note: {run.path} is {run.status}; drawing its {run.n_iterations:,} iterations so far.")
+            console.print(f"Note: {run.path} ended {run.status}; drawing its {run.n_iterations:,} recorded iterations.")
+
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only: no display needed, and no GUI backend is ever started
+    import matplotlib.pyplot as plt
+
+    from analysis.lgc import lgc_grid
 
     grid = lgc_grid(
         collection, networks, stages=stages, palette=palette, log_x=log_x, log_y=log_y,
