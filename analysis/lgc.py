@@ -216,6 +216,30 @@ def quantile_limits(values: np.ndarray, quantile_range: tuple[float, float], log
     return (10.0**lo, 10.0**hi) if log else (float(lo), float(hi))
 
 
+_CORNERS = ("upper left", "upper right", "lower left", "lower right")
+
+
+def emptiest_corner(ax: Axes, x: np.ndarray, y: np.ndarray, entries: int, sample: int = 20_000) -> str:
+    """The Axes corner with the fewest points under a legend of ``entries`` rows.
+
+    matplotlib's ``loc="best"`` tests every point against every candidate place
+    (15 s for a million points); a random sample of at most ``sample`` points,
+    counted in the four corner boxes, finds a free corner in milliseconds.
+    Ties go to the upper left.
+    """
+    if len(x) > sample:
+        pick = np.random.default_rng(0).choice(len(x), sample, replace=False)
+        x, y = x[pick], y[pick]
+    ax.get_xlim(), ax.get_ylim()  # settle autoscaled limits before using the data transform
+    with np.errstate(all="ignore"):
+        fx, fy = (ax.transData + ax.transAxes.inverted()).transform(np.column_stack([x, y])).T
+    width, height = 0.4, min(0.9, 0.08 + 0.075 * entries)
+    left, bottom = fx < width, fy < height
+    right, top = fx > 1 - width, fy > 1 - height
+    counts = [np.sum(top & left), np.sum(top & right), np.sum(bottom & left), np.sum(bottom & right)]
+    return _CORNERS[int(np.argmin(counts))]
+
+
 # ---------------------------------------------------------------------------- axes-level
 def lgcplot(
     data: Any,
@@ -330,7 +354,7 @@ def lgcplot(
             transform=ax.transAxes, ha="right", va="bottom", fontsize="x-small", color="0.3",
         )
     if legend and handles:
-        loc = legend if isinstance(legend, str) else "best"
+        loc = legend if isinstance(legend, str) else emptiest_corner(ax, x[drawable], y[drawable], len(handles))
         ax.legend(handles=handles, title="stage: iterations", loc=loc, fontsize="small", title_fontsize="small")
     return ax
 
