@@ -1,8 +1,9 @@
 """Curvature at the checkpoints: the Hessian helper's class and the gradient-flatness ratio.
 
 Where a run holds Hessian estimates (``run.hessian()``, one row per step x
-network), each becomes a row: the curvature class (convex, concave, saddle,
-singular/flat) and the extreme eigenvalues as stored, plus the gradient-flatness
+network, as ``analysis.hessian`` stores them), each becomes a row: the curvature
+class (convex, concave, saddle, singular, flat; with the sign-only class beside
+it) and the extreme eigenvalues as stored, plus the gradient-flatness
 ratio ``||H g|| / (||H|| ||g||)`` with ``||H||`` the largest |eigenvalue|. The
 ratio is in [0, 1]: near 0 the gradient lies in directions the Hessian barely
 bends (a gradient-flat region, where a small gradient does not mean a stationary
@@ -17,15 +18,19 @@ from typing import Any, Iterable
 import numpy as np
 import pandas as pd
 
-COLUMNS = ["run", "network", "step", "stage", "curvature_class", "lambda_min", "lambda_max", "hessian_norm",
+from analysis.stationarity.frames import NETWORKS
+
+COLUMNS = ["run", "network", "step", "stage", "curvature_class", "sign_class", "lambda_min", "lambda_max", "hessian_norm",
            "grad_norm", "hg_norm", "flatness", "flatness_source"]
 
-_CLASS_KEYS = ("curvature_class", "classification", "class", "curvature", "label")
-_MAX_KEYS = ("lambda_max", "max_eigenvalue", "top_eigenvalue", "eig_max", "largest")
-_MIN_KEYS = ("lambda_min", "min_eigenvalue", "bottom_eigenvalue", "eig_min", "smallest")
-_HG_KEYS = ("hg_norm", "hessian_grad_norm", "hvp_grad_norm", "norm_hg")
-_G_KEYS = ("grad_norm", "gradient_norm", "probe_grad_norm", "g_norm")
-_EIG_ARRAYS = ("eigenvalues", "values", "top", "bottom", "largest", "smallest")
+# Names in /hessian/<step>/<network> as analysis.hessian.to_record writes them (record_version 1);
+# grad_norm and hg_norm are used when an estimate carries them, else computed from the checkpoint.
+_CLASS_KEYS = ("classification", "curvature")
+_MAX_KEYS = ("lambda_max",)
+_MIN_KEYS = ("lambda_min",)
+_HG_KEYS = ("hg_norm",)
+_G_KEYS = ("grad_norm",)
+_EIG_ARRAYS = ("values", "spectrum")
 
 
 def _first(row: dict[str, Any], keys: Iterable[str]) -> Any:
@@ -61,14 +66,39 @@ def _extremes(run: Any, row: dict[str, Any]) -> tuple[float, float]:
     return lo, hi
 
 
-def _compute_hg(run: Any, step: int, network: str) -> tuple[float, float] | None:
-    """(||g||, ||H g||) at a checkpoint on the probe batch, via analysis.hessian, or None if it offers no way."""
+def gradient_and_hessian_gradient(run: Any, step: int, network: str) -> tuple[float, float]:
+    """(||g||, ||H g||) of ``network``'s loss at checkpoint ``step`` on the run's probe batch.
+
+    The same deterministic loss the Hessian estimates use (``analysis.hessian``:
+    networks rebuilt from the checkpoint, dropout off, BatchNorm on the probe
+    batch's statistics), so the ratio refers to the Hessian whose eigenvalues are
+    stored. Costs one gradient and one Hessian-vector product.
+    """
+    from analysis.hessian import HessianVectorProduct, gan_loss, load_models
+    from landscape.errors import LandscapeError
+
+    probe = run.probe()
+    if probe is None:
+        raise LandscapeError(f"{run.path} has no probe batch, so ||Hg|| cannot be computed.")
+    generator, discriminator = load_models(run, step)
+    loss = gan_loss(generator, discriminator, probe[0], probe[1], network)
+    hvp = HessianVectorProduct(loss.loss_fn, loss.params)
+    grad = hvp.gradient()
+    hg = hvp(grad)
+    hvp.release()
+    return float(grad.double().norm()), float(hg.double().norm())
+
+
+def _compute_hg(run: Any, step: int, network: str) -> tuple[tuple[float, float] | None, str | None]:
+    """(||g||, ||Hg||) or None, and why not."""
+    from landscape.errors import LandscapeError
+
+    if step not in getattr(run, "checkpoint_steps", []):
+        return None, f"no checkpoint at step {step}"
     try:
-        from analysis.hessian import gradient_and_hvp  # provided by the Hessian helper, if at all
-    except ImportError:
-        return None
-    g, hg = gradient_and_hvp(run, step, network)
-    return float(np.linalg.norm(g)), float(np.linalg.norm(hg))
+        return gradient_and_hessian_gradient(run, step, network), None
+    except LandscapeError as err:
+        return None, str(err)
 
 
 def _stage_at(stage_of: pd.Series, step: int) -> Any:
@@ -80,9 +110,13 @@ def _stage_at(stage_of: pd.Series, step: int) -> Any:
 
 
 def curvature_table(runs: list, tidy: pd.DataFrame, *, compute_missing: bool = True) -> tuple[pd.DataFrame, list[str]]:
-    """One row per stored Hessian estimate of the runs, and notes on what could not be given."""
-    rows, notes = [], []
-    uncomputed = 0
+    """One row per stored Hessian estimate of the runs, and notes on what could not be given.
+
+    ||g|| and ||Hg|| come from the estimate's attributes (``grad_norm``,
+    ``hg_norm``) when stored; otherwise, with ``compute_missing``, from the
+    checkpoint through :func:`gradient_and_hessian_gradient`.
+    """
+    rows, notes, missing = [], [], []
     for run in runs:
         estimates = run.hessian()
         if estimates.empty:
@@ -95,22 +129,33 @@ def curvature_table(runs: list, tidy: pd.DataFrame, *, compute_missing: bool = T
             g_norm, hg_norm = _float(_first(row, _G_KEYS)), _float(_first(row, _HG_KEYS))
             source = "stored"
             if not (math.isfinite(g_norm) and math.isfinite(hg_norm)):
-                computed = _compute_hg(run, step, network) if compute_missing else None
+                computed, why = _compute_hg(run, step, network) if compute_missing else (None, "not asked for")
                 if computed is None:
-                    source, uncomputed = "unavailable", uncomputed + 1
+                    source = "unavailable"
+                    missing.append(f"{run.name} step {step} {network}: {why}")
                 else:
                     (g_norm, hg_norm), source = computed, "computed"
             flat = hg_norm / (h_norm * g_norm) if source != "unavailable" and h_norm > 0 and g_norm > 0 else math.nan
-            rows.append({"run": run.name, "network": network, "step": step,
-                         "stage": _stage_at(stage_of, step),
-                         "curvature_class": _first(row, _CLASS_KEYS) or "unknown", "lambda_min": lo,
-                         "lambda_max": hi, "hessian_norm": h_norm, "grad_norm": g_norm, "hg_norm": hg_norm,
-                         "flatness": flat, "flatness_source": source})
+            rows.append({"run": run.name, "network": network, "step": step, "stage": _stage_at(stage_of, step),
+                         "curvature_class": _first(row, _CLASS_KEYS) or "unknown",
+                         "sign_class": row.get("curvature") if "classification" in row else None,
+                         "lambda_min": lo, "lambda_max": hi, "hessian_norm": h_norm, "grad_norm": g_norm,
+                         "hg_norm": hg_norm, "flatness": flat, "flatness_source": source})
     frame = pd.DataFrame(rows, columns=COLUMNS)
+    if not frame.empty:
+        order = {net: i for i, net in enumerate(NETWORKS)}
+        runs_order = {run.name: i for i, run in enumerate(runs)}
+        key = [(runs_order[r], s, order.get(n, 99)) for r, s, n in zip(frame["run"], frame["step"], frame["network"])]
+        frame = frame.iloc[sorted(range(len(frame)), key=key.__getitem__)].reset_index(drop=True)
     frame["stage"] = frame["stage"].astype("Int64")
     if runs and frame.empty:
         notes.append("No Hessian estimates in the run file(s): run `landscape hessian RUN.h5` to add curvature.")
-    if uncomputed:
-        notes.append(f"{uncomputed} Hessian estimate(s) carry no ||Hg|| and it could not be computed here, so only "
-                     "their curvature class is reported (gradient-flatness ratio left blank).")
+    if not frame.empty:
+        notes.append("Curvature: the Hessian estimates' class (sign class in brackets where it differs) and the "
+                     "gradient-flatness ratio ||Hg|| / (||H|| ||g||), ||H|| = max |eigenvalue|, g = the loss "
+                     "gradient on the probe batch at the checkpoint: near 0 the gradient lies in flat directions "
+                     "(a gradient-flat region), near 1 along the sharpest curvature.")
+    if missing:
+        notes.append(f"{len(missing)} Hessian estimate(s) have no ||Hg||, so only their curvature class is "
+                     f"reported ({'; '.join(missing[:3])}{'; ...' if len(missing) > 3 else ''}).")
     return frame, notes

@@ -112,7 +112,8 @@ def _stretches(frame: pd.DataFrame, with_run: bool) -> pd.DataFrame:
 
 def _curvature(frame: pd.DataFrame, with_run: bool) -> pd.DataFrame:
     rows = [{"run": r["run"], "network": r["network"], "step": int(r["step"]), "stage": _num(r["stage"], "d"),
-             "class": r["curvature_class"], "lambda min": _num(r["lambda_min"]), "lambda max": _num(r["lambda_max"]),
+             "class": r["curvature_class"] + (f" ({r['sign_class']})" if r["sign_class"] not in (None, r["curvature_class"])
+                                              and not pd.isna(r["sign_class"]) else ""), "lambda min": _num(r["lambda_min"]), "lambda max": _num(r["lambda_max"]),
              "||g||": _num(r["grad_norm"]), "||Hg||": _num(r["hg_norm"]), "flatness": _num(r["flatness"]),
              "from": r["flatness_source"]} for _, r in frame.iterrows()]
     return _finish(rows, with_run)

@@ -118,7 +118,6 @@ def report(
 
         check_output_path(figure, "--figure")
 
-    from analysis.stationarity import stationarity_report
     from landscape.reader import open_runs
 
     collection = open_runs(runs)
@@ -129,6 +128,8 @@ def report(
         if run.status != "finished":
             error_console.print(f"Note: {run.path} is {run.status}; reporting its {run.n_iterations:,} "
                                 "iterations so far.", highlight=False)
+
+    from analysis.stationarity import stationarity_report
 
     result = stationarity_report(
         collection, stages=stages, absolute_threshold=threshold, relative_threshold=relative_threshold,
