@@ -45,26 +45,12 @@ RECORD_ITERS = 60
 
 # ---------------------------------------------------------------------------- run files
 def record_short_run(path: Path) -> Path:
-    """A real run: `landscape record` trains a vanilla GAN on MNIST for a few iterations."""
+    """A real run: `landscape record` trains a vanilla GAN on MNIST for a few iterations (once per session)."""
     if path.exists():
         return path
     cmd = [sys.executable, "-m", "landscape", "record", "--arch", "vanilla", "--data", "mnist",
            "--data-dir", str(SHARED_DATA), "--subset", "1024", "--max-iters", str(RECORD_ITERS), "--out", str(path)]
     result = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
-    if result.returncode != 0 and "not available yet" in result.stderr + result.stdout:
-        # `landscape record` is still being written: train the same run through the trainer API
-        from landscape.config import TrainConfig
-        from landscape.data import load_dataset
-        from trainers.loop import train
-
-        config = TrainConfig(arch="vanilla", dataset="mnist", subset=1024, max_iters=RECORD_ITERS,
-                             data_dir=str(SHARED_DATA), device="cpu")
-        images = load_dataset("mnist", root=SHARED_DATA).images
-        import dataclasses
-
-        with RunWriter(path, dataclasses.asdict(config)) as writer:
-            train(config, images, writer=writer)
-        return path
     assert result.returncode == 0, result.stderr
     return path
 
@@ -267,8 +253,10 @@ def test_legend_goes_to_the_emptiest_corner():
     ax = plt.figure().gca()
     ax.scatter(x[crowded], y[crowded])
     assert emptiest_corner(ax, x[crowded], y[crowded], entries=5) == "lower right"
-    tidy = pd.DataFrame({"step": np.arange(400), "stage": np.repeat([1, 2], 200), "stage_label": np.repeat(["1: 0-199", "2: 200-399"], 200),
-                         "network": "g", "loss": np.r_[rng.random(399), 5.0], "grad_norm": np.r_[rng.random(399), 5.0]})
+    tidy = pd.DataFrame({
+        "step": np.arange(400), "stage": np.repeat([1, 2], 200), "stage_label": np.repeat(["1: 0-199", "2: 200-399"], 200),
+        "network": "g", "loss": np.r_[rng.random(399), 5.0], "grad_norm": np.r_[rng.random(399), 5.0],
+    })
     ax = lgcplot(tidy, "g", ax=plt.figure().gca())
     assert ax.get_legend()._loc == 2  # upper left: the one outlier is upper right
     ax = lgcplot(tidy, "g", legend="lower center", ax=plt.figure().gca())
