@@ -378,7 +378,10 @@ def test_estimate_exact_mode_matches_reference_and_classifies():
     assert result.classification.tol == pytest.approx(tol)
     assert result.classification.near_zero_fraction == pytest.approx(np.mean(np.abs(spectrum) <= tol))
     assert result.determinism_diff == 0.0
-    assert result.n_hvp == 92 + 2  # n unit vectors + the determinism check
+    assert result.n_hvp == 92 + 2 + 1  # n unit vectors, the determinism check, ||Hg||
+    closure = gan_loss(g, d, real, z, "g", **LOSSES)
+    grad = torch.autograd.grad(closure.loss_fn(), closure.params)
+    assert result.grad_norm == pytest.approx(float(torch.cat([t.reshape(-1) for t in grad]).norm()))
 
 
 def test_batchnorm_uses_batch_statistics_and_leaves_originals_untouched():

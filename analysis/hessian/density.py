@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.linalg
 import torch
 
 from analysis.hessian.hvp import HessianVectorProduct
@@ -80,12 +81,12 @@ def slq_density(
     nodes = np.full((n_vectors, steps), np.nan)
     weights = np.full((n_vectors, steps), np.nan)
     before = hvp.n_products
-    matvec = lambda v: hvp(v).to(torch.float64)  # noqa: E731
+    dtype = torch.float64 if hvp.dtype == torch.float64 else torch.float32
+    matvec = lambda v: hvp(v).to(dtype)  # noqa: E731
     for i in range(n_vectors):
         z = (torch.randint(0, 2, (hvp.n,), generator=g, dtype=torch.int8).to(torch.float64) * 2 - 1).to(hvp.device)
-        alpha, beta = lanczos_tridiagonal(matvec, z, steps)
-        T = np.diag(alpha) + np.diag(beta, 1) + np.diag(beta, -1)
-        theta, S = np.linalg.eigh(T)
+        alpha, beta = lanczos_tridiagonal(matvec, z, steps, dtype)
+        theta, S = scipy.linalg.eigh_tridiagonal(alpha, beta)
         nodes[i, : len(theta)] = theta
         weights[i, : len(theta)] = S[0, :] ** 2
     lo, hi = float(np.nanmin(nodes)), float(np.nanmax(nodes))

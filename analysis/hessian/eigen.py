@@ -27,6 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import scipy.linalg
 import torch
 from scipy.sparse.linalg import ArpackNoConvergence, eigsh
 
@@ -105,8 +106,9 @@ def lanczos_extremes(
     basis_size: int | None = None,
 ) -> EigenResult:
     """Both ends by thick-restart Lanczos (one Krylov space)."""
+    basis_dtype = torch.float64 if hvp.dtype == torch.float64 else torch.float32
     result = thick_restart_lanczos(
-        lambda v: hvp(v).to(torch.float64),
+        lambda v: hvp(v).to(basis_dtype),
         hvp.n,
         k,
         k,
@@ -115,6 +117,7 @@ def lanczos_extremes(
         device=hvp.device,
         max_products=max_products,
         basis_size=basis_size,
+        basis_dtype=basis_dtype,
     )
     return _finish(hvp, result.values, result.vectors, k, "lanczos", tol)
 
@@ -148,7 +151,7 @@ def eigsh_extremes(
 def exact_eigenvalues(hvp: HessianVectorProduct, k: int = 5, *, tol: float = 1e-4) -> EigenResult:
     """Every eigenvalue from the full Hessian (``n`` products); reports the k smallest and k largest."""
     H = hessian_matrix(hvp).numpy()
-    spectrum, V = np.linalg.eigh(H)
+    spectrum, V = scipy.linalg.eigh(H)
     n = len(spectrum)
     idx = np.array(sorted(set(range(min(k, n))) | set(range(max(n - k, 0), n))), dtype=int)
     values = spectrum[idx]

@@ -50,6 +50,8 @@ class HessianResult:
     loss: float
     probe_size: int
     determinism_diff: float | None
+    grad_norm: float = float("nan")  # ||g|| of the loss at these weights
+    hg_norm: float = float("nan")  # ||H g||: with grad_norm, how much curvature the gradient direction sees
 
     # flat accessors (the names stored in the run file)
     @property
@@ -137,6 +139,8 @@ def analyse(
     near_zero = None if density is None else density.mass_within(class_tol * scale)
     label = classify(eig.lambda_min, eig.lambda_max, near_zero_fraction=near_zero, tol_rel=class_tol, dominance=dominance)
     loss = hvp.loss()
+    grad = hvp.gradient()
+    hg = hvp(grad)
     return HessianResult(
         network=network,
         step=step,
@@ -150,6 +154,8 @@ def analyse(
         loss=loss,
         probe_size=probe_size,
         determinism_diff=determinism_diff,
+        grad_norm=float(torch.linalg.vector_norm(grad.double())),
+        hg_norm=float(torch.linalg.vector_norm(hg.double())),
     )
 
 
@@ -165,6 +171,7 @@ def estimate_models(
     check: bool = True,
     g_loss_fn: Callable | None = None,
     d_loss_parts_fn: Callable | None = None,
+    on_product: Callable[[int], None] | None = None,
     **options: Any,
 ) -> HessianResult:
     """The Hessian estimate of ``network`` ("g" or "d") for networks in memory, on a probe batch.
@@ -173,7 +180,8 @@ def estimate_models(
     touched), so a training loop can call this between iterations. ``check``
     verifies determinism first (two products from fresh graphs must agree); the
     loss functions default to ``trainers.losses`` (see :func:`gan_loss`);
-    ``options`` go to :func:`analyse` (``method``, ``tol``, ``trace_products``, ...).
+    ``options`` go to :func:`analyse` (``method``, ``tol``, ``trace_products``, ...);
+    ``on_product(n)`` is called after every Hessian-vector product (progress bars).
     """
     start = time.perf_counter()
     closure = gan_loss(
@@ -185,7 +193,9 @@ def estimate_models(
         what = f"the {'generator' if network == 'g' else 'discriminator'} loss"
         diff = check_deterministic(closure.loss_fn, closure.params, what=what)
         extra = 2
-    hvp = HessianVectorProduct(closure.loss_fn, closure.params)
+    hvp = HessianVectorProduct(
+        closure.loss_fn, closure.params, callback=None if on_product is None else (lambda n: on_product(n + extra))
+    )
     result = analyse(hvp, network=network, step=step, k=k, probe_size=closure.probe_size, determinism_diff=diff, **options)
     hvp.release()
     result.n_hvp += extra
@@ -292,6 +302,8 @@ def to_record(result: HessianResult) -> tuple[dict[str, np.ndarray], dict[str, A
         "density_method": "none" if result.density is None else result.density.method,
         "density_sigma": float("nan") if result.density is None else float(result.density.sigma),
         "loss": float(result.loss),
+        "grad_norm": float(result.grad_norm),
+        "hg_norm": float(result.hg_norm),
         "probe_size": int(result.probe_size),
         "determinism_diff": float("nan") if result.determinism_diff is None else float(result.determinism_diff),
         "seconds": float(result.seconds),
@@ -334,6 +346,7 @@ def from_record(arrays: dict[str, np.ndarray], attrs: dict[str, Any], step: int 
         network=network, step=step, n_params=int(attrs["n_params"]), eigen=eig, trace_estimate=tr, density=density,
         classification=cls, n_hvp=int(attrs["n_hvp"]), seconds=float(attrs["seconds"]), loss=float(attrs["loss"]),
         probe_size=int(attrs["probe_size"]), determinism_diff=det,
+        grad_norm=float(attrs.get("grad_norm", float("nan"))), hg_norm=float(attrs.get("hg_norm", float("nan"))),
     )
 
 
@@ -368,9 +381,10 @@ def load_estimate(run: Any, step: int, network: str) -> HessianResult:
 def read_estimates(run: Any, stages: int = 5) -> "pd.DataFrame":  # noqa: F821
     """The stored estimates of a run, one row per (step, network), with a ``stage`` column.
 
-    The stage of an estimate at step ``s`` is the stage of iteration ``s - 1``, the
-    last iteration that shaped those weights (step 0 counts as stage 1), with the
-    run's iterations split into ``stages`` equal parts as in the LGC.
+    The stage of an estimate at step ``s`` is the stage of iteration ``s`` (the
+    weights it starts from; the final checkpoint counts in the last stage), with the
+    run's iterations split into ``stages`` equal parts as in the LGC; the
+    stationarity report assigns them the same way.
     """
     from landscape.stages import assign_stages
 
@@ -383,7 +397,7 @@ def read_estimates(run: Any, stages: int = 5) -> "pd.DataFrame":  # noqa: F821
     if n_iter:
         st = assign_stages(n_iter, stages)
         steps = run.metrics["step"].to_numpy()
-        idx = np.clip(np.searchsorted(steps, frame["step"].to_numpy() - 1), 0, n_iter - 1)
+        idx = np.clip(np.searchsorted(steps, frame["step"].to_numpy(), side="right") - 1, 0, n_iter - 1)
         frame["stage"] = st[idx]
     else:
         frame["stage"] = 1

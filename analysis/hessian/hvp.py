@@ -33,7 +33,14 @@ class HessianVectorProduct:
     estimators here report their cost.
     """
 
-    def __init__(self, loss_fn: LossFn, params: Sequence[torch.Tensor], *, reuse_graph: bool = True) -> None:
+    def __init__(
+        self,
+        loss_fn: LossFn,
+        params: Sequence[torch.Tensor],
+        *,
+        reuse_graph: bool = True,
+        callback: Callable[[int], None] | None = None,
+    ) -> None:
         self.loss_fn = loss_fn
         self.params = list(params)
         if not self.params:
@@ -46,6 +53,7 @@ class HessianVectorProduct:
         self.dtype = self.params[0].dtype
         self.device = self.params[0].device
         self.reuse_graph = reuse_graph
+        self.callback = callback  # called with n_products after every product (progress bars)
         self.n_products = 0
         self._grads: list[torch.Tensor | None] | None = None
         self._loss: torch.Tensor | None = None
@@ -113,16 +121,20 @@ class HessianVectorProduct:
         live = [i for i, g in enumerate(grads) if g is not None and g.requires_grad]
         self.n_products += 1
         if not live:
-            return torch.zeros(self.n, dtype=self.dtype, device=self.device)
-        pieces = self.unflatten(v)
-        hv = torch.autograd.grad(
-            [grads[i] for i in live],
-            self.params,
-            grad_outputs=[pieces[i] for i in live],
-            retain_graph=self.reuse_graph,
-            allow_unused=True,
-        )
-        return self.flatten([None if h is None else h.detach() for h in hv])
+            out = torch.zeros(self.n, dtype=self.dtype, device=self.device)
+        else:
+            pieces = self.unflatten(v)
+            hv = torch.autograd.grad(
+                [grads[i] for i in live],
+                self.params,
+                grad_outputs=[pieces[i] for i in live],
+                retain_graph=self.reuse_graph,
+                allow_unused=True,
+            )
+            out = self.flatten([None if h is None else h.detach() for h in hv])
+        if self.callback is not None:
+            self.callback(self.n_products)
+        return out
 
 
 def hessian_matrix(hvp: HessianVectorProduct, dtype: torch.dtype = torch.float64) -> torch.Tensor:

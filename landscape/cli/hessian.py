@@ -1,0 +1,210 @@
+"""`landscape hessian`: Hessian eigenvalue estimates at a run's checkpoints, stored in the run file.
+
+A thin face over :mod:`analysis.hessian`: for each chosen checkpoint and network
+it rebuilds the networks from the run's config and weights, estimates the
+extreme eigenvalues, trace, spectral density and curvature class on the run's
+probe batch, and writes each estimate into the run file as soon as it is done
+(atomically, through ``landscape.writer.append_hessian``), so an interrupted
+command keeps what it finished. Then it prints a table and, with ``--plot``,
+draws eigenvalues against step and the spectral densities.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+NETWORK_CHOICES = {"g": ["g"], "d": ["d"], "both": ["g", "d"]}
+METHODS = ("auto", "lanczos", "eigsh", "exact")
+
+
+def parse_steps(text: str, available: list[int], path: Any) -> list[int]:
+    """``all``, ``first``, ``last`` or a comma-separated list of checkpoint steps, checked against the run."""
+    from landscape.errors import LandscapeError
+
+    if not available:
+        raise LandscapeError(
+            f"{path} has no checkpoints, so there are no weights to analyse; record it with checkpoints (stages > 0)."
+        )
+    spec = text.strip().lower()
+    if spec == "all":
+        return list(available)
+    if spec == "first":
+        return [available[0]]
+    if spec == "last":
+        return [available[-1]]
+    steps: list[int] = []
+    for part in spec.split(","):
+        part = part.strip()
+        try:
+            step = int(part)
+        except ValueError:
+            raise LandscapeError(
+                f"--steps {text!r} is not understood: give all, first, last or checkpoint steps such as 0,936."
+            ) from None
+        if step not in available:
+            raise LandscapeError(
+                f"{path} has no checkpoint at step {step}; stored steps: {', '.join(map(str, available))}."
+            )
+        if step not in steps:
+            steps.append(step)
+    return steps
+
+
+def _check_options(k: int, network: str, method: str, tol: float, class_tol: float, plot: Optional[Path]) -> None:
+    from landscape.errors import LandscapeError
+
+    if network not in NETWORK_CHOICES:
+        raise LandscapeError(f"Unknown --network {network!r}: choose g, d or both.")
+    if method not in METHODS:
+        raise LandscapeError(f"Unknown --method {method!r}: choose {', '.join(METHODS)}.")
+    if k < 1:
+        raise LandscapeError(f"--k must be at least 1, got {k}.")
+    if not 0 < tol < 1:
+        raise LandscapeError(f"--tol must be between 0 and 1 (relative to the largest |eigenvalue|), got {tol}.")
+    if not 0 <= class_tol < 1:
+        raise LandscapeError(f"--class-tol must be in [0, 1) (relative to the largest |eigenvalue|), got {class_tol}.")
+    if plot is not None:
+        from landscape.cli.lgc import check_output_path
+
+        check_output_path(plot, "--plot")
+
+
+def _table(rows: list[Any], stage_of: dict[int, int], class_tol: float) -> Any:
+    from rich import box
+    from rich.table import Table
+
+    table = Table(title="Hessian estimates", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
+                  show_edge=False, collapse_padding=True)
+    for name, justify in [("step", "right"), ("stage", "right"), ("net", "left"), ("λ_min", "right"),
+                          ("λ_max", "right"), ("conv.", "right"), ("trace±s.e.", "right"), ("class", "left"),
+                          ("HVPs", "right")]:
+        table.add_column(name, justify=justify, no_wrap=name in ("class", "trace±s.e."))
+    for r in rows:
+        eig = r.eigen
+        n_conv = int(eig.converged.sum())
+        conv = f"{n_conv}/{len(eig.converged)}"
+        conv = conv if n_conv == len(eig.converged) else f"[red]{conv}[/]"
+        trace = "-" if r.trace_estimate is None else (
+            f"{r.trace:.4g}" if r.trace_stderr == 0 else f"{r.trace:.3g}±{r.trace_stderr:.2g}")
+        cls = r.classification
+        label = cls.label if cls.label == cls.curvature else f"{cls.label} ({cls.curvature})"
+        table.add_row(
+            str(r.step), str(stage_of.get(r.step, "")), r.network, f"{r.lambda_min:.4g}", f"{r.lambda_max:.4g}", conv,
+            trace, label, f"{r.n_hvp:,}",
+        )
+    methods = sorted({r.eigen.method for r in rows})
+    seconds = sum(r.seconds for r in rows)
+    table.caption = (f"Eigenvalues by {', '.join(methods)} in {seconds:.0f} s; conv.: residual ≤ tol × max|λ|. "
+                     f"Class tolerance: |λ| ≤ {class_tol:g} × max|λ| counts as zero; singular: such eigenvalues "
+                     "hold at least half the spectral mass (sign class in brackets).")
+    table.caption_justify = "left"
+    return table
+
+
+def _stage_map(run: Any, steps: list[int], stages: int) -> dict[int, int]:
+    import numpy as np
+
+    from landscape.stages import assign_stages
+
+    n = len(run.metrics)
+    if n == 0:
+        return {s: 1 for s in steps}
+    st = assign_stages(n, stages)
+    col = run.metrics["step"].to_numpy()
+    idx = np.clip(np.searchsorted(col, steps, side="right") - 1, 0, n - 1)
+    return {s: int(st[i]) for s, i in zip(steps, idx)}
+
+
+def hessian(
+    run_file: Annotated[Path, typer.Argument(metavar="RUN.h5", help="Run file with checkpoints and a probe batch.",
+                                             show_default=False)],
+    steps: Annotated[str, typer.Option(help="Checkpoint steps: all, first, last, or a list such as 0,936.")] = "all",
+    k: Annotated[int, typer.Option("--k", help="Eigenvalues at each end of the spectrum.")] = 5,
+    network: Annotated[str, typer.Option(help="g (generator), d (discriminator) or both.")] = "both",
+    plot: Annotated[
+        Optional[Path],
+        typer.Option(help="Also draw eigenvalues against step and spectral densities into this .png/.pdf/.svg.",
+                     show_default=False),
+    ] = None,
+    method: Annotated[str, typer.Option(help="auto (exact up to --exact-max-params, else lanczos), lanczos, "
+                                        "eigsh or exact.")] = "auto",
+    tol: Annotated[float, typer.Option(help="Converged when residual ≤ tol × max|eigenvalue|.")] = 1e-4,
+    exact_max_params: Annotated[int, typer.Option("--exact-max-params",
+                                                  help="Largest network for the exact (full Hessian) mode.")] = 5000,
+    trace_products: Annotated[int, typer.Option("--trace-products", help="Hutch++ products for the trace (0: skip).")] = 30,
+    density_vectors: Annotated[int, typer.Option("--density-vectors",
+                                                 help="Random vectors for the spectral density (0: skip).")] = 4,
+    density_steps: Annotated[int, typer.Option("--density-steps", help="Lanczos steps per density vector.")] = 40,
+    class_tol: Annotated[float, typer.Option("--class-tol", help="Eigenvalues within class-tol × max|eigenvalue| "
+                                             "of zero count as zero when classifying.")] = 1e-3,
+    stages: Annotated[int, typer.Option(help="Training stages for the stage column and plot colours.")] = 5,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    seed: Annotated[int, typer.Option(help="Seed of the random start vectors.")] = 0,
+) -> None:
+    """Estimate Hessian eigenvalues (both ends), trace and spectral density at checkpoints; store them in the run."""
+    from landscape.cli.console import console
+    from landscape.errors import LandscapeError
+
+    network = network.strip().lower()
+    method = method.strip().lower()
+    _check_options(k, network, method, tol, class_tol, plot)
+    if stages < 1:
+        raise LandscapeError(f"--stages must be at least 1, got {stages}.")
+
+    from landscape.reader import open_run
+
+    run = open_run(run_file)
+    chosen = parse_steps(steps, run.checkpoint_steps, run_file)
+    if run.probe() is None:
+        raise LandscapeError(f"{run_file} has no probe batch, so its Hessian cannot be estimated; record it again.")
+    if run.status == "running" and run.writer_alive:
+        raise LandscapeError(f"{run_file} is still being written; run `landscape hessian` after training ends.")
+
+    import torch
+
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    elif device.startswith("cuda") and not torch.cuda.is_available():
+        raise LandscapeError(f"--device {device} asks for a GPU but PyTorch sees none; use --device cpu or auto.")
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from analysis.hessian import estimate, store
+
+    networks = NETWORK_CHOICES[network]
+    jobs = [(s, n) for s in chosen for n in networks]
+    options = dict(method=method, tol=tol, exact_max_params=exact_max_params, trace_products=trace_products,
+                   density_vectors=density_vectors, density_steps=density_steps, class_tol=class_tol, seed=seed)
+    results = []
+    progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                        TextColumn("{task.fields[hvps]}"), TimeElapsedColumn(), console=console, transient=False)
+    with progress:
+        task = progress.add_task("Hessian", total=len(jobs), hvps="")
+        for step, net in jobs:
+            progress.update(task, description=f"step {step} {net}")
+            result = estimate(run, step, net, k, device=device,
+                              on_product=lambda n: progress.update(task, hvps=f"{n} HVPs"), **options)
+            store(result, run_file)
+            results.append(result)
+            progress.update(task, advance=1, hvps="")
+    console.print(_table(results, _stage_map(run, chosen, stages), class_tol))
+    console.print(f"Stored {len(results)} estimate(s) in [bold]{run_file}[/] under /hessian.", highlight=False,
+                  soft_wrap=True)
+    if plot is not None:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        from analysis.hessian.plot import hessian_figure
+
+        fig = hessian_figure(open_run(run_file), networks, stages=stages)
+        try:
+            fig.savefig(plot, dpi=150)
+        except OSError as err:
+            raise LandscapeError(f"Cannot write {plot}: {err.strerror or err}; choose a path you can write to.") from None
+        plt.close(fig)
+        console.print(f"Wrote {plot}.", highlight=False, soft_wrap=True)
