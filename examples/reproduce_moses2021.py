@@ -15,7 +15,7 @@ writes into one folder:
 The run files go to ``<out>/runs/`` (not meant for git: several MB each).
 
     python examples/reproduce_moses2021.py --out examples/moses2021            # the full paper
-    python examples/reproduce_moses2021.py --dcgan-epochs 1 --dcgan-max-iters 300   # a 2-core CPU
+    python examples/reproduce_moses2021.py --dcgan-epochs 10 --dcgan-subset 2560   # a 2-core CPU
 
 Budget options scale the runs down; the summary states every reduction.
 """
@@ -57,8 +57,9 @@ class Planned:
 
 
 # ---------------------------------------------------------------------------- runs
-def plan(out: Path, epochs: int, dcgan_epochs: int, subset: Optional[int], dcgan_max_iters: Optional[int],
-         device: str, data_dir: Optional[str], seed: int, only: list[str]) -> list[Planned]:
+def plan(out: Path, epochs: int, dcgan_epochs: int, subset: Optional[int], dcgan_subset: Optional[int],
+         dcgan_max_iters: Optional[int], device: str, data_dir: Optional[str], seed: int,
+         only: list[str]) -> list[Planned]:
     """The configurations to run: the paper's, with this invocation's budget applied."""
     from landscape.config import TrainConfig
 
@@ -71,7 +72,7 @@ def plan(out: Path, epochs: int, dcgan_epochs: int, subset: Optional[int], dcgan
                 arch=arch,
                 dataset=dataset,
                 epochs=epochs if arch == "vanilla" else dcgan_epochs,
-                subset=subset,
+                subset=dcgan_subset if arch == "dcgan" and dcgan_subset is not None else subset,
                 max_iters=dcgan_max_iters if arch == "dcgan" else None,
                 device=device,
                 data_dir=data_dir,
@@ -371,6 +372,7 @@ def main(
     dcgan_epochs: int = typer.Option(PAPER_EPOCHS, help="Epochs of the DCGAN runs (the paper: 100)."),
     dcgan_max_iters: Optional[int] = typer.Option(None, help="Stop each DCGAN run after this many iterations."),
     subset: Optional[int] = typer.Option(None, help="Train on the first N images of each dataset."),
+    dcgan_subset: Optional[int] = typer.Option(None, help="Train DCGAN on the first N images (default: --subset)."),
     device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
     data_dir: Optional[str] = typer.Option(None, help="Dataset root (default: $LANDSCAPE_DATA or ./data)."),
     seed: int = typer.Option(0, help="Seed of every run."),
@@ -390,7 +392,7 @@ def main(
     if bad:
         raise typer.BadParameter(f"unknown architecture {bad[0]!r}; use vanilla or dcgan", param_hint="--only")
     try:
-        planned = plan(out, epochs, dcgan_epochs, subset, dcgan_max_iters, device, data_dir, seed, only)
+        planned = plan(out, epochs, dcgan_epochs, subset, dcgan_subset, dcgan_max_iters, device, data_dir, seed, only)
         out.mkdir(parents=True, exist_ok=True)
         trained = record_all(planned)
         runs = {item.key: open_run(item.path) for item in planned}
