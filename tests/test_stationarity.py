@@ -164,6 +164,15 @@ def test_plateau_then_descent_finds_the_plateau_with_its_length():
     assert stretch["start_step"] == 100  # steps are reported, not positions
     assert abs(stretch["iterations"] - PLATEAU) <= 100  # within one window of the true length
     assert stretch["loss_median"] == pytest.approx(2.0, abs=0.01)
+    assert stretch["loss_drift"] < 0.01  # a true plateau: its windows' medians agree
+
+
+def test_a_drift_too_slow_for_the_window_is_stagnant_but_shows_its_drift():
+    rng = _rng(14)
+    loss = np.linspace(0.0, 1.0, N) + rng.normal(0, 0.1, N)  # 0.004 per 20-iteration window, noise 0.1
+    found, _ = stagnation_segments(loss, window=20)
+    assert list(found["iterations"]) == [N]
+    assert found["loss_drift"].iloc[0] == pytest.approx(1.0, abs=0.1)
 
 
 def test_flat_noise_stagnates_throughout_and_a_steep_ramp_never():

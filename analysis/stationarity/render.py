@@ -106,7 +106,8 @@ def _stretches(frame: pd.DataFrame, with_run: bool) -> pd.DataFrame:
     rows = [{"run": r["run"], "network": r["network"], "steps": f"{int(r['start_step'])}-{int(r['end_step'])}",
              "iterations": f"{int(r['iterations']):,}",
              "stages": f"{int(r['start_stage'])}" + (f"-{int(r['end_stage'])}" if r["end_stage"] != r["start_stage"] else ""),
-             "loss median": _num(r["loss_median"]), "loss std": _num(r["loss_std"])} for _, r in shown.iterrows()]
+             "loss median": _num(r["loss_median"]), "loss std": _num(r["loss_std"]),
+             "loss drift": _num(r["loss_drift"])} for _, r in shown.iterrows()]
     return _finish(rows, with_run)
 
 

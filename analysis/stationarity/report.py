@@ -179,7 +179,9 @@ def _notes(trends: pd.DataFrame, stagnation: pd.DataFrame, options: dict[str, An
         how = (f"{options['noise_factor']:g} x the loss's noise (robust std of its first differences / sqrt 2)"
                if options["stagnation_threshold"] is None else f"{options['stagnation_threshold']:g}")
         notes.append(f"Stagnation: stretches where the loss's rolling std over {window:,} iterations stays below "
-                     f"{how} (after Bosman's stagnation measure); each stretch is at least one window long.")
+                     f"{how} (after Bosman's stagnation measure); each stretch is at least one window long. A drift slower than "
+                     f"about {math.sqrt(12 * (options['noise_factor'] ** 2 - 1)):.2g} x the noise per window counts as "
+                     "stagnant window by window; a stretch's loss drift (the range of its windows' medians) shows it.")
     return notes
 
 

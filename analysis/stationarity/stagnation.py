@@ -12,6 +12,12 @@ deviation is within that multiple of the noise shows no movement beyond it.
 Every iteration covered by at least one quiet window is stagnant, so a plateau of
 length L is found with length about L (not L - window); stretches are therefore at
 least ``window`` iterations long.
+
+The measure works at the scale of the window: a drift slower than about
+``noise * sqrt(12 * (noise_factor**2 - 1))`` per window (3.9 x the noise for the
+default factor) stays inside the noise band window by window, so a long stretch
+can still drift or wander in total; each stretch's ``loss_drift`` (the range of
+the medians of its consecutive windows) shows how much.
 """
 
 from __future__ import annotations
@@ -72,6 +78,17 @@ def segments(mask: np.ndarray) -> list[tuple[int, int]]:
     return [(int(a), int(b) - 1) for a, b in zip(edges[::2], edges[1::2])]
 
 
+def _drift(part: np.ndarray, window: int) -> float:
+    """Range (max - min) of the medians of consecutive ``window``-iteration blocks of a stretch.
+
+    Near zero on a true plateau; large when the loss drifted or wandered more slowly
+    than the window can see.
+    """
+    blocks = [part[i : i + window] for i in range(0, len(part) - window + 1, window)] or [part]
+    medians = [np.nanmedian(b) for b in blocks if np.isfinite(b).any()]
+    return float(max(medians) - min(medians)) if medians else math.nan
+
+
 def stagnation_segments(
     loss: np.ndarray,
     steps: np.ndarray | None = None,
@@ -83,8 +100,8 @@ def stagnation_segments(
     """Stagnant stretches of one loss series.
 
     Returns a frame with one row per stretch (start, end, start_step, end_step,
-    iterations, loss_median, loss_std) and the settings used: window, noise,
-    threshold (``noise_factor * noise`` unless ``threshold`` is given).
+    iterations, loss_median, loss_std, loss_drift: see :func:`_drift`) and the settings used: window, noise, threshold
+    (``noise_factor * noise`` unless ``threshold`` is given).
     """
     loss = np.asarray(loss, dtype=np.float64)
     steps = np.arange(len(loss)) if steps is None else np.asarray(steps)
@@ -103,9 +120,10 @@ def stagnation_segments(
                 "iterations": end - start + 1,
                 "loss_median": float(np.nanmedian(part)),
                 "loss_std": float(np.nanstd(part)),
+                "loss_drift": _drift(part, window),
             }
         )
-    columns = ["start", "end", "start_step", "end_step", "iterations", "loss_median", "loss_std"]
+    columns = ["start", "end", "start_step", "end_step", "iterations", "loss_median", "loss_std", "loss_drift"]
     return pd.DataFrame(rows, columns=columns), {"window": window, "noise": noise, "threshold": threshold}
 
 
@@ -119,7 +137,7 @@ def stagnation_tables(
     """Stagnant stretches of each (run, network) loss, and a per-stage summary of them.
 
     The first frame has one row per stretch (run, network, start_step, end_step,
-    iterations, start_stage, end_stage, loss_median, loss_std). The second has one
+    iterations, start_stage, end_stage, loss_median, loss_std, loss_drift). The second has one
     row per (run, network, stage) plus a whole-run row (stage <NA>, label "all"):
     stagnant iterations and their fraction, the number of stretches touching the
     stage, the longest stretch's part inside it, and the window, noise and
@@ -138,7 +156,8 @@ def stagnation_tables(
             stretch_rows.append({"run": run, "network": network, "start_step": row.start_step,
                                  "end_step": row.end_step, "iterations": row.iterations,
                                  "start_stage": int(stages[row.start]), "end_stage": int(stages[row.end]),
-                                 "loss_median": row.loss_median, "loss_std": row.loss_std})
+                                 "loss_median": row.loss_median, "loss_std": row.loss_std,
+                                 "loss_drift": row.loss_drift})
         for stage, label, _part in parts:
             inside = np.ones(len(loss), dtype=bool) if stage is pd.NA else stages == stage
             pieces = segments(mask & inside)
@@ -150,5 +169,5 @@ def stagnation_tables(
                                  "window": used["window"], "noise": used["noise"],
                                  "threshold": used["threshold"]})
     columns = ["run", "network", "start_step", "end_step", "iterations", "start_stage", "end_stage",
-               "loss_median", "loss_std"]
+               "loss_median", "loss_std", "loss_drift"]
     return pd.DataFrame(stretch_rows, columns=columns), stage_table(summary_rows)
