@@ -149,6 +149,13 @@ def empty_run(tmp_path_factory) -> Path:
     return path
 
 
+def test_python_report_of_an_empty_run_is_a_user_error(empty_run):
+    from landscape.errors import LandscapeError
+
+    with pytest.raises(LandscapeError, match="no recorded iterations"):
+        stationarity_report(open_run(empty_run))
+
+
 @pytest.mark.parametrize(
     "case",
     ["missing", "not-a-run", "empty", "out-dir-missing", "out-is-dir", "bad-format", "bad-stages", "bad-figure"],

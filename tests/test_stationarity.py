@@ -345,3 +345,20 @@ def test_figure_has_a_log_panel_per_network_with_thresholds(ground_truth_report)
     assert "absolute threshold 0.01" in labels and "relative threshold (0.1 x stage-1 median)" in labels
     assert sum(label.startswith("stage ") for label in labels) == 5
     plt.close(fig)
+
+
+@pytest.mark.slow
+def test_a_paper_length_run_reports_in_seconds():
+    """46,800 iterations x 4 networks: 48 rank-tested series, each subsampled to 1,000 points."""
+    rng = _rng(15)
+    n = 46_800
+    x = np.arange(n)
+    grad = {net: np.exp(-x / 40_000 + rng.normal(0, 0.5, n)) for net in ("g", "d", "d_real", "d_fake")}
+    loss = {net: rng.normal(1, 0.2, n) for net in grad}
+    tidy = _tidy(grad, loss)
+    start = time.perf_counter()
+    report = stationarity_report(tidy)
+    elapsed = time.perf_counter() - start
+    assert set(report.verdicts["verdict"]) == {"approaching stationarity"}
+    assert (report.trends["points_used"] <= 1000).all()
+    assert elapsed < 30, f"{elapsed:.1f} s"  # about 5 s on 2 busy cores

@@ -23,6 +23,7 @@ from analysis.stationarity.frames import NETWORK_NAMES, prepare_tidy
 from analysis.stationarity.stagnation import NOISE_FACTOR, stagnation_tables
 from analysis.stationarity.summary import ABSOLUTE_THRESHOLD, RELATIVE_THRESHOLD, near_stationary, summarize
 from analysis.stationarity.trend import MAX_POINTS, MIN_POINTS, TOO_SHORT, trend_table
+from landscape.errors import LandscapeError
 
 TABLES = ("verdicts", "summary", "near_stationary", "trends", "stagnation_summary", "stagnation", "curvature")
 
@@ -120,10 +121,9 @@ def stationarity_report(
         frames = []
         for run in runs:
             frame = run.tidy(stages)
-            frame = frame.drop(columns=[c for c in ("run",) if c in frame.columns])
-            frame.insert(0, "run", run.name)
             if frame.empty:
-                prepare_tidy(frame, name=str(getattr(run, "path", run.name)))  # raises: no iterations
+                raise LandscapeError(f"{run.path} has no recorded iterations, so there is nothing to report.")
+            frame.insert(0, "run", run.name)
             frames.append(frame)
         tidy = prepare_tidy(pd.concat(frames, ignore_index=True), name=name)
         run_rows = [{"run": run.name, "path": str(run.path), "status": run.status,
@@ -137,12 +137,12 @@ def stationarity_report(
     stretches, stagnation_summary = stagnation_tables(
         tidy, window=window, threshold=stagnation_threshold, noise_factor=noise_factor
     )
-    options = {"stages": int(tidy["stage"].max()), "absolute_threshold": absolute_threshold,
+    options = {"stages": int(stages) if runs is not None else int(tidy["stage"].max()), "absolute_threshold": absolute_threshold,
                "relative_threshold": relative_threshold, "alpha": alpha, "min_change": min_change,
                "max_points": max_points, "window": window, "noise_factor": noise_factor,
                "stagnation_threshold": stagnation_threshold}
     notes = _notes(trends, stagnation_summary, options) + curvature_notes
-    verdicts = _verdicts(summary, near, trends, stagnation_summary, curvature, options)
+    verdicts = _verdicts(summary, near, trends, stagnation_summary, curvature)
     return StationarityReport(pd.DataFrame(run_rows), options, verdicts, summary, near, trends,
                               stagnation_summary, stretches, curvature, notes, tidy)
 
@@ -208,7 +208,9 @@ def _trend_phrase(row: pd.Series) -> str:
             f"p = {row['p_value']:.2g}; {int(row['points_used']):,} of {int(row['iterations']):,} iterations tested)")
 
 
-def _verdicts(summary, near, trends, stagnation, curvature, options) -> pd.DataFrame:
+def _verdicts(summary: pd.DataFrame, near: pd.DataFrame, trends: pd.DataFrame, stagnation: pd.DataFrame,
+              curvature: pd.DataFrame) -> pd.DataFrame:
+    """One row per (run, network): the last stage's gradient-norm verdict and the sentences giving its evidence."""
     rows = []
     for (run, network), part in summary.groupby(["run", "network"], sort=False):
         last = int(part["stage"].max())
