@@ -214,6 +214,7 @@ def test_real_vanilla_run(vanilla_run):
     assert any("No Hessian estimates" in note for note in content["notes"])
 
 
+@pytest.mark.slow  # ~17 s on 2 busy cores; estimates written by analysis.hessian carry ||g|| and ||Hg|| already
 def test_flatness_computed_from_a_checkpoint(vanilla_run, tmp_path):
     """||g|| and ||Hg|| from the checkpoint (double backward) against torch.func's forward-over-reverse."""
     import shutil
