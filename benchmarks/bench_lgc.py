@@ -76,7 +76,8 @@ def main() -> None:
 
     sizes = [int(s) for s in args.sizes]
     frames = {n: cloud_frame(n) for n in sizes}
-    render(frames[sizes[0]], Path(tempfile.gettempdir()) / f"bench_lgc_warmup.{args.format}", args.dpi)  # imports, fonts
+    warmup = Path(tempfile.gettempdir()) / f"bench_lgc_warmup.{args.format}"
+    render(frames[sizes[0]], warmup, args.dpi)  # imports, font cache
     walls: dict[int, list[float]] = {n: [] for n in sizes}
     cpus: dict[int, list[float]] = {n: [] for n in sizes}
     sizes_out: dict[int, int] = {}
@@ -96,8 +97,8 @@ def main() -> None:
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"lgcplot + savefig({args.format}, dpi={args.dpi}), 6.4x4.8 in, {args.repeats} interleaved rounds, "
           f"medians; {os.cpu_count()} CPUs, load average {load:.1f}\n")
-    print(f"| points | wall (s) | CPU (s) | CPU us/point | file | scaling exponent (CPU) |")
-    print(f"|---:|---:|---:|---:|---:|---:|")
+    print("| points | wall (s) | CPU (s) | CPU us/point | file | scaling exponent (CPU) |")
+    print("|---:|---:|---:|---:|---:|---:|")
     previous = None
     for n in sizes:
         wall, cpu = statistics.median(walls[n]), statistics.median(cpus[n])

@@ -309,8 +309,11 @@ def test_grid_rows_columns_titles_and_row_legends(tmp_path):
     b = write_run(tmp_path / "b.h5", 800, config={"arch": "dcgan", "dataset": "fashion-mnist", "optimizer": "sgd"})
     grid = lgc_grid([a, b], networks=("g", "d"))
     assert grid.axes.shape == (2, 2) and grid.row_names == ["a", "b"] and grid.col_names == ["g", "d"]
-    assert grid.axes[0, 0].get_title() == "Vanilla GAN, MNIST, Adam: generator"
-    assert grid.axes[1, 1].get_title() == "DCGAN, Fashion-MNIST, SGD: discriminator"
+    # each row is headed by its run's config and name, each panel titled by its network
+    assert grid.row_titles == ["Vanilla GAN, MNIST, Adam (a)", "DCGAN, Fashion-MNIST, SGD (b)"]
+    headings = [sub._suptitle.get_text() for sub in grid.figure.subfigs]
+    assert headings == grid.row_titles
+    assert [ax.get_title() for ax in grid.axes[1]] == ["generator", "discriminator"]
     # each row's legend names that run's own iteration ranges
     assert grid.axes[0, 1].get_legend().get_texts()[-1].get_text().endswith("-499")
     assert grid.axes[1, 1].get_legend().get_texts()[-1].get_text().endswith("-799")
@@ -318,7 +321,7 @@ def test_grid_rows_columns_titles_and_row_legends(tmp_path):
         assert_every_iteration_once_in_stage_colour(grid.axes[r, c], open_run(run).tidy(), network)
     # the stacked frame of open_runs draws the same grid, titled from its config columns
     framed = lgc_grid(open_runs([a, b]).tidy(), networks=("g", "d"))
-    assert framed.axes[1, 0].get_title() == "DCGAN, Fashion-MNIST, SGD: generator"
+    assert framed.row_titles == grid.row_titles
     path = tmp_path / "grid.png"
     grid.savefig(path, dpi=40)
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -337,6 +340,15 @@ def test_grid_shared_axes_with_quantile_range_span_the_group(tmp_path):
     assert grid.axes[0, 0].get_xlim() != grid.axes[0, 1].get_xlim()  # columns stay independent
     free = lgc_grid([a, b], networks=("g",), quantile_range=(0.1, 0.9))
     assert free.axes[0, 0].get_xlim() != free.axes[1, 0].get_xlim()
+    # without a quantile range, shared limits span every cloud of the group
+    rows = lgc_grid([a, b], networks=("g", "d"), sharey="row")
+    for r in range(2):
+        assert rows.axes[r, 0].get_ylim() == rows.axes[r, 1].get_ylim()
+        for ax in rows.axes[r]:
+            ys = np.concatenate([c.get_offsets()[:, 1] for c in ax.collections])
+            assert ax.get_ylim()[0] <= ys.min() and ax.get_ylim()[1] >= ys.max()
+    with pytest.raises(LandscapeError, match="sharex/sharey"):
+        lgc_grid([a], sharex="diagonal")
 
 
 def test_run_being_written_is_drawn_up_to_its_last_flush(tmp_path):

@@ -28,10 +28,14 @@ def check_output_path(path: Path, option: str = "--out") -> Path:
         shown = f"suffix {path.suffix!r}" if path.suffix else "no suffix"
         raise LandscapeError(f"Cannot write {path} ({shown}): give {option} a file name ending in .png, .pdf or .svg.")
     if path.is_dir():
-        raise LandscapeError(f"Cannot write {path}: it is a directory; give {option} a file name such as {path / 'lgc.png'}.")
+        raise LandscapeError(
+            f"Cannot write {path}: it is a directory; give {option} a file name such as {path / 'lgc.png'}."
+        )
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
-        raise LandscapeError(f"Cannot write {path}: the directory {parent} does not exist; create it or choose another path.")
+        raise LandscapeError(
+            f"Cannot write {path}: the directory {parent} does not exist; create it or choose another path."
+        )
     if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
         raise LandscapeError(f"Cannot write {path}: permission denied; choose a path you can write to.")
     return path
@@ -81,7 +85,9 @@ def lgc(
         typer.Option(metavar="MIN MAX", help="Explicit gradient-norm-axis bounds.", show_default=False),
     ] = None,
     share_x: Annotated[bool, typer.Option("--share-x", help="Same loss axis in every panel of a column.")] = False,
-    share_y: Annotated[bool, typer.Option("--share-y", help="Same gradient-norm axis in every panel of a column.")] = False,
+    share_y: Annotated[
+        bool, typer.Option("--share-y", help="Same gradient-norm axis in every panel of a column.")
+    ] = False,
     dpi: Annotated[int, typer.Option(help="Resolution (PNG, and the rasterized clouds of PDF/SVG).")] = 150,
     title: Annotated[Optional[str], typer.Option(help="Title above the figure.", show_default=False)] = None,
     timeline: Annotated[
@@ -90,7 +96,7 @@ def lgc(
                      ".png/.pdf/.svg file.", show_default=False),
     ] = None,
 ) -> None:
-    """Draw loss-gradient clouds: per network, gradient norm against loss, one point per iteration, coloured by stage."""
+    """Draw loss-gradient clouds: gradient norm against loss, one point per iteration, coloured by stage."""
     from landscape.cli.console import console
     from landscape.errors import LandscapeError
 
@@ -119,7 +125,9 @@ def lgc(
                 f"{run.path} has no iterations yet; wait until the trainer has logged some, or check the path."
             )
         if run.status == "running" and run.writer_alive:
-            console.print(f"Note: {run.path} is still being written; drawing its {run.n_iterations:,} iterations so far.")
+            console.print(
+                f"Note: {run.path} is still being written; drawing its {run.n_iterations:,} iterations so far."
+            )
         elif run.status == "running":
             console.print(f"Note: {run.path} says 'running' but its writer is gone (killed?); drawing its "
                           f"{run.n_iterations:,} recorded iterations.")
