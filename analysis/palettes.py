@@ -39,8 +39,10 @@ def stage_colors(k: int, palette: str = "paper") -> list[RGB]:
 
     ``palette`` is ``"paper"`` (the paper's purple, orange, black, green, yellow)
     or any matplotlib colormap / seaborn palette name such as ``"viridis"`` or
-    ``"colorblind"``. Raises :class:`~landscape.errors.LandscapeError` for an
-    unknown name or a non-positive ``k``.
+    ``"colorblind"``. A qualitative palette with fewer colours than ``k``
+    repeats them (seaborn's behaviour); use a colormap name for many stages.
+    Raises :class:`~landscape.errors.LandscapeError` for an unknown name or a
+    non-positive ``k``.
     """
     if int(k) < 1:
         raise LandscapeError(f"The number of stages must be at least 1, got {k}.")
