@@ -57,6 +57,7 @@ class TrainConfig:
     bn_momentum: float = 0.01  # PyTorch convention; Keras momentum 0.99
     bn_eps: float = 1e-3  # Keras BatchNormalization default
     dropout: float | None = None  # discriminator dropout; None -> 0.5 vanilla, 0.3 dcgan
+    share_fake_pass: bool = True  # one D forward on the fake batch serves the G step and the D step
     seed: int = 0
     device: str = "auto"  # "auto" | "cpu" | "cuda" | "cuda:N"
     subset: int | None = None  # train on the first N images only
@@ -114,8 +115,9 @@ class TrainConfig:
         if self.sample_epochs is not None:
             for e in self.sample_epochs:
                 _int_at_least("sample_epochs", e, 1)
-        if not isinstance(self.layer_norms, bool):
-            raise LandscapeError(f"layer_norms must be true or false, got {self.layer_norms!r}.")
+        for name in ("layer_norms", "share_fake_pass"):
+            if not isinstance(getattr(self, name), bool):
+                raise LandscapeError(f"{name} must be true or false, got {getattr(self, name)!r}.")
         dev = self.device
         if not (isinstance(dev, str) and (dev in ("auto", "cpu", "cuda") or _is_cuda_index(dev))):
             raise LandscapeError(f"Unknown device {dev!r}; use auto, cpu, cuda or cuda:N.")

@@ -65,9 +65,10 @@ def test_records_every_iteration(tmp_path) -> None:
     assert run.meta("schedule")["iters_per_epoch"] == 6
 
 
-def test_metrics_equal_a_straightforward_computation() -> None:
+@pytest.mark.parametrize("share", [True, False])
+def test_metrics_equal_a_straightforward_computation(share: bool) -> None:
     """Norms from the split backward equal those of the plain textbook computation."""
-    cfg = _tiny(arch="dcgan", batch_size=8, epochs=1)
+    cfg = _tiny(arch="dcgan", batch_size=8, epochs=1, share_fake_pass=share)
     trainer = GANTrainer(cfg, _images(16), channels_last=False)
     g0, d0 = copy.deepcopy(trainer.g), copy.deepcopy(trainer.d)
     real = torch.rand(8, 1, 28, 28) * 2 - 1
@@ -78,16 +79,19 @@ def test_metrics_equal_a_straightforward_computation() -> None:
     torch.set_rng_state(rng)  # the same dropout masks, drawn in the same order
     opt_g = torch.optim.Adam(g0.parameters(), lr=1e-3, betas=(0.9, 0.999), eps=1e-7)
     fake = g0(z)
-    g_loss = losses.g_loss(d0(fake))
-    g_loss.backward()
+    d_fake = d0(fake)
+    g_loss = losses.g_loss(d_fake)
+    g_loss.backward(retain_graph=True)
     g_norm = torch.cat([p.grad.flatten() for p in g0.parameters()]).norm()
     opt_g.step()
-    d_real, d_fake = d0(real), d0(fake.detach())
+    d_real = d0(real)
+    if not share:  # a second forward on the same fakes, as the paper's code does
+        d_fake = d0(fake.detach())
     loss_real, loss_fake = losses.d_loss_parts(d_real, d_fake)
     flat = lambda ps: torch.cat([p.flatten() for p in ps])  # noqa: E731
     grad_real = flat(torch.autograd.grad(loss_real, d0.parameters(), retain_graph=True))
     grad_fake = flat(torch.autograd.grad(loss_fake, d0.parameters(), retain_graph=True))
-    grad_total = flat(torch.autograd.grad(loss_real + loss_fake, d0.parameters()))
+    grad_total = flat(torch.autograd.grad(loss_real + loss_fake, d0.parameters(), retain_graph=True))
 
     expect = {
         "g_loss": g_loss,

@@ -5,12 +5,16 @@ One iteration (DESIGN.md section 4):
 1. Generator step. z ~ U[-1, 1]; fake = G(z); G loss = BCE(D(fake), 1). Only G's
    gradients are computed (``backward(inputs=...)``: D's weight gradients would be
    thrown away), their norm is recorded and Adam applies them.
-2. Discriminator step on the *same* fake batch (made before G's update, detached),
-   real and fake in two separate forward passes so BatchNorm sees one kind per
-   batch. The real part is back-propagated into ``.grad``, the fake part into
-   separate tensors; the norms of both are taken, the fake part is added to
-   ``.grad`` and the total, which D's optimizer then applies, is measured too.
-   No extra forward or backward pass is needed for the split.
+2. Discriminator step on the *same* fake batch (made before G's update), real and
+   fake in two separate forward passes so BatchNorm sees one kind per batch. As
+   G's update does not change D, D's forward on the fakes from step 1 is reused
+   (``share_fake_pass``, the default: it saves one of D's three forward passes;
+   both losses then see the same dropout mask where the paper's code draws a
+   second one, and ``share_fake_pass=False`` runs that second forward). The real
+   part is back-propagated into ``.grad``, the fake part into separate tensors;
+   the norms of both are taken, the fake part is added to ``.grad`` and the
+   total, which D's optimizer then applies, is measured too. No extra forward or
+   backward pass is needed for the split.
 
 Every metric stays a 0-d tensor on the training device; the run writer buffers
 them and copies blocks to the host, so there is no device-to-host synchronisation
@@ -171,20 +175,24 @@ class GANTrainer:
 
         # 1. generator: non-saturating loss through D; only G's gradients are computed
         fake = g(z)
-        g_loss = losses.g_loss(d(fake))
+        logits_fake = d(fake)
+        g_loss = losses.g_loss(logits_fake)
         self.opt_g.zero_grad(set_to_none=True)
-        g_loss.backward(inputs=self.g_params)
+        g_loss.backward(inputs=self.g_params, retain_graph=self.config.share_fake_pass)
         g_norms = torch._foreach_norm([p.grad for p in self.g_params])
         self.opt_g.step()
 
-        # 2. discriminator: the same fake batch (made before G's update), real and fake passes apart
-        fake = fake.detach()
-        logits_real, logits_fake = d(real), d(fake)
+        # 2. discriminator: the same fake batch (made before G's update), real and fake passes apart.
+        # G's update does not touch D, so D's forward on the fakes from step 1 is exactly the
+        # forward the D step needs (same weights, same input): reuse it unless told otherwise.
+        logits_real = d(real)
+        if not self.config.share_fake_pass:
+            logits_fake = d(fake.detach())
         loss_real, loss_fake = losses.d_loss_parts(logits_real, logits_fake)
         self.opt_d.zero_grad(set_to_none=True)
         loss_real.backward(inputs=self.d_params)
         grads_real = [p.grad for p in self.d_params]
-        grads_fake = torch.autograd.grad(loss_fake, self.d_params)
+        grads_fake = torch.autograd.grad(loss_fake, self.d_params)  # stops at D's input: G is not touched
         norms_real = torch._foreach_norm(grads_real)
         norms_fake = torch._foreach_norm(grads_fake)
         torch._foreach_add_(grads_real, grads_fake)  # .grad now holds the total the optimizer applies

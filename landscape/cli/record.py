@@ -21,15 +21,23 @@ def record(
     lr_g: Annotated[float, typer.Option("--lr-g", help="Generator learning rate.")] = 1e-3,
     lr_d: Annotated[float, typer.Option("--lr-d", help="Discriminator learning rate.")] = 1e-3,
     seed: Annotated[int, typer.Option(help="Random seed (weights, shuffles, z, dropout).")] = 0,
-    out: Annotated[Optional[Path], typer.Option(help="Run file to write [default: runs/ARCH-DATA-SEED.h5].")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Run file to write (default: runs/ARCH-DATA-SEED.h5).")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
     data_dir: Annotated[
-        Optional[Path], typer.Option("--data-dir", help="Dataset root [default: $LANDSCAPE_DATA, else ./data].")
+        Optional[Path], typer.Option("--data-dir", help="Dataset root (default: $LANDSCAPE_DATA, else ./data).")
     ] = None,
     max_iters: Annotated[Optional[int], typer.Option("--max-iters", help="Stop after N iterations.")] = None,
     subset: Annotated[Optional[int], typer.Option(help="Train on the first N images only.")] = None,
     layer_norms: Annotated[
         bool, typer.Option("--layer-norms", help="Also record every parameter tensor's gradient norm.")
+    ] = False,
+    separate_fake_pass: Annotated[
+        bool,
+        typer.Option(
+            "--separate-fake-pass",
+            help="Run D's forward on the fakes again in the D step (a fresh dropout mask, as the paper's code) "
+            "instead of reusing the G step's.",
+        ),
     ] = False,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing run file.")] = False,
 ) -> None:
@@ -51,6 +59,7 @@ def record(
         max_iters=max_iters,
         subset=subset,
         layer_norms=layer_norms,
+        share_fake_pass=not separate_fake_pass,
     )
     path = out if out is not None else Path("runs") / f"{config.arch}-{config.dataset}-{config.seed}.h5"
     if path.exists() and not force:

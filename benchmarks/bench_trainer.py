@@ -1,0 +1,180 @@
+"""How much recording costs, and how the trainer compares with a plain PyTorch GAN loop.
+
+Measures iterations/s, in one process and interleaved (A B C A B C ...), of
+
+A. the trainer with recording on (``GANTrainer`` + ``RunWriter`` into a temp file),
+B. the same trainer with recording off (no writer; the metrics are still computed),
+C. a plain loop written the usual way: a ``DataLoader`` over a ``TensorDataset``,
+   ``torch.optim.Adam`` with its defaults, ``zero_grad(); loss.backward(); step()``
+   for G and then D, and ``.item()`` on each logged value every iteration (losses,
+   D outputs, and the total G and D gradient norms via ``clip_grad_norm_(inf)``;
+   it skips the real/fake gradient split, which would make it slower still).
+
+All three train the same networks with the same settings on the same images, and
+each gets warm-up iterations first. Interleaving and medians make the numbers
+robust to a machine shared with other work. Usage::
+
+    python benchmarks/bench_trainer.py                      # the three default cases
+    python benchmarks/bench_trainer.py --case dcgan-mnist --rounds 5 --threads 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, TensorDataset
+
+from landscape.config import TrainConfig
+from landscape.writer import RunWriter
+from trainers.loop import GANTrainer, sample_z
+from trainers.models import build_models
+
+# case -> (arch, dataset, iterations per timed chunk)
+CASES = {
+    "vanilla-mnist": ("vanilla", "mnist", 300),
+    "vanilla-cifar10": ("vanilla", "cifar10", 150),
+    "dcgan-mnist": ("dcgan", "mnist", 3),
+    "dcgan-cifar10": ("dcgan", "cifar10", 3),
+}
+
+
+def load_images(dataset: str, data_dir: str | None, n: int) -> torch.Tensor:
+    """The first ``n`` training images (uint8); random pixels if the dataset is not on disk."""
+    from landscape.data import load_dataset
+    from landscape.errors import DataError
+
+    try:
+        return load_dataset(dataset, root=data_dir).images[:n]
+    except DataError:
+        shape = (3, 32, 32) if dataset == "cifar10" else (1, 28, 28)
+        return torch.randint(0, 256, (n, *shape), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+
+
+class PlainLoop:
+    """The usual way to write it: DataLoader, default Adam, full backward passes, ``.item()`` per iteration."""
+
+    def __init__(self, config: TrainConfig, images: torch.Tensor):
+        torch.manual_seed(config.seed)
+        self.config = config
+        self.g, self.d = build_models(config)
+        self.opt_g = torch.optim.Adam(self.g.parameters(), lr=config.lr_g, betas=config.betas, eps=config.eps)
+        self.opt_d = torch.optim.Adam(self.d.parameters(), lr=config.lr_d, betas=config.betas, eps=config.eps)
+        data = images.float() / 127.5 - 1
+        self.loader = DataLoader(TensorDataset(data), batch_size=config.batch_size, shuffle=True, drop_last=True)
+        self.batches = iter(self.loader)
+        self.history: list[dict[str, float]] = []
+
+    def run(self, n: int) -> None:
+        for _ in range(n):
+            try:
+                (real,) = next(self.batches)
+            except StopIteration:
+                self.batches = iter(self.loader)
+                (real,) = next(self.batches)
+            z = sample_z(real.shape[0], self.config, torch.device("cpu"))
+            ones, zeros = torch.ones(real.shape[0]), torch.zeros(real.shape[0])
+
+            self.opt_g.zero_grad()
+            fake = self.g(z)
+            g_loss = F.binary_cross_entropy_with_logits(self.d(fake), ones)
+            g_loss.backward()
+            g_norm = torch.nn.utils.clip_grad_norm_(self.g.parameters(), float("inf"))
+            self.opt_g.step()
+
+            self.opt_d.zero_grad()
+            d_real = self.d(real)
+            d_fake = self.d(fake.detach())
+            loss_real = F.binary_cross_entropy_with_logits(d_real, ones)
+            loss_fake = F.binary_cross_entropy_with_logits(d_fake, zeros)
+            d_loss = loss_real + loss_fake
+            d_loss.backward()
+            d_norm = torch.nn.utils.clip_grad_norm_(self.d.parameters(), float("inf"))
+            self.opt_d.step()
+
+            self.history.append(
+                {
+                    "g_loss": g_loss.item(),
+                    "g_grad_norm": g_norm.item(),
+                    "d_loss": d_loss.item(),
+                    "d_loss_real": loss_real.item(),
+                    "d_loss_fake": loss_fake.item(),
+                    "d_grad_norm": d_norm.item(),
+                    "d_out_real": torch.sigmoid(d_real).mean().item(),
+                    "d_out_fake": torch.sigmoid(d_fake).mean().item(),
+                }
+            )
+
+
+def timed(fn, n: int) -> float:
+    """Iterations per second of ``fn(n)``."""
+    start = time.perf_counter()
+    fn(n)
+    return n / (time.perf_counter() - start)
+
+
+def bench_case(case: str, rounds: int, chunk: int | None, data_dir: str | None, tmp: Path) -> dict[str, float]:
+    arch, dataset, default_chunk = CASES[case]
+    chunk = chunk or default_chunk
+    config = TrainConfig(arch=arch, dataset=dataset, epochs=10_000, device="cpu")
+    images = load_images(dataset, data_dir, 10_000)
+
+    writer = RunWriter(tmp / f"{case}.h5", config.to_dict(), overwrite=True)
+    recording = GANTrainer(config, images, writer)
+    silent = GANTrainer(config, images, None)
+    plain = PlainLoop(config, images)
+    runners = {
+        "A": lambda n: recording.run(until=recording.step + n),
+        "B": lambda n: silent.run(until=silent.step + n),
+        "C": plain.run,
+    }
+    warm = max(2, chunk // 5)
+    for fn in runners.values():
+        fn(warm)
+    speeds: dict[str, list[float]] = {k: [] for k in runners}
+    for r in range(rounds):
+        for name, fn in runners.items():
+            speeds[name].append(timed(fn, chunk))
+        print(f"  {case} round {r + 1}/{rounds}: " + "  ".join(f"{k} {v[-1]:.2f}" for k, v in speeds.items()), flush=True)
+    writer.close()
+    med = {k: statistics.median(v) for k, v in speeds.items()}
+    return {
+        "A": med["A"],
+        "B": med["B"],
+        "C": med["C"],
+        # recording's cost: the median of the per-round ratios is robust to a round-wide slowdown
+        "cost": statistics.median(b / a - 1 for a, b in zip(speeds["A"], speeds["B"])),
+        "speedup": statistics.median(a / c for a, c in zip(speeds["A"], speeds["C"])),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--case", action="append", choices=sorted(CASES), help="repeatable; default: vanilla-mnist, vanilla-cifar10, dcgan-mnist")
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--chunk", type=int, default=None, help="iterations per timed chunk (default per case)")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    parser.add_argument("--data-dir", default=None, help="dataset root (default: $LANDSCAPE_DATA or ./data)")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    cases = args.case or ["vanilla-mnist", "vanilla-cifar10", "dcgan-mnist"]
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.rounds} interleaved rounds")
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for case in cases:
+            results[case] = bench_case(case, args.rounds, args.chunk, args.data_dir, Path(tmp))
+    print()
+    print("| case | A: recording on (it/s) | B: recording off (it/s) | C: plain loop (it/s) | recording cost (B/A - 1) | A / C |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for case, r in results.items():
+        print(f"| {case} | {r['A']:.2f} | {r['B']:.2f} | {r['C']:.2f} | {100 * r['cost']:+.1f}% | {r['speedup']:.2f}x |")
+
+
+if __name__ == "__main__":
+    main()
