@@ -16,6 +16,7 @@ Entry points::
     result = estimate("run.h5", step=9360, network="d", k=5)
     store(result, "run.h5")                       # atomically, via landscape.writer.append_hessian
     arrays, attrs = to_record(result)             # for RunWriter.add_hessian(step, network, arrays, attrs)
+    estimate_and_record(writer, g, d, probe_real, probe_z, step)   # training loop hook: both networks
 
 Generic pieces (any scalar loss of any parameters): :class:`HessianVectorProduct`,
 :class:`HessianOperator`, :func:`extreme_eigenvalues`, :func:`estimate_trace`,
@@ -29,6 +30,7 @@ from analysis.hessian.estimate import (
     HessianResult,
     analyse,
     estimate,
+    estimate_and_record,
     estimate_models,
     from_record,
     load_estimate,
@@ -55,6 +57,7 @@ __all__ = [
     "classify",
     "deterministic_copy",
     "estimate",
+    "estimate_and_record",
     "estimate_models",
     "estimate_trace",
     "exact_density",

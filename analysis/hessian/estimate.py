@@ -187,18 +187,15 @@ def estimate_models(
     closure = gan_loss(
         generator, discriminator, probe_real, probe_z, network, g_loss_fn=g_loss_fn, d_loss_parts_fn=d_loss_parts_fn
     )
+    hvp = HessianVectorProduct(closure.loss_fn, closure.params, callback=on_product)
     diff = None
-    extra = 0
     if check:
         what = f"the {'generator' if network == 'g' else 'discriminator'} loss"
-        diff = check_deterministic(closure.loss_fn, closure.params, what=what)
-        extra = 2
-    hvp = HessianVectorProduct(
-        closure.loss_fn, closure.params, callback=None if on_product is None else (lambda n: on_product(n + extra))
-    )
+        diff = check_deterministic(closure.loss_fn, closure.params, what=what, hvp=hvp)
+    checked = hvp.n_products + (1 if check else 0)  # the check's product on a second, fresh graph
     result = analyse(hvp, network=network, step=step, k=k, probe_size=closure.probe_size, determinism_diff=diff, **options)
     hvp.release()
-    result.n_hvp += extra
+    result.n_hvp += checked
     result.seconds = time.perf_counter() - start
     return result
 
@@ -365,6 +362,31 @@ def store(result: HessianResult, target: Any, step: int | None = None) -> None:
     from landscape.writer import append_hessian
 
     append_hessian(target, int(step), result.network, arrays, attrs)
+
+
+def estimate_and_record(
+    writer: Any,
+    generator: nn.Module,
+    discriminator: nn.Module,
+    probe_real: torch.Tensor | np.ndarray,
+    probe_z: torch.Tensor | np.ndarray,
+    step: int,
+    networks: tuple[str, ...] = ("g", "d"),
+    k: int = 5,
+    **options: Any,
+) -> list[HessianResult]:
+    """Estimate each network's Hessian and store it in an open ``RunWriter``: the training loop's hook.
+
+    Call between iterations (e.g. at the stage boundaries or every N steps); the
+    networks are copied, so training is unaffected. ``options`` go to
+    :func:`estimate_models` / :func:`analyse`.
+    """
+    results = []
+    for network in networks:
+        result = estimate_models(generator, discriminator, probe_real, probe_z, network, k, step=step, **options)
+        store(result, writer, step)
+        results.append(result)
+    return results
 
 
 def load_estimate(run: Any, step: int, network: str) -> HessianResult:

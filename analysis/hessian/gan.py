@@ -143,20 +143,28 @@ def gan_loss(
 
 
 def check_deterministic(
-    loss_fn: Callable[[], torch.Tensor], params: list[torch.Tensor], *, seed: int = 0, what: str = "the loss"
+    loss_fn: Callable[[], torch.Tensor],
+    params: list[torch.Tensor],
+    *,
+    seed: int = 0,
+    what: str = "the loss",
+    hvp: HessianVectorProduct | None = None,
 ) -> float:
     """Two Hessian-vector products from independently built graphs: their relative difference.
 
     Raises :class:`LandscapeError` when it exceeds ``DETERMINISM_EPS_UNITS`` machine
-    epsilons of the parameters' dtype. Costs two graph builds and two products.
+    epsilons of the parameters' dtype. Costs two graph builds and two products;
+    pass the ``hvp`` that will be used afterwards to compare a fresh graph against
+    its graph (one build saved, and the graph actually used is the one checked).
     """
-    first = HessianVectorProduct(loss_fn, params)
+    first = hvp if hvp is not None else HessianVectorProduct(loss_fn, params)
     second = HessianVectorProduct(loss_fn, params)
     gen = torch.Generator().manual_seed(seed)
     v = torch.randn(first.n, generator=gen, dtype=torch.float64)
     a = first(v).to(torch.float64)
     b = second(v).to(torch.float64)
-    first.release()
+    if hvp is None:
+        first.release()
     second.release()
     norm = float(torch.linalg.vector_norm(a))
     diff = float(torch.linalg.vector_norm(a - b))

@@ -127,8 +127,10 @@ def thick_restart_lanczos(
     ``tol * max|theta|``; by the Bauer-Fike / Kahan bound the eigenvalue is then
     within that residual of a true eigenvalue (and within residual^2 / gap of it
     when it is isolated). The basis holds ``basis_size`` vectors (default
-    ``max(2 (k_low + k_high) + 10, 40)``); when it is full the wanted Ritz vectors
-    plus as many again are kept (thick restart) and the iteration continues.
+    ``max(2 (k_low + k_high) + 10, 40)``); when it is full, the wanted Ritz vectors
+    and the nearest of the others at both ends, half the basis in all, are kept
+    (thick restart) and the iteration continues. The default ``max_products`` is
+    ``max(50 * basis_size, 1000)``; a run that hits it returns ``converged=False``.
     ``callback(n_products, ritz_values)`` is called after every product (used by
     the benchmark to record the convergence trajectory).
     """
