@@ -112,8 +112,10 @@ class GANTrainer:
         torch.manual_seed(config.seed)
         side = torch.Generator().manual_seed(config.seed + 1)  # probe and sample z; the main stream is untouched
         self.g, self.d = build_models(config)
-        # channels-last memory helps convolutions on CPU (oneDNN); the vanilla GAN has none
-        self.memory_format = torch.channels_last if (channels_last if channels_last is not None else config.arch == "dcgan") else torch.contiguous_format
+        # channels-last memory suits oneDNN's convolutions on CPU; the vanilla GAN has none
+        if channels_last is None:
+            channels_last = config.arch == "dcgan"
+        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         self.g.to(self.device, memory_format=self.memory_format)
         self.d.to(self.device, memory_format=self.memory_format)
         self.opt_g, self.opt_d = make_optimizers(self.g, self.d, config)
@@ -125,7 +127,7 @@ class GANTrainer:
         probe_idx = torch.randperm(self.n_images, generator=side)[: config.probe_size]
         self.probe_real = to_unit_range(images[probe_idx])
         self.probe_z = sample_z(config.probe_size, config, torch.device("cpu"), side)
-        self.sample_z = sample_z(SAMPLE_COUNT, config, torch.device("cpu"), side).to(self.device)
+        self.fixed_z = sample_z(SAMPLE_COUNT, config, torch.device("cpu"), side).to(self.device)
 
         self.step = 0  # iterations done
         self.epoch = 1  # the epoch the next iteration belongs to
@@ -166,7 +168,7 @@ class GANTrainer:
         self.writer.checkpoint(self.step, {"g": self.g.state_dict(), "d": self.d.state_dict()})
 
     def _samples(self) -> None:
-        self.writer.add_samples(self.epoch, sample_grid(self.g, self.sample_z))
+        self.writer.add_samples(self.epoch, sample_grid(self.g, self.fixed_z))
 
     # ------------------------------------------------------------------ one iteration
     def train_step(self, real: torch.Tensor, z: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -217,7 +219,12 @@ class GANTrainer:
         return metrics
 
     # ------------------------------------------------------------------ the loop
-    def run(self, until: int | None = None, progress: Callable[[GANTrainer], None] | None = None, progress_every: float = 0.2) -> None:
+    def run(
+        self,
+        until: int | None = None,
+        progress: Callable[[GANTrainer], None] | None = None,
+        progress_every: float = 0.2,
+    ) -> None:
         """Train until ``until`` iterations are done (default: the planned end of the run).
 
         Raises :class:`~landscape.errors.DivergedError` at the first NaN or inf loss
@@ -229,6 +236,7 @@ class GANTrainer:
         stop = s.total_iters if until is None else min(until, s.total_iters)
         bs = cfg.batch_size
         on_cpu = self.device.type == "cpu"
+        checkpoint_at, sample_at = set(s.checkpoint_steps), set(s.sample_epochs)
         next_report = time.monotonic() + progress_every
         while self.step < stop:
             if self._stop_requested:  # Ctrl-C, turned into a clean stop between iterations
@@ -252,10 +260,10 @@ class GANTrainer:
             self.batch_in_epoch += 1
             self._check_finite(metrics, on_cpu)
 
-            if w is not None and self.step in s.checkpoint_steps:
+            if w is not None and self.step in checkpoint_at:
                 self._checkpoint()
             end_of_epoch = self.batch_in_epoch == s.iters_per_epoch
-            if w is not None and self.epoch in s.sample_epochs and (end_of_epoch or self.step == s.total_iters):
+            if w is not None and self.epoch in sample_at and (end_of_epoch or self.step == s.total_iters):
                 self._samples()
             if end_of_epoch:
                 self.epoch += 1

@@ -62,10 +62,10 @@ def record(
         share_fake_pass=not separate_fake_pass,
     )
     path = out if out is not None else Path("runs") / f"{config.arch}-{config.dataset}-{config.seed}.h5"
+    if path.is_dir():
+        raise LandscapeError(f"{path} is a directory; give --out a file name such as {path / 'run.h5'}.")
     if path.exists() and not force:
         raise LandscapeError(f"{path} already exists; choose another --out or pass --force to overwrite it.")
-    if path.exists() and path.is_dir():
-        raise LandscapeError(f"{path} is a directory; give --out a file name such as {path / 'run.h5'}.")
     run_training(config, path, force=force)
 
 
@@ -82,29 +82,37 @@ def run_training(config: Any, path: Path, force: bool = False) -> None:
     resolved = resolve_device(config.device)
     if resolved.type == "cuda" and not torch.cuda.is_available():
         raise LandscapeError(f"--device {config.device} asks for a GPU but PyTorch sees none; use --device cpu or auto.")
+    if resolved.type == "cuda" and (resolved.index or 0) >= torch.cuda.device_count():
+        raise LandscapeError(f"--device {config.device} names a GPU that does not exist; PyTorch sees {torch.cuda.device_count()}.")
     config = config.replace(device=str(resolved))
-
-    dataset = load_dataset(config.dataset, root=config.data_dir)
-    if config.subset is not None and config.subset > len(dataset):
-        raise LandscapeError(f"--subset {config.subset} is larger than {config.dataset}'s {len(dataset)} training images.")
 
     trainer = None
     try:
+        dataset = load_dataset(config.dataset, root=config.data_dir)
+        if config.subset is not None and config.subset > len(dataset):
+            raise LandscapeError(
+                f"--subset {config.subset} is larger than {config.dataset}'s {len(dataset)} training images."
+            )
         with RunWriter(path, config.to_dict(), overwrite=force) as writer:
             trainer = GANTrainer(config, dataset.images, writer)
-            with _progress(trainer, console) as update, _stop_on_sigint(trainer):
+            with _progress(trainer, console) as update, _stop_on_sigint(trainer, console):
                 trainer.run(progress=update)
     except DivergedError as err:
-        console.print(f"[bold red]Diverged:[/] {err}; the run file keeps every recorded row: {path}", highlight=False, soft_wrap=True)
+        _say(console, f"[bold red]Diverged:[/] {err}; the run file keeps every recorded row: {path}")
         raise typer.Exit(1) from None
     except KeyboardInterrupt:
-        done = trainer.step if trainer is not None else 0
-        console.print(f"[yellow]Interrupted[/] after {done} iterations; the run file keeps every recorded row: {path}", highlight=False, soft_wrap=True)
+        if trainer is None:
+            _say(console, "[yellow]Interrupted[/] before training started.")
+        else:
+            _say(console, f"[yellow]Interrupted[/] after {trainer.step} iterations; the run file keeps every recorded row: {path}")
         raise typer.Exit(130) from None
-    # soft_wrap: never break or elide the path, users copy it
-    console.print(f"Recorded {trainer.step:,} iterations into [bold]{path}[/]", highlight=False, soft_wrap=True)
-    lgc_png = path.with_name(path.stem + "-lgc.png")
-    console.print(f"Next: [bold]landscape lgc {path} --out {lgc_png}[/]", highlight=False, soft_wrap=True)
+    _say(console, f"Recorded {trainer.step:,} iterations into [bold]{path}[/]")
+    _say(console, f"Next: [bold]landscape lgc {path} --out {path.with_name(path.stem + '-lgc.png')}[/]")
+
+
+def _say(console: Any, text: str) -> None:
+    """One line on stdout; soft wrap so that paths are never broken or elided (users copy them)."""
+    console.print(text, highlight=False, soft_wrap=True)
 
 
 @contextmanager
@@ -138,12 +146,13 @@ def _progress(trainer: Any, console: Any) -> Iterator[Any]:
 
 
 @contextmanager
-def _stop_on_sigint(trainer: Any) -> Iterator[None]:
+def _stop_on_sigint(trainer: Any, console: Any) -> Iterator[None]:
     """First Ctrl-C: stop cleanly after the current iteration; a second one interrupts at once."""
 
     def handler(signum: int, frame: Any) -> None:
         signal.signal(signal.SIGINT, previous)
         trainer.request_stop()
+        console.print("Stopping after the current iteration (Ctrl-C again to stop at once)...", highlight=False)
 
     previous = signal.getsignal(signal.SIGINT)
     try:
