@@ -117,17 +117,21 @@ def analyse(
     seed: int = 0,
     probe_size: int = 0,
     determinism_diff: float | None = None,
+    keep_vectors: bool = False,
 ) -> HessianResult:
     """Extreme eigenvalues, trace, density and classification of any Hessian behind ``hvp``.
 
     In exact mode (``method="exact"``, or ``"auto"`` with at most ``exact_max_params``
     parameters) the trace and density come from the full spectrum; otherwise from
     Hutch++ (``trace_products`` products, 0 to skip) and SLQ (``density_vectors`` x
-    ``density_steps`` products, 0 vectors to skip).
+    ``density_steps`` products, 0 vectors to skip). The eigenvectors (2k vectors of
+    the network's size) are dropped unless ``keep_vectors``.
     """
     start = time.perf_counter()
     before = hvp.n_products
     eig = extreme_eigenvalues(hvp, k, method=method, tol=tol, seed=seed, exact_max_params=exact_max_params)
+    if not keep_vectors:
+        eig.vectors = None
     if eig.spectrum is not None:
         spectrum = eig.spectrum
         trace = TraceEstimate(float(spectrum.sum()), 0.0, 0, "exact")

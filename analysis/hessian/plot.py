@@ -91,7 +91,8 @@ def eigenvalue_plot(
     ax.legend(handles=handles, fontsize="small", frameon=False)
     if symlog:
         scale = float(np.nanmax(np.abs(frame[["lambda_min", "lambda_max"]].to_numpy())))
-        ax.set_yscale("symlog", linthresh=max(scale * 1e-3, 1e-12))
+        ax.set_yscale("symlog", linthresh=max(scale * 1e-2, 1e-12))
+    ax.margins(x=0.05, y=0.08)
     ax.set_xlabel("training step")
     ax.set_ylabel("Hessian eigenvalue")
     if network is not None:
