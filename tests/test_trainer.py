@@ -69,7 +69,7 @@ def test_records_every_iteration(tmp_path) -> None:
 def test_metrics_equal_a_straightforward_computation(share: bool) -> None:
     """Norms from the split backward equal those of the plain textbook computation."""
     cfg = _tiny(arch="dcgan", batch_size=8, epochs=1, share_fake_pass=share)
-    trainer = GANTrainer(cfg, _images(16), channels_last=False)
+    trainer = GANTrainer(cfg, _images(16))
     g0, d0 = copy.deepcopy(trainer.g), copy.deepcopy(trainer.d)
     real = torch.rand(8, 1, 28, 28) * 2 - 1
     z = torch.rand(8, 20) * 2 - 1

@@ -98,7 +98,7 @@ class GANTrainer:
     call stopped), which the benchmark uses to interleave trainers.
     """
 
-    def __init__(self, config: TrainConfig, images: torch.Tensor, writer=None, channels_last: bool | None = None):
+    def __init__(self, config: TrainConfig, images: torch.Tensor, writer=None):
         self.config = config
         self.device = resolve_device(config.device)
         self.writer = writer
@@ -112,12 +112,8 @@ class GANTrainer:
         torch.manual_seed(config.seed)
         side = torch.Generator().manual_seed(config.seed + 1)  # probe and sample z; the main stream is untouched
         self.g, self.d = build_models(config)
-        # channels-last memory suits oneDNN's convolutions on CPU; the vanilla GAN has none
-        if channels_last is None:
-            channels_last = config.arch == "dcgan"
-        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
-        self.g.to(self.device, memory_format=self.memory_format)
-        self.d.to(self.device, memory_format=self.memory_format)
+        self.g.to(self.device)
+        self.d.to(self.device)
         self.opt_g, self.opt_d = make_optimizers(self.g, self.d, config)
         self.g_params = [p for p in self.g.parameters() if p.requires_grad]
         self.d_params = [p for p in self.d.parameters() if p.requires_grad]
@@ -246,7 +242,6 @@ class GANTrainer:
                 self.perm = torch.randperm(self.n_images, device=self.device)
             i = self.batch_in_epoch
             real = to_unit_range(self.images[self.perm[i * bs : (i + 1) * bs]])
-            real = real.contiguous(memory_format=self.memory_format)
             z = sample_z(bs, cfg, self.device)
 
             metrics = self.train_step(real, z)
