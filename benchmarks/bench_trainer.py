@@ -160,8 +160,11 @@ def bench_case(case: str, rounds: int, chunk: int | None, data_dir: str | None, 
     for fn in runners.values():
         fn(warm)
     speeds: dict[str, list[float]] = {k: [] for k in runners}
+    rewarm = chunk // 10  # a few untimed iterations right before each timed chunk: warm caches for everyone
     for r in range(rounds):
         for name, fn in runners.items():
+            if rewarm:
+                fn(rewarm)
             speeds[name].append(timed(fn, chunk))
         print(f"  {case} round {r + 1}/{rounds}: " + "  ".join(f"{k} {v[-1]:.2f}" for k, v in speeds.items()), flush=True)
     writer.close()

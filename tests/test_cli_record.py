@@ -93,14 +93,16 @@ def test_unknown_names_and_impossible_values(tmp_path, option: list[str], words:
 
 
 def test_missing_data_is_one_sentence(tmp_path) -> None:
-    result = _landscape("record", "--arch", "vanilla", "--data", "mnist", "--data-dir", str(tmp_path), "--out", str(tmp_path / "r.h5"))
+    args = ["--arch", "vanilla", "--data", "mnist", "--data-dir", str(tmp_path), "--out", str(tmp_path / "r.h5")]
+    result = _landscape("record", *args)
     _assert_one_line_error(result)
 
 
 def test_divergence_ends_with_status_diverged(tmp_path, shared_data) -> None:
     out = tmp_path / "r.h5"
     args = ["--optimizer", "sgd", "--lr-g", "1e30", "--lr-d", "1e30", "--subset", "512", "--device", "cpu"]
-    result = runner.invoke(app, ["record", "--arch", "vanilla", "--data", "mnist", "--data-dir", str(shared_data), *args, "--out", str(out)])
+    args += ["--data-dir", str(shared_data), "--out", str(out)]
+    result = runner.invoke(app, ["record", "--arch", "vanilla", "--data", "mnist", *args])
     assert result.exit_code == 1
     assert result.exception is None or isinstance(result.exception, SystemExit)
     last = result.output.strip().splitlines()[-1]
@@ -113,7 +115,8 @@ def test_divergence_ends_with_status_diverged(tmp_path, shared_data) -> None:
 def test_ctrl_c_keeps_every_recorded_row(tmp_path, shared_data) -> None:
     out = tmp_path / "r.h5"
     cmd = [sys.executable, "-m", "landscape", "record", "--arch", "vanilla", "--data", "mnist"]
-    cmd += ["--data-dir", str(shared_data), "--subset", "1024", "--batch-size", "32", "--device", "cpu", "--out", str(out)]
+    cmd += ["--data-dir", str(shared_data), "--subset", "1024", "--batch-size", "32", "--device", "cpu"]
+    cmd += ["--out", str(out)]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "COLUMNS": "200"}
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:

@@ -56,7 +56,9 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def sample_z(n: int, config: TrainConfig, device: torch.device, generator: torch.Generator | None = None) -> torch.Tensor:
+def sample_z(
+    n: int, config: TrainConfig, device: torch.device, generator: torch.Generator | None = None
+) -> torch.Tensor:
     """A batch of latent vectors: U[-1, 1] (the paper's) or N(0, 1)."""
     if config.z_dist == "uniform":
         return torch.rand(n, config.z_dim, device=device, generator=generator) * 2 - 1
@@ -323,7 +325,12 @@ class GANTrainer:
         )
 
 
-def train(config: TrainConfig, images: torch.Tensor, writer=None, progress: Callable[[GANTrainer], None] | None = None) -> GANTrainer:
+def train(
+    config: TrainConfig,
+    images: torch.Tensor,
+    writer=None,
+    progress: Callable[[GANTrainer], None] | None = None,
+) -> GANTrainer:
     """Build a trainer for ``config`` on ``images`` (uint8, N x C x H x W) and train it to the end."""
     trainer = GANTrainer(config, images, writer)
     trainer.run(progress=progress)

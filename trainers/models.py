@@ -81,10 +81,15 @@ def summary(module: nn.Module, input_shape: tuple[int, ...]) -> str:
     header = ("layer", "type", "output shape", "params")
     table = [header] + [(a, b, c, f"{n:,}") for a, b, c, n in rows]
     widths = [max(len(r[i]) for r in table) for i in range(4)]
-    lines = ["  ".join(cell.ljust(w) if i < 3 else cell.rjust(w) for i, (cell, w) in enumerate(zip(r, widths))) for r in table]
+    lines = ["  ".join(_align(cells, widths)) for cells in table]
     lines.insert(1, "-" * len(lines[0]))
     lines.append(f"trainable parameters: {count_params(module):,}")
     return "\n".join(lines)
+
+
+def _align(cells: tuple[str, ...], widths: list[int]) -> list[str]:
+    """Text columns left-aligned, the last (numbers) right-aligned."""
+    return [c.ljust(w) for c, w in zip(cells[:-1], widths)] + [cells[-1].rjust(widths[-1])]
 
 
 def network_info(g: nn.Module, d: nn.Module, config: TrainConfig | Mapping[str, Any]) -> dict[str, dict[str, Any]]:
@@ -99,6 +104,6 @@ def network_info(g: nn.Module, d: nn.Module, config: TrainConfig | Mapping[str, 
 def load_weights(module: nn.Module, arrays: Mapping[str, np.ndarray | torch.Tensor]) -> nn.Module:
     """Load a checkpoint as stored in a run file (parameter name -> array) into ``module``."""
     device = next(module.parameters()).device
-    state = {k: torch.as_tensor(np.asarray(v) if not isinstance(v, torch.Tensor) else v).to(device) for k, v in arrays.items()}
+    state = {k: (v if isinstance(v, torch.Tensor) else torch.as_tensor(np.asarray(v))).to(device) for k, v in arrays.items()}
     module.load_state_dict(state)
     return module

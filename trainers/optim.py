@@ -48,6 +48,8 @@ def _fused_ok(params: list[nn.Parameter]) -> bool:
     return all(p.dtype.is_floating_point and p.device.type in ("cpu", "cuda") for p in params)
 
 
-def make_optimizers(g: nn.Module, d: nn.Module, config: TrainConfig) -> tuple[torch.optim.Optimizer, torch.optim.Optimizer]:
+def make_optimizers(
+    g: nn.Module, d: nn.Module, config: TrainConfig
+) -> tuple[torch.optim.Optimizer, torch.optim.Optimizer]:
     """(generator optimizer, discriminator optimizer) with ``lr_g`` and ``lr_d``."""
     return make_optimizer(g.parameters(), config.lr_g, config), make_optimizer(d.parameters(), config.lr_d, config)

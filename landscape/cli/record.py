@@ -81,9 +81,13 @@ def run_training(config: Any, path: Path, force: bool = False) -> None:
 
     resolved = resolve_device(config.device)
     if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise LandscapeError(f"--device {config.device} asks for a GPU but PyTorch sees none; use --device cpu or auto.")
+        raise LandscapeError(
+            f"--device {config.device} asks for a GPU but PyTorch sees none; use --device cpu or auto."
+        )
     if resolved.type == "cuda" and (resolved.index or 0) >= torch.cuda.device_count():
-        raise LandscapeError(f"--device {config.device} names a GPU that does not exist; PyTorch sees {torch.cuda.device_count()}.")
+        raise LandscapeError(
+            f"--device {config.device} names a GPU that does not exist; PyTorch sees {torch.cuda.device_count()}."
+        )
     config = config.replace(device=str(resolved))
 
     trainer = None
@@ -104,7 +108,8 @@ def run_training(config: Any, path: Path, force: bool = False) -> None:
         if trainer is None:
             _say(console, "[yellow]Interrupted[/] before training started.")
         else:
-            _say(console, f"[yellow]Interrupted[/] after {trainer.step} iterations; the run file keeps every recorded row: {path}")
+            kept = f"the run file keeps every recorded row: {path}"
+            _say(console, f"[yellow]Interrupted[/] after {trainer.step} iterations; {kept}")
         raise typer.Exit(130) from None
     _say(console, f"Recorded {trainer.step:,} iterations into [bold]{path}[/]")
     _say(console, f"Next: [bold]landscape lgc {path} --out {path.with_name(path.stem + '-lgc.png')}[/]")
@@ -118,7 +123,14 @@ def _say(console: Any, text: str) -> None:
 @contextmanager
 def _progress(trainer: Any, console: Any) -> Iterator[Any]:
     """A rich progress bar (iterations/s, ETA, latest losses) and the callback that updates it."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     cfg = trainer.config
     progress = Progress(
