@@ -1,10 +1,13 @@
 """How much recording costs, and how the trainer compares with a plain PyTorch GAN loop.
 
-Measures iterations/s, in one process and interleaved (A B C A B C ...), of
+Measures iterations/s, in one process and interleaved (A B C S A B C S ...), of
 
 A. the trainer with recording on (``GANTrainer`` + ``RunWriter`` into a temp file),
+   default settings (the paper's procedure: D's forward on the fakes runs twice),
 B. the same trainer with recording off (its writer detached between chunks; the
    metrics are still computed),
+S. the trainer with recording on and ``share_fake_pass=True`` (``--share-fake-pass``:
+   one of D's three forward passes saved, at the cost of one dropout mask for both steps),
 C. a plain loop written the usual way: a ``DataLoader`` over a ``TensorDataset``,
    ``torch.optim.Adam`` with its defaults, ``zero_grad(); loss.backward(); step()``
    for G and then D, and ``.item()`` on each logged value every iteration (losses,
@@ -147,6 +150,9 @@ def bench_case(case: str, rounds: int, chunk: int | None, data_dir: str | None, 
     writer = RunWriter(tmp / f"{case}.h5", config.to_dict(), overwrite=True)
     trainer = GANTrainer(config, images, writer)
     plain = PlainLoop(config, images)
+    shared_config = config.replace(share_fake_pass=True)
+    shared_writer = RunWriter(tmp / f"{case}-shared.h5", shared_config.to_dict(), overwrite=True)
+    shared = GANTrainer(shared_config, images, shared_writer)
 
     def with_writer(on: bool):
         def run(n: int) -> None:
@@ -155,7 +161,10 @@ def bench_case(case: str, rounds: int, chunk: int | None, data_dir: str | None, 
 
         return run
 
-    runners = {"A": with_writer(True), "B": with_writer(False), "C": plain.run}
+    def run_shared(n: int) -> None:
+        shared.run(until=shared.step + n)
+
+    runners = {"A": with_writer(True), "B": with_writer(False), "C": plain.run, "S": run_shared}
     warm = max(2, chunk // 5)
     for fn in runners.values():
         fn(warm)
@@ -168,14 +177,17 @@ def bench_case(case: str, rounds: int, chunk: int | None, data_dir: str | None, 
             speeds[name].append(timed(fn, chunk))
         print(f"  {case} round {r + 1}/{rounds}: " + "  ".join(f"{k} {v[-1]:.2f}" for k, v in speeds.items()), flush=True)
     writer.close()
+    shared_writer.close()
     med = {k: statistics.median(v) for k, v in speeds.items()}
     return {
         "A": med["A"],
         "B": med["B"],
         "C": med["C"],
+        "S": med["S"],
         # recording's cost: the median of the per-round ratios is robust to a round-wide slowdown
         "cost": statistics.median(b / a - 1 for a, b in zip(speeds["A"], speeds["B"])),
         "speedup": statistics.median(a / c for a, c in zip(speeds["A"], speeds["C"])),
+        "speedup_shared": statistics.median(s / c for s, c in zip(speeds["S"], speeds["C"])),
     }
 
 
@@ -205,13 +217,16 @@ def main() -> None:
         for case in cases:
             results[case] = bench_case(case, args.rounds, args.chunk, args.data_dir, Path(tmp))
     print()
-    print("| case | A: recording on (it/s) | B: recording off (it/s) | C: plain loop (it/s) | B/A - 1 | log() share | A / C |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print(
+        "| case | A: recording on (it/s) | B: recording off (it/s) | C: plain loop (it/s) | B/A - 1 | log() share "
+        "| A / C | S: shared fake pass (it/s) | S / C |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for case, r in results.items():
         share = per_log * r["A"]  # the fraction of an iteration spent in writer.log
         print(
             f"| {case} | {r['A']:.2f} | {r['B']:.2f} | {r['C']:.2f} | {100 * r['cost']:+.1f}% "
-            f"| {100 * share:.2f}% | {r['speedup']:.2f}x |"
+            f"| {100 * share:.2f}% | {r['speedup']:.2f}x | {r['S']:.2f} | {r['speedup_shared']:.2f}x |"
         )
     print(f"\nwriter.log of the ten metrics: {per_log * 1e6:.1f} us per iteration, flushes included")
 

@@ -57,7 +57,7 @@ class TrainConfig:
     bn_momentum: float = 0.01  # PyTorch convention; Keras momentum 0.99
     bn_eps: float = 1e-3  # Keras BatchNormalization default
     dropout: float | None = None  # discriminator dropout; None -> 0.5 vanilla, 0.3 dcgan
-    share_fake_pass: bool = True  # one D forward on the fake batch serves the G step and the D step
+    share_fake_pass: bool = False  # True: one D forward on the fakes serves both steps (faster, one dropout mask)
     seed: int = 0
     device: str = "auto"  # "auto" | "cpu" | "cuda" | "cuda:N"
     subset: int | None = None  # train on the first N images only

@@ -362,3 +362,12 @@ def test_a_paper_length_run_reports_in_seconds():
     assert set(report.verdicts["verdict"]) == {"approaching stationarity"}
     assert (report.trends["points_used"] <= 1000).all()
     assert elapsed < 30, f"{elapsed:.1f} s"  # about 5 s on 2 busy cores
+
+
+def test_change_phrase_uses_a_factor_beyond_tenfold():
+    from analysis.stationarity.report import _change_phrase
+
+    assert _change_phrase(-0.25) == "falls 25.0%"
+    assert _change_phrase(0.458) == "rises 45.8%"
+    assert _change_phrase(2.5e10) == "rises 2.5e+10-fold"
+    assert _change_phrase(float("nan")) == "does not change"

@@ -7,10 +7,11 @@ One iteration (DESIGN.md section 4):
    thrown away), their norm is recorded and Adam applies them.
 2. Discriminator step on the *same* fake batch (made before G's update), real and
    fake in two separate forward passes so BatchNorm sees one kind per batch. As
-   G's update does not change D, D's forward on the fakes from step 1 is reused
-   (``share_fake_pass``, the default: it saves one of D's three forward passes;
-   both losses then see the same dropout mask where the paper's code draws a
-   second one, and ``share_fake_pass=False`` runs that second forward). The real
+   G's update does not change D, D's forward on the fakes from step 1 can be
+   reused (``share_fake_pass=True``, opt-in: it saves one of D's three forward
+   passes, but both losses then see the same dropout mask and BatchNorm's running
+   statistics are updated once less; the default runs the second forward, as the
+   paper's code does). The real
    part is back-propagated into ``.grad``, the fake part into separate tensors;
    the norms of both are taken, the fake part is added to ``.grad`` and the
    total, which D's optimizer then applies, is measured too. No extra forward or
@@ -183,8 +184,8 @@ class GANTrainer:
         self.opt_g.step()
 
         # 2. discriminator: the same fake batch (made before G's update), real and fake passes apart.
-        # G's update does not touch D, so D's forward on the fakes from step 1 is exactly the
-        # forward the D step needs (same weights, same input): reuse it unless told otherwise.
+        # G's update does not touch D, so D's forward on the fakes from step 1 has the weights and
+        # input the D step needs; the paper's code runs it again (fresh dropout mask), as does the default.
         logits_real = d(real)
         if not self.config.share_fake_pass:
             logits_fake = d(fake.detach())

@@ -198,12 +198,19 @@ def _pct(x: float) -> str:
     return f"{100 * x:.1f}%"
 
 
+def _change_phrase(rel: float) -> str:
+    """'falls 12.0%', 'rises 45.8%', or for changes beyond tenfold 'rises 2.5e+10-fold' (a percentage would be unreadable)."""
+    if not math.isfinite(rel) or rel == 0:
+        return "does not change"
+    if rel < 0:
+        return f"falls {_pct(-rel)}"
+    return f"rises {_pct(rel)}" if rel <= 9 else f"rises {1 + rel:.3g}-fold"
+
+
 def _trend_phrase(row: pd.Series) -> str:
     if row["verdict"] == TOO_SHORT:
         return f"there are too few iterations for a trend test ({int(row['iterations'])}; at least {MIN_POINTS} needed)"
-    rel = row["grad_norm_change"]
-    move = f"falls {_pct(-rel)}" if rel < 0 else f"rises {_pct(rel)}" if rel > 0 else "does not change"
-    return (f"the fitted gradient norm {move} (Theil-Sen slope of log norm {row['slope']:.3g}/iteration, 95% CI "
+    return (f"the fitted gradient norm {_change_phrase(row['grad_norm_change'])} (Theil-Sen slope of log norm {row['slope']:.3g}/iteration, 95% CI "
             f"[{row['slope_low']:.3g}, {row['slope_high']:.3g}]; Mann-Kendall tau {row['tau']:.3f}, "
             f"p = {row['p_value']:.2g}; {int(row['points_used']):,} of {int(row['iterations']):,} iterations tested)")
 
@@ -226,8 +233,8 @@ def _verdicts(summary: pd.DataFrame, near: pd.DataFrame, trends: pd.DataFrame, s
         text = [f"In the last stage (steps {s_last['first_step']}-{s_last['last_step']}) {_trend_phrase(t_last)}."]
         text.append(f"Its median gradient norm is {s_last['grad_norm_median']:.3g} (stage 1: "
                     f"{s_first['grad_norm_median']:.3g}); over the whole run: {t_all['verdict']}"
-                    + (f" ({'falls' if t_all['grad_norm_change'] < 0 else 'rises'} "
-                       f"{_pct(abs(t_all['grad_norm_change']))})." if math.isfinite(t_all["grad_norm_change"]) else "."))
+                    + (f" ({_change_phrase(t_all['grad_norm_change'])})."
+                       if math.isfinite(t_all["grad_norm_change"]) else "."))
         text.append(f"Near-stationary in the last stage: {n_last['below_absolute']:,} of {n_last['iterations']:,} "
                     f"iterations ({_pct(n_last['fraction_absolute'])}) below {n_last['absolute_threshold']:g}, "
                     f"{n_last['below_relative']:,} ({_pct(n_last['fraction_relative'])}) below "

@@ -31,12 +31,12 @@ def record(
     layer_norms: Annotated[
         bool, typer.Option("--layer-norms", help="Also record every parameter tensor's gradient norm.")
     ] = False,
-    separate_fake_pass: Annotated[
+    share_fake_pass: Annotated[
         bool,
         typer.Option(
-            "--separate-fake-pass",
-            help="Run D's forward on the fakes again in the D step (a fresh dropout mask, as the paper's code) "
-            "instead of reusing the G step's.",
+            "--share-fake-pass",
+            help="Reuse the G step's forward of D on the fakes in the D step: about 10% faster, but both steps "
+            "then see one dropout mask (the paper's code draws a second; the default does too).",
         ),
     ] = False,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing run file.")] = False,
@@ -59,7 +59,7 @@ def record(
         max_iters=max_iters,
         subset=subset,
         layer_norms=layer_norms,
-        share_fake_pass=not separate_fake_pass,
+        share_fake_pass=share_fake_pass,
     )
     path = out if out is not None else Path("runs") / f"{config.arch}-{config.dataset}-{config.seed}.h5"
     if path.is_dir():
