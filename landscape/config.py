@@ -67,6 +67,8 @@ class TrainConfig:
     stages: int = 5  # checkpoints at the boundaries of this many equal parts (0: none)
     checkpoint_every: int = 0  # extra checkpoints every N iterations (0: none)
     probe_size: int = 128  # real images and z vectors kept as the fixed probe batch
+    hessian_every: int | None = None  # Hessian estimates: None -> at the stage boundaries, 0 -> none, N -> every N
+    hessian_k: int = 5  # extreme eigenvalues estimated at each end of the spectrum
     data_dir: str | None = None  # dataset root; None -> $LANDSCAPE_DATA or ./data
 
     def __post_init__(self) -> None:
@@ -85,10 +87,12 @@ class TrainConfig:
         _choice("dataset", self.dataset, DATASETS)
         _choice("optimizer", self.optimizer, OPTIMIZERS)
         _choice("z_dist", self.z_dist, Z_DISTS)
-        for name in ("epochs", "batch_size", "z_dim", "probe_size"):
+        for name in ("epochs", "batch_size", "z_dim", "probe_size", "hessian_k"):
             _int_at_least(name, getattr(self, name), 1)
         for name in ("stages", "checkpoint_every"):
             _int_at_least(name, getattr(self, name), 0)
+        if self.hessian_every is not None:
+            _int_at_least("hessian_every", self.hessian_every, 0)
         _int_at_least("seed", self.seed, 0)
         for name in ("lr_g", "lr_d", "eps", "bn_eps"):
             _positive(name, getattr(self, name))

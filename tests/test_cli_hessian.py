@@ -205,3 +205,39 @@ def test_hessian_command_on_dcgan(tmp_path):
     assert sorted(frame["network"]) == ["d", "g"]
     assert frame["all_converged"].all()
     assert set(frame["n_params"]) == {804_832, 1_039_539}
+
+
+def test_training_hook_stores_estimates_at_the_planned_steps(tmp_path) -> None:
+    """The trainer's hook (as `landscape record` wires it) stores both networks at every planned step."""
+    from landscape.cli.console import console
+    from landscape.cli.record import _hessian_hook
+    from landscape.data import load_dataset
+    from trainers.loop import GANTrainer
+
+    config = tiny_config(max_iters=6, hessian_every=3, hessian_k=2)
+    images = load_dataset("mnist", root=DATA).images
+    path = tmp_path / "hooked.h5"
+    with RunWriter(path, config.to_dict()) as writer:
+        trainer = GANTrainer(config, images, writer, on_hessian_step=_hessian_hook(config, console))
+        trainer.run()
+    table = read_estimates(path)
+    assert sorted(zip(table["step"], table["network"])) == [(s, n) for s in (0, 3, 6) for n in ("d", "g")]
+    assert open_run(path).meta("schedule")["hessian_steps"] == [0, 3, 6]
+    # an estimate made during training equals one made afterwards from the stored checkpoint
+    during = load_estimate(path, 6, "d")
+    after = estimate(path, step=6, network="d", k=2)
+    np.testing.assert_allclose(during.values, after.values, rtol=1e-4, atol=1e-6 * abs(after.values).max())
+
+
+def test_hessian_every_zero_means_no_hook_and_no_calls(tmp_path) -> None:
+    from landscape.cli.console import console
+    from landscape.cli.record import _hessian_hook
+    from landscape.data import load_dataset
+    from trainers.loop import GANTrainer
+
+    config = tiny_config(max_iters=2, hessian_every=0)
+    assert _hessian_hook(config, console) is None
+    calls: list[int] = []
+    with RunWriter(tmp_path / "none.h5", config.to_dict()) as writer:  # a hook given anyway is never called
+        GANTrainer(config, load_dataset("mnist", root=DATA).images, writer, on_hessian_step=lambda t: calls.append(t.step)).run()
+    assert calls == [] and read_estimates(tmp_path / "none.h5").empty

@@ -41,6 +41,7 @@ def test_record_each_arch_and_dataset(tmp_path, shared_data, arch: str, data: st
     out = tmp_path / f"{arch}-{data}.h5"
     small = ["--batch-size", "16", "--subset", "48"] if arch == "dcgan" else ["--batch-size", "64", "--subset", "192"]
     args = ["record", "--arch", arch, "--data", data, "--data-dir", str(shared_data), "--device", "cpu"]
+    args += ["--hessian-every", "0"]
     result = runner.invoke(app, [*args, *small, "--max-iters", "2", "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert str(out) in result.output and f"landscape lgc {out}" in result.output
@@ -58,7 +59,7 @@ def test_record_each_arch_and_dataset(tmp_path, shared_data, arch: str, data: st
 def test_default_out_path_and_refusal_to_overwrite(tmp_path, shared_data, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     args = ["record", "--arch", "vanilla", "--data", "mnist", "--data-dir", str(shared_data)]
-    args += ["--subset", "256", "--max-iters", "2", "--device", "cpu", "--seed", "7"]
+    args += ["--subset", "256", "--max-iters", "2", "--device", "cpu", "--seed", "7", "--hessian-every", "0"]
     first = runner.invoke(app, args)
     assert first.exit_code == 0, first.output
     path = tmp_path / "runs" / "vanilla-mnist-7.h5"
@@ -81,6 +82,7 @@ def test_default_out_path_and_refusal_to_overwrite(tmp_path, shared_data, monkey
         (["--lr-d", "-1"], ["lr_d"]),
         (["--device", "tpu"], ["tpu"]),
         (["--subset", "10"], ["subset"]),
+        (["--hessian-every", "-1"], ["hessian_every"]),
     ],
 )
 def test_unknown_names_and_impossible_values(tmp_path, option: list[str], words: list[str]) -> None:
@@ -101,6 +103,7 @@ def test_missing_data_is_one_sentence(tmp_path) -> None:
 def test_divergence_ends_with_status_diverged(tmp_path, shared_data) -> None:
     out = tmp_path / "r.h5"
     args = ["--optimizer", "sgd", "--lr-g", "1e30", "--lr-d", "1e30", "--subset", "512", "--device", "cpu"]
+    args += ["--hessian-every", "0"]
     args += ["--data-dir", str(shared_data), "--out", str(out)]
     result = runner.invoke(app, ["record", "--arch", "vanilla", "--data", "mnist", *args])
     assert result.exit_code == 1
@@ -116,6 +119,7 @@ def test_ctrl_c_keeps_every_recorded_row(tmp_path, shared_data) -> None:
     out = tmp_path / "r.h5"
     cmd = [sys.executable, "-m", "landscape", "record", "--arch", "vanilla", "--data", "mnist"]
     cmd += ["--data-dir", str(shared_data), "--subset", "1024", "--batch-size", "32", "--device", "cpu"]
+    cmd += ["--hessian-every", "0"]
     cmd += ["--out", str(out)]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "COLUMNS": "200"}
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)

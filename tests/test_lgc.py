@@ -49,7 +49,7 @@ def record_short_run(path: Path) -> Path:
     if path.exists():
         return path
     cmd = [sys.executable, "-m", "landscape", "record", "--arch", "vanilla", "--data", "mnist",
-           "--data-dir", str(SHARED_DATA), "--subset", "1024", "--max-iters", str(RECORD_ITERS), "--out", str(path)]
+           "--data-dir", str(SHARED_DATA), "--subset", "1024", "--max-iters", str(RECORD_ITERS), "--hessian-every", "0", "--out", str(path)]
     result = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
     assert result.returncode == 0, result.stderr
     return path

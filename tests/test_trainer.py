@@ -46,6 +46,13 @@ def test_schedule_matches_the_paper() -> None:
     assert (short.total_iters, short.epochs, short.sample_epochs) == (1000, 3, [1, 2, 3])
 
 
+def test_hessian_steps_default_to_the_stage_boundaries() -> None:
+    assert Schedule.plan(TrainConfig(), 60_000).hessian_steps == [0, 9360, 18720, 28080, 37440, 46800]
+    assert Schedule.plan(TrainConfig(hessian_every=0), 60_000).hessian_steps == []
+    every = Schedule.plan(TrainConfig(max_iters=1000, hessian_every=300), 60_000)
+    assert every.hessian_steps == [0, 300, 600, 900, 1000]
+
+
 def test_records_every_iteration(tmp_path) -> None:
     cfg = _tiny()
     trainer = _record(tmp_path / "r.h5", cfg, _images(200))  # 6 full batches of 32 per epoch

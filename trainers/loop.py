@@ -75,6 +75,7 @@ class Schedule:
     epochs: int  # epochs actually reached (the last one may be partial)
     checkpoint_steps: list[int] = field(default_factory=list)  # weights after this many iterations
     sample_epochs: list[int] = field(default_factory=list)
+    hessian_steps: list[int] = field(default_factory=list)  # Hessian estimates after this many iterations
 
     @classmethod
     def plan(cls, config: TrainConfig, n_images: int) -> Schedule:
@@ -91,20 +92,37 @@ class Schedule:
         # a run cut short by max_iters: scale the default epochs to the epochs it reaches
         if config.sample_epochs is None and epochs < config.epochs:
             wanted = default_sample_epochs(epochs)
-        return cls(ipe, total, epochs, sorted(steps), sorted(e for e in wanted if e <= epochs))
+        if config.hessian_every is None:  # the default: where the stage-boundary checkpoints are
+            hessian = {-(-s * total // k) for s in range(k + 1)} if k else {0, total}
+        elif config.hessian_every == 0:
+            hessian = set()
+        else:
+            hessian = set(range(0, total + 1, config.hessian_every)) | {total}
+        return cls(
+            ipe, total, epochs, sorted(steps), sorted(e for e in wanted if e <= epochs), sorted(hessian)
+        )
 
 
 class GANTrainer:
     """A GAN, its optimizers, its data and its schedule; :meth:`run` trains it.
 
     The trainer can be run in pieces (``run(until=...)`` continues where the last
-    call stopped), which the benchmark uses to interleave trainers.
+    call stopped), which the benchmark uses to interleave trainers. ``on_hessian_step``
+    (called with the trainer at each of ``schedule.hessian_steps`` while recording)
+    is where curvature estimates plug in: the trainer itself knows nothing of them.
     """
 
-    def __init__(self, config: TrainConfig, images: torch.Tensor, writer=None):
+    def __init__(
+        self,
+        config: TrainConfig,
+        images: torch.Tensor,
+        writer=None,
+        on_hessian_step: Callable[[GANTrainer], None] | None = None,
+    ):
         self.config = config
         self.device = resolve_device(config.device)
         self.writer = writer
+        self.on_hessian_step = on_hessian_step
         if config.subset is not None:
             images = images[: config.subset]
         if images.shape[0] < config.batch_size:
@@ -154,6 +172,7 @@ class GANTrainer:
                 "planned_iters": s.total_iters,
                 "checkpoint_steps": s.checkpoint_steps,
                 "sample_epochs": s.sample_epochs,
+                "hessian_steps": s.hessian_steps if self.on_hessian_step is not None else [],
             },
         )
         w.set_probe(self.probe_real, self.probe_z)
@@ -162,6 +181,8 @@ class GANTrainer:
             w.declare_layers("d", [n for n, p in self.d.named_parameters() if p.requires_grad])
         if 0 in s.checkpoint_steps:
             self._checkpoint()
+        if 0 in s.hessian_steps and self.on_hessian_step is not None:
+            self.on_hessian_step(self)
 
     def _checkpoint(self) -> None:
         self.writer.checkpoint(self.step, {"g": self.g.state_dict(), "d": self.d.state_dict()})
@@ -236,6 +257,7 @@ class GANTrainer:
         bs = cfg.batch_size
         on_cpu = self.device.type == "cpu"
         checkpoint_at, sample_at = set(s.checkpoint_steps), set(s.sample_epochs)
+        hessian_at = set(s.hessian_steps) if self.on_hessian_step is not None else set()
         next_report = time.monotonic() + progress_every
         while self.step < stop:
             if self._stop_requested:  # Ctrl-C, turned into a clean stop between iterations
@@ -260,6 +282,8 @@ class GANTrainer:
 
             if w is not None and self.step in checkpoint_at:
                 self._checkpoint()
+            if w is not None and self.step in hessian_at:
+                self.on_hessian_step(self)
             end_of_epoch = self.batch_in_epoch == s.iters_per_epoch
             if w is not None and self.epoch in sample_at and (end_of_epoch or self.step == s.total_iters):
                 self._samples()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import signal
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, Iterator, Optional
+from typing import Annotated, Any, Callable, Iterator, Optional
 
 import typer
 
@@ -39,6 +39,15 @@ def record(
             "then see one dropout mask (the paper's code draws a second; the default does too).",
         ),
     ] = False,
+    hessian_every: Annotated[
+        Optional[int],
+        typer.Option(
+            "--hessian-every",
+            help="Estimate both networks' Hessian eigenvalues every N iterations and store them in the run "
+            "(0: never; default: at the stage boundaries). Each estimate takes about a second for the vanilla "
+            "GAN on a CPU, minutes for DCGAN.",
+        ),
+    ] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing run file.")] = False,
 ) -> None:
     """Train a GAN (defaults: the paper's setup) and record every iteration into a run file."""
@@ -60,6 +69,7 @@ def record(
         subset=subset,
         layer_norms=layer_norms,
         share_fake_pass=share_fake_pass,
+        hessian_every=hessian_every,
     )
     path = out if out is not None else Path("runs") / f"{config.arch}-{config.dataset}-{config.seed}.h5"
     if path.is_dir():
@@ -98,7 +108,7 @@ def run_training(config: Any, path: Path, force: bool = False) -> None:
                 f"--subset {config.subset} is larger than {config.dataset}'s {len(dataset)} training images."
             )
         with RunWriter(path, config.to_dict(), overwrite=force) as writer:
-            trainer = GANTrainer(config, dataset.images, writer)
+            trainer = GANTrainer(config, dataset.images, writer, on_hessian_step=_hessian_hook(config, console))
             with _progress(trainer, console) as update, _stop_on_sigint(trainer, console):
                 trainer.run(progress=update)
     except DivergedError as err:
@@ -113,6 +123,36 @@ def run_training(config: Any, path: Path, force: bool = False) -> None:
         raise typer.Exit(130) from None
     _say(console, f"Recorded {trainer.step:,} iterations into [bold]{path}[/]")
     _say(console, f"Next: [bold]landscape lgc {path} --out {path.with_name(path.stem + '-lgc.png')}[/]")
+
+
+def _hessian_hook(config: Any, console: Any) -> Callable[[Any], None] | None:
+    """The trainer's curvature hook: estimate both networks' Hessians, store them, print one line each.
+
+    An estimate that fails (for example a determinism check that does not hold) is
+    reported and skipped: it never stops the training run.
+    """
+    if config.hessian_every == 0:
+        return None
+    from analysis.hessian import estimate_and_record
+
+    def hook(trainer: Any) -> None:
+        for network in ("g", "d"):
+            try:
+                (result,) = estimate_and_record(
+                    trainer.writer, trainer.g, trainer.d, trainer.probe_real, trainer.probe_z, trainer.step,
+                    networks=(network,), k=config.hessian_k,
+                )
+            except LandscapeError as err:
+                _say(console, f"[yellow]Hessian at step {trainer.step:,} ({network}) skipped:[/] {err}")
+                continue
+            _say(
+                console,
+                f"Hessian at step {trainer.step:,} ({network}): {result.classification.label}, "
+                f"eigenvalues {result.lambda_min:.3g} to {result.lambda_max:.3g} "
+                f"({result.n_hvp} products, {result.seconds:.1f} s)",
+            )
+
+    return hook
 
 
 def _say(console: Any, text: str) -> None:
