@@ -26,3 +26,14 @@ def shared_data() -> Path:
     if not (SHARED_DATA / "MNIST").exists():
         pytest.fail(f"the shared datasets were not found at {SHARED_DATA}; set LANDSCAPE_DATA")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Tiny problems run on one thread: OpenMP hand-offs cost 10-20x on a busy 2-core machine."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -30,12 +30,7 @@ FAST_OPTIONS = dict(trace_products=6, density_vectors=1, density_steps=8)
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "LANDSCAPE_DATA": DATA}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def tiny_config(arch: str = "vanilla", **changes) -> TrainConfig:

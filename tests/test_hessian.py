@@ -49,13 +49,7 @@ from landscape.errors import LandscapeError
 
 
 # ----------------------------------------------------------------------------- helpers
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """These problems are tiny: one thread avoids OpenMP hand-off costs (10-20x on a busy machine)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def random_symmetric(eigenvalues: np.ndarray, seed: int = 0) -> torch.Tensor:
