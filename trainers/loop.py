@@ -85,7 +85,8 @@ class Schedule:
             total = min(total, config.max_iters)
         epochs = -(-total // ipe)
         k = config.stages
-        steps = {-(-s * total // k) for s in range(k + 1)} if k else set()
+        boundaries = {-(-s * total // k) for s in range(k + 1)} if k else set()
+        steps = set(boundaries)
         if config.checkpoint_every:
             steps |= set(range(0, total + 1, config.checkpoint_every)) | {total}
         wanted = config.sample_epochs or default_sample_epochs(config.epochs)
@@ -93,7 +94,7 @@ class Schedule:
         if config.sample_epochs is None and epochs < config.epochs:
             wanted = default_sample_epochs(epochs)
         if config.hessian_every is None:  # the default: where the stage-boundary checkpoints are
-            hessian = {-(-s * total // k) for s in range(k + 1)} if k else {0, total}
+            hessian = boundaries or {0, total}
         elif config.hessian_every == 0:
             hessian = set()
         else:
