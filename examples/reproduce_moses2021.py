@@ -448,14 +448,18 @@ def main(
     ),
 ) -> None:
     """Run the paper's six configurations and write its figures, tables and a measured summary."""
+    import warnings
+
     import matplotlib
 
     matplotlib.use("Agg")
     from analysis.stationarity import stationarity_report
+    from landscape.cli import show_warning_line
     from landscape import open_run
     from landscape.cli.console import console
     from landscape.errors import LandscapeError
 
+    warnings.showwarning = show_warning_line  # e.g. a re-encoded CIFAR-10: one line, as the CLI shows it
     bad = sorted(set(only) - set(ARCHS))
     if bad:
         raise typer.BadParameter(f"unknown architecture {bad[0]!r}; use vanilla or dcgan", param_hint="--only")

@@ -37,7 +37,7 @@ def main() -> None:
 
     from landscape.errors import LandscapeError
 
-    warnings.showwarning = _show_warning
+    warnings.showwarning = show_warning_line
     try:
         app()
     except LandscapeError as err:
@@ -47,7 +47,7 @@ def main() -> None:
         sys.exit(err.exit_code)
 
 
-def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+def show_warning_line(message, category, filename, lineno, file=None, line=None) -> None:
     """Show Python warnings (e.g. a dataset whose checksums differ) as one CLI line on stderr."""
     from landscape.cli.console import error_console
 
