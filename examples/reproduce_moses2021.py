@@ -329,9 +329,21 @@ def claims(planned: list[Planned], runs: dict[str, Any], report: Any) -> str:
                 "Hessian estimates at each stored checkpoint on the run's probe batch (`landscape hessian`): the "
                 "curvature class, the extreme algebraic eigenvalues, and the gradient-flatness ratio "
                 "||Hg|| / (||H|| ||g||) (near 0: the gradient lies in a flat direction).", "",
-                _markdown(curvature[["run", "network", "step", "stage", "curvature_class", "lambda_min",
-                                     "lambda_max", "flatness"]]), ""]
+                "The class is \"singular\" when eigenvalues within tolerance of zero dominate the spectral "
+                "density; the sign class says which signs the extreme eigenvalues beyond tolerance have.", "",
+                _markdown(_curvature_rows(curvature)), ""]
     return "\n".join(out)
+
+
+def _curvature_rows(curvature: Any) -> Any:
+    """The curvature table with readable numbers (three significant digits)."""
+    table = curvature[["run", "network", "step", "stage", "curvature_class", "sign_class", "lambda_min",
+                       "lambda_max", "flatness"]].copy()
+    table["step"] = table["step"].map("{:,}".format)
+    for column in ("lambda_min", "lambda_max", "flatness"):
+        table[column] = table[column].map("{:.3g}".format)
+    return table.rename(columns={"curvature_class": "class", "sign_class": "sign class", "lambda_min": "λ min",
+                                 "lambda_max": "λ max", "flatness": "flatness ‖Hg‖ / (‖H‖ ‖g‖)"})
 
 
 def _claim5_counts(planned: list[Planned], verdicts: Any) -> str:
@@ -376,6 +388,26 @@ def _markdown(frame: Any) -> str:
     return markdown_table(frame)
 
 
+def reduced_caveat(planned: list[Planned], runs: dict[str, Any]) -> list[str]:
+    """For reduced runs: the balance of G and D by stage, so a reader sees which phase of training they show."""
+    reduced = [p for p in planned
+               if runs[p.key].n_iterations < PAPER_EPOCHS * PAPER_ITERS_PER_EPOCH[p.dataset]]
+    if not reduced:
+        return []
+    lines = ["Reduced runs cover only the start of training, and their numbers below describe that phase, not the "
+             "paper's full runs. Median discriminator outputs and losses per stage:", "",
+             "| run | stage | iterations | D(real) | D(fake) | D loss | G loss |", "|---|---|---|---|---|---|---|"]
+    for item in reduced:
+        m = runs[item.key].metrics
+        stage = runs[item.key].tidy(5).drop_duplicates("step").set_index("step")["stage"]
+        for number, part in m.groupby(m["step"].map(stage), observed=True):
+            med = part[["d_out_real", "d_out_fake", "d_loss", "g_loss"]].median()
+            lines.append(f"| {item.title} | {number} | {int(part['step'].min())}-{int(part['step'].max())} | "
+                         f"{med['d_out_real']:.3f} | {med['d_out_fake']:.3f} | {med['d_loss']:.3g} | "
+                         f"{med['g_loss']:.3g} |")
+    return lines + [""]
+
+
 def summary_markdown(planned: list[Planned], runs: dict[str, Any], report: Any, figures: list[str],
                      trained: dict[str, float]) -> str:
     """The summary page: what was run (reductions stated), tables, figures, verdicts and claims."""
@@ -409,6 +441,7 @@ def summary_markdown(planned: list[Planned], runs: dict[str, Any], report: Any, 
         f"Device: {', '.join(sorted({str(runs[p.key].config.get('device')) for p in planned}))}. The CIFAR-10 copy used here may be a re-encoding of the official one "
         "(`landscape data list` says); CIFAR-10 numbers are then not bit-comparable with the paper's.",
         "",
+        *reduced_caveat(planned, runs),
         "## Tables 1-2: parameter counts",
         "",
         parameter_tables(),
