@@ -146,3 +146,13 @@ def test_ctrl_c_keeps_every_recorded_row(tmp_path, shared_data) -> None:
     m = run.metrics
     assert len(m) >= seen and list(m["step"]) == list(range(len(m)))
     assert np.isfinite(m["g_loss"]).all()
+
+
+def test_dcgan_on_cpu_skips_default_hessians_and_says_so(tmp_path, shared_data) -> None:
+    out = tmp_path / "dcgan.h5"
+    args = ["record", "--arch", "dcgan", "--data", "mnist", "--data-dir", str(shared_data), "--device", "cpu"]
+    result = runner.invoke(app, [*args, "--batch-size", "16", "--subset", "48", "--max-iters", "1", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "no Hessian estimates during a DCGAN run on a CPU" in result.output
+    run = open_run(out)
+    assert run.config["hessian_every"] == 0 and run.hessian().empty

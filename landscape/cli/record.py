@@ -99,6 +99,11 @@ def run_training(config: Any, path: Path, force: bool = False) -> None:
             f"--device {config.device} names a GPU that does not exist; PyTorch sees {torch.cuda.device_count()}."
         )
     config = config.replace(device=str(resolved))
+    if config.hessian_every is None and config.arch == "dcgan" and resolved.type == "cpu":
+        # one DCGAN estimate takes tens of minutes on a CPU: the default would dwarf a short run
+        config = config.replace(hessian_every=0)
+        _say(console, "Note: no Hessian estimates during a DCGAN run on a CPU (tens of minutes each); "
+                      "--hessian-every N asks for them, `landscape hessian` adds them later.")
 
     trainer = None
     try:
