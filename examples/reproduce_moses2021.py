@@ -60,7 +60,7 @@ class Planned:
 # ---------------------------------------------------------------------------- runs
 def wants_hessian(arch: str, hessian: str, device: str) -> bool:
     """Hessian estimates at the stage boundaries: ``all``, ``none``, or ``auto`` (the vanilla GAN
-    always; DCGAN only on a GPU, where an estimate takes seconds instead of most of an hour)."""
+    always; DCGAN only on a GPU, where an estimate takes seconds instead of tens of minutes)."""
     if hessian != "auto":
         return hessian == "all"
     from trainers.loop import resolve_device
@@ -138,7 +138,8 @@ def add_missing_hessians(planned: list[Planned]) -> None:
         if item.config.hessian_every == 0:
             continue
         run = open_run(item.path)
-        have = set(zip(run.hessian()["step"], run.hessian()["network"])) if not run.hessian().empty else set()
+        stored = run.hessian()
+        have = set(zip(stored["step"], stored["network"])) if not stored.empty else set()
         for step in run.checkpoint_steps:
             for network in ("g", "d"):
                 if (step, network) in have:
