@@ -8,7 +8,8 @@ B. the same trainer with recording off (its writer detached between chunks; the
    metrics are still computed),
 S. the trainer with recording on and ``share_fake_pass=True`` (``--share-fake-pass``:
    one of D's three forward passes saved, at the cost of one dropout mask for both steps),
-C. a plain loop written the usual way: a ``DataLoader`` over a ``TensorDataset``,
+C. a plain loop written the usual way: the same networks with PyTorch's stock
+   ``nn.Dropout``, a ``DataLoader`` over a ``TensorDataset``,
    ``torch.optim.Adam`` with its defaults, ``zero_grad(); loss.backward(); step()``
    for G and then D, and ``.item()`` on each logged value every iteration (losses,
    D outputs, and the total G and D gradient norms via ``clip_grad_norm_(inf)``;
@@ -37,6 +38,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from landscape.config import TrainConfig
 from landscape.runfile import GAN_FIELDS
 from landscape.writer import RunWriter
+from trainers.layers import KerasDropout
 from trainers.loop import GANTrainer, sample_z
 from trainers.models import build_models
 
@@ -61,13 +63,24 @@ def load_images(dataset: str, data_dir: str | None, n: int) -> torch.Tensor:
         return torch.randint(0, 256, (n, *shape), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
 
 
+def stock_layers(module: torch.nn.Module) -> torch.nn.Module:
+    """The same network with PyTorch's own ``nn.Dropout`` in place of the trainer's faster
+    :class:`~trainers.layers.KerasDropout`, as a loop written the usual way would have it."""
+    for name, child in module.named_children():
+        if isinstance(child, KerasDropout):
+            setattr(module, name, torch.nn.Dropout(child.p))
+        else:
+            stock_layers(child)
+    return module
+
+
 class PlainLoop:
     """The usual way to write it: DataLoader, default Adam, full backward passes, ``.item()`` per iteration."""
 
     def __init__(self, config: TrainConfig, images: torch.Tensor):
         torch.manual_seed(config.seed)
         self.config = config
-        self.g, self.d = build_models(config)
+        self.g, self.d = (stock_layers(m) for m in build_models(config))
         self.opt_g = torch.optim.Adam(self.g.parameters(), lr=config.lr_g, betas=config.betas, eps=config.eps)
         self.opt_d = torch.optim.Adam(self.d.parameters(), lr=config.lr_d, betas=config.betas, eps=config.eps)
         data = images.float() / 127.5 - 1

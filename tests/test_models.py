@@ -13,7 +13,7 @@ from torch import nn
 from landscape.config import DATASETS, TrainConfig
 from landscape.errors import LandscapeError
 from trainers import losses
-from trainers.layers import SameConv2d, SameConvTranspose2d, same_padding
+from trainers.layers import KerasDropout, SameConv2d, SameConvTranspose2d, same_padding
 from trainers.models import build_models, count_params, load_weights, network_info
 from trainers.optim import make_optimizers
 from trainers.samples import default_sample_epochs, image_grid, sample_grid
@@ -130,6 +130,31 @@ def test_keras_initialisation_and_layer_defaults(arch: str) -> None:
                 assert (m.momentum, m.eps) == (0.01, 1e-3)
             if isinstance(m, nn.Dropout):
                 assert m.p == (0.5 if arch == "vanilla" else 0.3)
+
+
+@pytest.mark.parametrize("p", [0.3, 0.5])
+def test_keras_dropout_drops_at_its_rate_scales_the_rest_and_passes_gradients(p: float) -> None:
+    torch.manual_seed(0)
+    layer = KerasDropout(p)
+    x = torch.rand(400, 500) + 0.5  # no zeros of its own
+    x.requires_grad_()
+    y = layer(x)
+    dropped = y == 0
+    assert abs(dropped.float().mean().item() - p) < 0.005  # 200,000 draws: 5 standard errors ~ 0.005
+    torch.testing.assert_close(y[~dropped], x[~dropped] / (1 - p))
+    y.sum().backward()
+    torch.testing.assert_close(x.grad, (~dropped).float() / (1 - p))
+    assert layer(x).ne(y).any()  # a fresh mask each call
+    layer.eval()
+    assert layer(x) is x or torch.equal(layer(x), x)  # off outside training
+    assert torch.equal(KerasDropout(0.0)(x), x)
+
+
+def test_both_discriminators_use_keras_dropout() -> None:
+    for arch in ("vanilla", "dcgan"):
+        _, d = build_models(TrainConfig(arch=arch))
+        drops = [m for m in d.modules() if isinstance(m, nn.Dropout)]
+        assert drops and all(isinstance(m, KerasDropout) for m in drops)
 
 
 def test_layer_settings_come_from_the_config() -> None:

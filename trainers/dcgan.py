@@ -17,7 +17,7 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
-from trainers.layers import SameConv2d, SameConvTranspose2d, keras_init
+from trainers.layers import KerasDropout, SameConv2d, SameConvTranspose2d, keras_init
 
 
 class DCGANGenerator(nn.Sequential):
@@ -80,11 +80,11 @@ class DCGANDiscriminator(nn.Sequential):
                 conv2=SameConv2d(f, 2 * f, 5, stride=2),
                 bn2=nn.BatchNorm2d(2 * f, **bn),
                 act2=nn.LeakyReLU(slope),
-                drop2=nn.Dropout(dropout),
+                drop2=KerasDropout(dropout),
                 conv3=SameConv2d(2 * f, 4 * f, 5, stride=2),
                 bn3=nn.BatchNorm2d(4 * f, **bn),
                 act3=nn.LeakyReLU(slope),
-                drop3=nn.Dropout(dropout),
+                drop3=KerasDropout(dropout),
                 conv4=SameConv2d(4 * f, 1, 7, stride=1),
                 flatten=nn.Flatten(1),
                 out=nn.Linear(-(-h // 4) * -(-w // 4), 1),

@@ -13,7 +13,7 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
-from trainers.layers import keras_init
+from trainers.layers import KerasDropout, keras_init
 
 
 class VanillaGenerator(nn.Sequential):
@@ -43,7 +43,7 @@ class VanillaDiscriminator(nn.Sequential):
             OrderedDict(
                 hidden=nn.Linear(math.prod(image_shape), hidden),
                 act=nn.LeakyReLU(slope),
-                drop=nn.Dropout(dropout),
+                drop=KerasDropout(dropout),
                 out=nn.Linear(hidden, 1),
             )
         )
