@@ -112,6 +112,11 @@ def run_training(config: Any, path: Path, force: bool = False) -> None:
             raise LandscapeError(
                 f"--subset {config.subset} is larger than {config.dataset}'s {len(dataset)} training images."
             )
+        if config.batch_size > len(dataset):
+            raise LandscapeError(
+                f"--batch-size {config.batch_size} is larger than {config.dataset}'s {len(dataset)} "
+                "training images; lower it."
+            )
         with RunWriter(path, config.to_dict(), overwrite=force) as writer:
             trainer = GANTrainer(config, dataset.images, writer, on_hessian_step=_hessian_hook(config, console))
             with _progress(trainer, console) as update, _stop_on_sigint(trainer, console):
