@@ -3,12 +3,13 @@
 For one network, every training iteration is a point with its loss on x and its
 gradient norm on y, coloured by training stage (Moses, Malan & Bosman, GECCO '21,
 Figures 2-7). :func:`lgcplot` draws one cloud on one Axes (seaborn's axes-level
-convention); :func:`lgc_grid` lays out one row per run and one column per network
+convention); :func:`lgc_figure` lays out one row per run and one column per network
 (figure-level), so a single call on the paper's six runs draws its Figures 2-7.
 
 Stage membership is never computed here: it comes from the run's tidy frame
-(:meth:`landscape.reader.Run.tidy`), the one place every plot and report takes it
-from. Each stage is one rasterized scatter layer (a PathCollection with the
+(:meth:`landscape.reader.Run.tidy`, staged by :mod:`landscape.stages`), and the
+network labels from :mod:`landscape.networks`. Each stage is one rasterized
+scatter layer (a PathCollection with the
 stage's colour and label), so vector outputs stay small and clouds of millions of
 points render in seconds; marker size and alpha shrink as the number of points
 grows so dense clouds stay readable.
@@ -17,161 +18,23 @@ grows so dense clouds stay readable.
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
-import pandas as pd
 
 from analysis.palettes import stage_colors
+from analysis.runs import RunData, run_data, single_run
 from landscape.errors import LandscapeError
+from landscape.networks import NETWORKS, PAPER_PANELS, network
+from landscape.networks import label as network_label
+from landscape.reader import no_iterations_message
+from landscape.stages import stage_count, stage_label_map
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
-
-#: Readable names of the networks (the tidy frame's ``network`` values).
-NETWORK_NAMES: dict[str, str] = {
-    "g": "generator",
-    "d": "discriminator",
-    "d_real": "discriminator (real)",
-    "d_fake": "discriminator (fake)",
-}
-
-#: The paper's panels: generator; discriminator real and fake parts; combined D loss.
-PAPER_PANELS: tuple[str, ...] = ("g", "d_real", "d_fake", "d")
-
-TIDY_COLUMNS = ("step", "stage", "stage_label", "network", "loss", "grad_norm")
-
-_ARCH_NAMES = {"vanilla": "Vanilla GAN", "dcgan": "DCGAN"}
-_DATASET_NAMES = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "cifar10": "CIFAR-10"}
-_OPTIMIZER_NAMES = {"adam": "Adam", "sgd": "SGD", "rmsprop": "RMSprop", "adamw": "AdamW"}
-
-
-# ---------------------------------------------------------------------------- data
-@dataclass
-class RunData:
-    """One run's tidy frame with the name and config that title its plots."""
-
-    name: str
-    config: dict[str, Any]
-    tidy: pd.DataFrame
-    status: str = "unknown"
-
-    @property
-    def title(self) -> str:
-        """"Vanilla GAN, MNIST, Adam" from the config (the run's name when the config says nothing)."""
-        return run_title(self.config, self.name)
-
-
-def run_title(config: dict[str, Any], fallback: str = "") -> str:
-    """Title naming a run by its architecture, dataset and optimizer."""
-    parts = [
-        _ARCH_NAMES.get(str(config.get("arch")), config.get("arch")),
-        _DATASET_NAMES.get(str(config.get("dataset")), config.get("dataset")),
-        _OPTIMIZER_NAMES.get(str(config.get("optimizer")).lower(), config.get("optimizer")),
-    ]
-    parts = [str(p) for p in parts if p is not None and not (isinstance(p, float) and np.isnan(p))]
-    return ", ".join(parts) if parts else fallback
-
-
-def _check_tidy(frame: pd.DataFrame) -> None:
-    missing = [c for c in TIDY_COLUMNS if c not in frame.columns]
-    if missing:
-        raise LandscapeError(
-            f"The data frame lacks the tidy column(s) {', '.join(missing)}; pass a Run or the frame from run.tidy()."
-        )
-
-
-def _staged_count(frame: pd.DataFrame) -> int:
-    """Number of stages the tidy frame was split into (from its stage labels, else its largest stage)."""
-    labels = frame["stage_label"]
-    if isinstance(labels.dtype, pd.CategoricalDtype):
-        return len(labels.cat.categories)
-    return int(frame["stage"].max()) if len(frame) else 0
-
-
-def _check_stages(frame: pd.DataFrame, stages: int | None, source: str) -> None:
-    if stages is not None and len(frame) and _staged_count(frame) != stages:
-        raise LandscapeError(
-            f"The tidy frame of {source} was split into {_staged_count(frame)} stages, not {stages}; "
-            f"build it again with run.tidy({stages})."
-        )
-
-
-def _open(path: str | os.PathLike) -> Any:
-    from landscape.reader import open_run
-
-    return open_run(path)
-
-
-def as_runs(data: Any, stages: int | None = None) -> list[RunData]:
-    """Normalise runs into :class:`RunData` (name, config, tidy frame), in the given order.
-
-    ``data`` is a Run, a path to a run file, a RunCollection or list of those, or a
-    tidy DataFrame (one run, or several told apart by a ``run`` column as made by
-    ``open_runs(...).tidy()``). Runs are staged with ``run.tidy(stages)`` (5 stages
-    when ``stages`` is None); a frame keeps the stages it was built with.
-    """
-    if isinstance(data, pd.DataFrame):
-        _check_tidy(data)
-        if "run" not in data.columns:
-            _check_stages(data, stages, "the data")
-            return [RunData(name="", config={}, tidy=data)]
-        out = []
-        for name, part in data.groupby("run", sort=False, observed=True):
-            config = {k: part[k].iloc[0] for k in ("arch", "dataset", "optimizer") if k in part.columns}
-            _check_stages(part, stages, f"run {name}")
-            out.append(RunData(name=str(name), config=config, tidy=part))
-        return out
-    if isinstance(data, (str, os.PathLike)):
-        data = _open(data)
-    if hasattr(data, "tidy") and hasattr(data, "config"):
-        return [
-            RunData(name=data.name, config=dict(data.config), tidy=data.tidy(5 if stages is None else stages),
-                    status=getattr(data, "status", "unknown"))
-        ]
-    if isinstance(data, Iterable):
-        out = []
-        for item in data:
-            out.extend(as_runs(item, stages))
-        return out
-    raise LandscapeError(f"Cannot draw {type(data).__name__!r}: pass a Run, a run-file path or a tidy DataFrame.")
-
-
-def _one_run(data: Any, stages: int | None) -> RunData:
-    runs = as_runs(data, stages)
-    if len(runs) != 1:
-        names = ", ".join(r.name for r in runs[:4]) + (", ..." if len(runs) > 4 else "")
-        raise LandscapeError(
-            f"The data holds {len(runs)} runs ({names}); pass one run, or draw several with lgc_grid."
-        )
-    return runs[0]
-
-
-def _network_rows(run: RunData, network: str) -> pd.DataFrame:
-    frame = run.tidy
-    available = [str(n) for n in pd.unique(frame["network"])]
-    if network not in available:
-        known = ", ".join(NETWORK_NAMES)
-        if network not in NETWORK_NAMES:
-            raise LandscapeError(f"Unknown network {network!r}: choose from {known}.")
-        where = f"Run {run.name}" if run.name else "The data"
-        if not len(frame):
-            raise LandscapeError(
-                f"{where} has no iterations yet; wait until the trainer has logged some, or check the path."
-            )
-        raise LandscapeError(f"{where} has no {network!r} values; it records {', '.join(available)}.")
-    return frame[(frame["network"] == network).to_numpy()]
-
-
-def stage_legend_labels(frame: pd.DataFrame) -> dict[int, str]:
-    """Label of each stage present in ``frame``, from its ``stage_label`` column."""
-    labels = frame["stage_label"]
-    if isinstance(labels.dtype, pd.CategoricalDtype):
-        return {i + 1: str(c) for i, c in enumerate(labels.cat.categories)}
-    firsts = frame.drop_duplicates("stage")
-    return {int(s): str(lab) for s, lab in zip(firsts["stage"], firsts["stage_label"])}
 
 
 # ---------------------------------------------------------------------------- styling
@@ -300,16 +163,13 @@ def lgcplot(
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
 
-    run = _one_run(data, stages)
-    rows = _network_rows(run, network)
+    run = single_run(data, stages)
+    rows = run.network_rows(network)
     if ax is None:
         ax = plt.gca()
 
     if not len(rows):
-        where = f"Run {run.name}" if run.name else "The data"
-        raise LandscapeError(
-            f"{where} has no iterations yet; wait until the trainer has logged some, or check the path."
-        )
+        raise LandscapeError(no_iterations_message(run.where))
     x = rows["loss"].to_numpy(dtype=np.float64)
     y = rows["grad_norm"].to_numpy(dtype=np.float64)
     stage = rows["stage"].to_numpy()
@@ -320,8 +180,8 @@ def lgcplot(
         drawable &= y > 0
     n_drawn = int(drawable.sum())
 
-    labels = stage_legend_labels(run.tidy)
-    k = max(_staged_count(run.tidy), int(stage.max()))
+    labels = stage_label_map(run.tidy)
+    k = max(stage_count(run.tidy), int(stage.max()))
     colors = stage_colors(k, palette)
     size, alpha = marker_style(n_drawn)
     kws = {"s": size, "alpha": alpha, "linewidths": 0, "rasterized": True}
@@ -348,9 +208,9 @@ def lgcplot(
     if ylim is not None:
         ax.set_ylim(*ylim)
 
-    name = NETWORK_NAMES[network]
-    ax.set_xlabel(f"{name} loss")
-    ax.set_ylabel(f"{name} gradient norm")
+    name = network_label(network)
+    ax.set_xlabel(f"loss ({name})")
+    ax.set_ylabel(f"gradient norm ({name})")
     skipped = len(rows) - n_drawn
     if skipped:
         ax.text(
@@ -366,7 +226,7 @@ def lgcplot(
 # ---------------------------------------------------------------------------- figure-level
 @dataclass
 class LGCGrid:
-    """The result of :func:`lgc_grid`: the Figure and its Axes (one row per run, one column per network)."""
+    """The result of :func:`lgc_figure`: the Figure and its Axes (one row per run, one column per network)."""
 
     figure: Figure
     axes: np.ndarray
@@ -399,7 +259,7 @@ def _share_groups(share: bool | str, nrows: int, ncols: int) -> list[list[tuple[
     return [[cell] for cell in cells]
 
 
-def lgc_grid(
+def lgc_figure(
     runs: Any,
     networks: Sequence[str] = PAPER_PANELS,
     *,
@@ -438,14 +298,13 @@ def lgc_grid(
 
     networks = list(networks)
     if not networks:
-        raise LandscapeError("Choose at least one network to draw (g, d, d_real or d_fake).")
-    for network in networks:
-        if network not in NETWORK_NAMES:
-            raise LandscapeError(f"Unknown network {network!r}: choose from {', '.join(NETWORK_NAMES)}.")
+        raise LandscapeError(f"Choose at least one network to draw ({', '.join(NETWORKS)}).")
+    for key in networks:
+        network(key)  # one sentence for an unknown name
     if quantile_range is not None:
         check_quantile_range(quantile_range)
     stage_colors(stages or 5, palette)  # an unknown palette fails before any run is read
-    data = as_runs(runs, stages)
+    data = run_data(runs, stages)
     if not data:
         raise LandscapeError("No runs to draw; pass at least one run file.")
     nrows, ncols = len(data), len(networks)
@@ -459,14 +318,14 @@ def lgc_grid(
             raise LandscapeError(f"sharex/sharey must be False, True, 'all', 'row' or 'col', got {share!r}.")
     row_titles = []
     for r, run in enumerate(data):
-        for c, network in enumerate(networks):
+        for c, key in enumerate(networks):
             ax = axes[r, c]
-            lgcplot(run.tidy, network, palette=palette, log_x=log_x, log_y=log_y, legend=False, ax=ax, **scatter_kws)
+            lgcplot(run.tidy, key, palette=palette, log_x=log_x, log_y=log_y, legend=False, ax=ax, **scatter_kws)
             if titles:
-                ax.set_title(NETWORK_NAMES[network], fontsize="medium")
+                ax.set_title(network_label(key), fontsize="medium")
                 ax.set_xlabel("loss")  # the title names the network
                 ax.set_ylabel("gradient norm")
-        heading = f"{run.title} ({run.name})" if run.title and run.name else (run.title or run.name)
+        heading = run.heading
         row_titles.append(heading)
         if titles and heading:
             rows[r].suptitle(heading, fontsize="large")
@@ -501,7 +360,7 @@ def _apply_limits(axes: np.ndarray, data: list[RunData], networks: list[str], ax
         spans = []
         for r, c in group:
             if quantile_range is not None:
-                rows = _network_rows(data[r], networks[c])
+                rows = data[r].network_rows(networks[c])
                 spans.append(quantile_limits(rows[column].to_numpy(dtype=np.float64), quantile_range, log))
             else:
                 spans.append(axes[r, c].get_xlim() if axis == "x" else axes[r, c].get_ylim())
@@ -512,3 +371,9 @@ def _apply_limits(axes: np.ndarray, data: list[RunData], networks: list[str], ax
                 setter(limits)
             if explicit is not None:
                 setter(*explicit)
+
+
+def lgc_grid(*args: Any, **kwargs: Any) -> LGCGrid:
+    """Deprecated name of :func:`lgc_figure` (the README's first examples used it)."""
+    warnings.warn("analysis.lgc.lgc_grid is deprecated; use lgc_figure.", DeprecationWarning, stacklevel=2)
+    return lgc_figure(*args, **kwargs)

@@ -11,12 +11,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Sequence
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
-from analysis.lgc import NETWORK_NAMES, _network_rows, _one_run, _staged_count, as_runs, stage_legend_labels
 from analysis.palettes import stage_colors
+from analysis.runs import run_data, single_run
 from landscape.errors import LandscapeError
+from landscape.networks import label, network
+from landscape.stages import stage_count, stage_label_map
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
@@ -40,7 +44,7 @@ def _rolling_window(n: int, smooth: int | str | None) -> int:
 
 def shade_stages(ax: Axes, tidy: pd.DataFrame, palette: str = "paper", alpha: float = 0.12) -> list[Any]:
     """Shade each stage's iteration range on ``ax`` in its stage colour; returns legend handles."""
-    colors = stage_colors(max(_staged_count(tidy), 1), palette)
+    colors = stage_colors(max(stage_count(tidy), 1), palette)
     bounds = tidy.groupby("stage", observed=True)["step"].agg(["min", "max"]).sort_index()
     starts = bounds["min"].to_numpy()
     for i, (s, row) in enumerate(bounds.iterrows()):
@@ -64,8 +68,8 @@ def timelineplot(
 ) -> Axes:
     """Draw ``y`` ("loss" or "grad_norm") of each network against the iteration, stages shaded.
 
-    ``data`` is a Run, a run-file path or one run's tidy frame (as for
-    :func:`analysis.lgc.lgcplot`). ``smooth`` is a rolling-mean window in
+    ``data`` is a Run, a run-file path or one run's tidy frame
+    (:func:`analysis.runs.run_data`). ``smooth`` is a rolling-mean window in
     iterations ("auto": n/200 above 2,000 iterations, None: raw values only).
     Returns the Axes.
     """
@@ -73,24 +77,23 @@ def timelineplot(
 
     if y not in QUANTITIES:
         raise LandscapeError(f"Unknown quantity {y!r}: choose 'loss' or 'grad_norm'.")
-    run = _one_run(data, stages)
+    run = single_run(data, stages, several="timeline_figure")
     if ax is None:
         ax = plt.gca()
     stage_handles = shade_stages(ax, run.tidy, palette)
     line_handles = []
-    for network in networks:
-        rows = _network_rows(run, network)
+    for key in networks:
+        rows = run.network_rows(key)
         steps = rows["step"].to_numpy()
         values = rows[y].to_numpy(dtype=np.float64)
         window = _rolling_window(len(rows), smooth)
-        color = NETWORK_COLORS.get(network, "0.2")
+        color = NETWORK_COLORS.get(key, "0.2")
         if window > 1:
             ax.plot(steps, values, color=color, lw=0.4, alpha=0.25, rasterized=True)
             smoothed = pd.Series(values).rolling(window, min_periods=1, center=True).mean().to_numpy()
-            label = f"{NETWORK_NAMES[network]} (mean of {window})"
-            (line,) = ax.plot(steps, smoothed, color=color, lw=1.4, label=label)
+            (line,) = ax.plot(steps, smoothed, color=color, lw=1.4, label=f"{label(key)} (mean of {window})")
         else:
-            (line,) = ax.plot(steps, values, color=color, lw=0.8, label=NETWORK_NAMES[network],
+            (line,) = ax.plot(steps, values, color=color, lw=0.8, label=label(key),
                               rasterized=len(rows) > 2_000)
         line_handles.append(line)
     if log_y:
@@ -103,7 +106,7 @@ def timelineplot(
     return ax
 
 
-def timeline(
+def timeline_figure(
     runs: Any,
     networks: Sequence[str] = ("g", "d"),
     *,
@@ -117,16 +120,15 @@ def timeline(
 ) -> Figure:
     """Figure with, per run, its loss and its gradient norm against iteration (two stacked panels).
 
-    ``runs`` is anything :func:`analysis.lgc.lgc_grid` takes. Panels share the
+    ``runs`` is anything :func:`analysis.lgc.lgc_figure` takes. Panels share the
     iteration axis within a run; the stage shading and its legend use the same
     colours as the run's loss-gradient clouds.
     """
     import matplotlib.pyplot as plt
 
-    for network in networks:
-        if network not in NETWORK_NAMES:
-            raise LandscapeError(f"Unknown network {network!r}: choose from {', '.join(NETWORK_NAMES)}.")
-    data = as_runs(runs, stages)
+    for key in networks:
+        network(key)  # one sentence for an unknown name
+    data = run_data(runs, stages)
     if not data:
         raise LandscapeError("No runs to draw; pass at least one run file.")
     fig, axes = plt.subplots(2 * len(data), 1, figsize=(width, 2 * len(data) * height), squeeze=False,
@@ -140,8 +142,7 @@ def timeline(
                      ax=bottom, legend=False)
         top.tick_params(labelbottom=False)
         top.set_xlabel("")
-        title = run.title or run.name
-        top.set_title(f"{title} ({run.name})" if run.title and run.name else title, fontsize="medium")
+        top.set_title(run.heading, fontsize="medium")
         lines = [h for h in top.get_lines() if not h.get_label().startswith("_")]
         patches = shade_stages_handles(run.tidy, palette)
         top.legend(handles=lines, loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize="small", frameon=False)
@@ -156,8 +157,14 @@ def shade_stages_handles(tidy: pd.DataFrame, palette: str = "paper", alpha: floa
     """Legend handles for the stage shading of :func:`shade_stages` (without drawing anything)."""
     from matplotlib.patches import Patch
 
-    k = _staged_count(tidy)
+    k = stage_count(tidy)
     colors = stage_colors(max(k, 1), palette)
-    labels = stage_legend_labels(tidy)
+    labels = stage_label_map(tidy)
     present = sorted(int(s) for s in pd.unique(tidy["stage"]))
     return [Patch(color=colors[s - 1], alpha=min(1.0, alpha * 3), label=labels.get(s, str(s))) for s in present]
+
+
+def timeline(*args: Any, **kwargs: Any) -> Figure:
+    """Deprecated name of :func:`timeline_figure` (the README's first examples used it)."""
+    warnings.warn("analysis.timeline.timeline is deprecated; use timeline_figure.", DeprecationWarning, stacklevel=2)
+    return timeline_figure(*args, **kwargs)

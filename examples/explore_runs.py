@@ -14,7 +14,7 @@ figures with seaborn:
 - ``grad_norm_by_stage.png``: the distribution of gradient norms in each stage
   (box plots), one panel per network;
 - ``loss_hist.png``: loss histograms per network, coloured by stage;
-- ``lgc.png``: the loss-gradient clouds of all runs (``analysis.lgc.lgc_grid``).
+- ``lgc.png``: the loss-gradient clouds of all runs (``analysis.lgc.lgc_figure``).
 
 Record runs first, e.g.
 ``landscape record --arch vanilla --data mnist --max-iters 2000 --out runs/vanilla-mnist.h5``.
@@ -34,10 +34,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-from analysis.lgc import NETWORK_NAMES, lgc_grid  # noqa: E402
+from analysis.lgc import lgc_figure  # noqa: E402
 from analysis.palettes import stage_colors  # noqa: E402
 from landscape import open_runs  # noqa: E402
 from landscape.errors import LandscapeError  # noqa: E402
+from landscape.networks import label  # noqa: E402
 
 
 def stage_summary(tidy: pd.DataFrame) -> pd.DataFrame:
@@ -96,9 +97,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         runs = open_runs(args.runs)
-        empty = [run.name for run in runs if run.n_iterations == 0]
-        if empty:
-            raise LandscapeError(f"Run {empty[0]} has no iterations yet; wait until the trainer has logged some.")
+        for run in runs:
+            run.require_iterations()
         tidy = runs.tidy(args.stages)
     except LandscapeError as err:
         print(f"Error: {err}", file=sys.stderr)
@@ -113,15 +113,15 @@ def main(argv: list[str] | None = None) -> int:
     print(overview.to_string(), "\n")
 
     summary = stage_summary(tidy)
-    summary["network"] = summary["network"].map(lambda n: NETWORK_NAMES.get(n, n))
+    summary["network"] = summary["network"].map(label)
     with pd.option_context("display.width", 160, "display.max_rows", 200, "display.float_format", "{:.4g}".format):
         print(summary.to_string(index=False), "\n")
 
-    tidy = tidy.assign(network=tidy["network"].map(lambda n: NETWORK_NAMES.get(n, n)))
+    tidy = tidy.assign(network=tidy["network"].map(label))
     plot_stage_summary(summary, args.out_dir / "stage_summary.png")
     plot_grad_norm_by_stage(tidy, args.stages, args.out_dir / "grad_norm_by_stage.png")
     plot_loss_hist(tidy, args.stages, args.out_dir / "loss_hist.png")
-    grid = lgc_grid(runs, stages=args.stages)
+    grid = lgc_figure(runs, stages=args.stages)
     grid.savefig(args.out_dir / "lgc.png", dpi=110)
     plt.close(grid.figure)
     print(f"Figures written to {args.out_dir}/: stage_summary.png, grad_norm_by_stage.png, loss_hist.png, lgc.png")

@@ -23,18 +23,16 @@ Budget options scale the runs down; the summary states every reduction.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
 import typer
 
-ARCHS = ("vanilla", "dcgan")
-DATASETS = ("mnist", "fashion-mnist", "cifar10")
+from landscape.config import ARCH_TITLES, ARCHS, DATASETS, dataset_title
+
 PAPER_EPOCHS = 100
 PAPER_ITERS_PER_EPOCH = {"mnist": 468, "fashion-mnist": 468, "cifar10": 390}
-DATASET_TITLES = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "cifar10": "CIFAR-10"}
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 
@@ -54,7 +52,7 @@ class Planned:
 
     @property
     def title(self) -> str:
-        return f"{'Vanilla GAN' if self.arch == 'vanilla' else 'DCGAN'}, {DATASET_TITLES[self.dataset]}"
+        return f"{ARCH_TITLES[self.arch]}, {dataset_title(self.dataset)}"
 
 
 # ---------------------------------------------------------------------------- runs
@@ -114,7 +112,8 @@ def is_complete(item: Planned) -> bool:
 def record_all(planned: list[Planned]) -> dict[str, float]:
     """Train every configuration that is not complete yet; returns wall seconds per run trained."""
     from landscape.cli.console import console
-    from landscape.cli.record import run_training
+    from landscape.cli.record import hessian_hook, show_notes, training_progress
+    from trainers import record
 
     seconds = {}
     for item in planned:
@@ -122,9 +121,12 @@ def record_all(planned: list[Planned]) -> dict[str, float]:
             console.print(f"[green]complete[/] {item.path} (skipped)")
             continue
         console.print(f"[bold]{item.title}[/]: recording {item.path}")
-        start = time.perf_counter()
-        run_training(item.config, item.path, force=True)
-        seconds[item.key] = time.perf_counter() - start
+        with training_progress(console) as progress:
+            summary = record(item.config, item.path, overwrite=True, progress=progress,
+                             on_start=lambda trainer: show_notes(trainer, console), on_hessian_step=hessian_hook(console))
+        seconds[item.key] = summary.seconds
+        console.print(f"{summary.status}: {summary.iterations:,} iterations in {summary.seconds:.0f} s"
+                      + (f" ({summary.message})" if summary.message else ""), highlight=False)
     return seconds
 
 
@@ -133,6 +135,7 @@ def add_missing_hessians(planned: list[Planned]) -> None:
     from analysis.hessian import estimate, store
     from landscape import open_run
     from landscape.cli.console import console
+    from landscape.networks import PARAMETER_NETWORKS
 
     for item in planned:
         if item.config.hessian_every == 0:
@@ -141,7 +144,7 @@ def add_missing_hessians(planned: list[Planned]) -> None:
         stored = run.hessian()
         have = set(zip(stored["step"], stored["network"])) if not stored.empty else set()
         for step in run.checkpoint_steps:
-            for network in ("g", "d"):
+            for network in PARAMETER_NETWORKS:
                 if (step, network) in have:
                     continue
                 result = estimate(run, step=step, network=network, k=item.config.hessian_k)
@@ -155,16 +158,16 @@ def lgc_figures(planned: list[Planned], runs: dict[str, Any], out: Path, dpi: in
     """Figures 2-7 (one per configuration) and a grid of all runs."""
     import matplotlib.pyplot as plt
 
-    from analysis.lgc import lgc_grid
+    from analysis.lgc import lgc_figure
 
     written = []
     for item in planned:
-        grid = lgc_grid([runs[item.key]], suptitle=f"Loss-gradient clouds: {item.title}")
+        grid = lgc_figure([runs[item.key]])  # headed by the run's title and file name
         name = f"lgc_{item.key}.png"
         grid.savefig(out / name, dpi=dpi)
         plt.close(grid.fig)
         written.append(name)
-    grid = lgc_grid([runs[item.key] for item in planned], height=2.4)
+    grid = lgc_figure([runs[item.key] for item in planned], height=2.4)
     grid.savefig(out / "lgc_all.png", dpi=dpi)
     plt.close(grid.fig)
     return written + ["lgc_all.png"]
@@ -188,8 +191,8 @@ def sample_figures(planned: list[Planned], runs: dict[str, Any], out: Path, dpi:
             for ax, epoch in zip(row, run.sample_epochs):
                 grid = run.sample(epoch)
                 ax.imshow(grid.squeeze(-1) if grid.shape[-1] == 1 else grid, cmap="gray", vmin=0, vmax=255)
-                ax.set_title(f"{DATASET_TITLES[item.dataset]}, epoch {epoch}", fontsize=8)
-        fig.suptitle(f"Samples of a fixed z: {'vanilla GAN' if arch == 'vanilla' else 'DCGAN'}")
+                ax.set_title(f"{dataset_title(item.dataset)}, epoch {epoch}", fontsize=8)
+        fig.suptitle(f"Samples of a fixed z: {ARCH_TITLES[arch]}")
         fig.tight_layout()
         name = f"samples_{arch}.png"
         fig.savefig(out / name, dpi=dpi)
@@ -210,7 +213,7 @@ def parameter_tables() -> str:
     }
     lines = []
     for number, arch in ((1, "vanilla"), (2, "dcgan")):
-        lines += [f"**Table {number}: {'vanilla GAN' if arch == 'vanilla' else 'DCGAN'} trainable parameters**", "",
+        lines += [f"**Table {number}: {ARCH_TITLES[arch]} trainable parameters**", "",
                   "| data | generator | discriminator | paper (G / D) | match |", "|---|---|---|---|---|"]
         for dataset, label in (("mnist", "MNIST, Fashion-MNIST (28x28x1)"), ("cifar10", "CIFAR-10 (32x32x3)")):
             g, d = build_models(TrainConfig(arch=arch, dataset=dataset))
@@ -293,7 +296,7 @@ def claims(planned: list[Planned], runs: dict[str, Any], report: Any) -> str:
             for network, column in (("G", "g_grad_norm"), ("D", "d_grad_norm")):
                 sv = spread(runs[v.key].metrics[column])
                 sd = spread(runs[d.key].metrics[column])
-                out.append(f"| {DATASET_TITLES[dataset]} | {network} | {sv:.2f} | {sd:.2f} | "
+                out.append(f"| {dataset_title(dataset)} | {network} | {sv:.2f} | {sd:.2f} | "
                            f"{'supported' if sd > sv else 'contradicted'} |")
         out.append("")
 
@@ -323,7 +326,9 @@ def claims(planned: list[Planned], runs: dict[str, Any], report: Any) -> str:
             "stationarity report: \"approaching stationarity\" needs a significant fall (p < 0.05) of at least "
             "10% over the stage.", "",
             _claim5_counts(planned, verdicts), "",
-            _markdown(verdicts[[c for c in ("run", "network", "verdict", "evidence") if c in verdicts]]), ""]
+            _markdown(_verdict_rows(verdicts)), "",
+            "The evidence behind each verdict:", "",
+            *[f"- **{r['run']} / {r['network']}**: {r['evidence']}" for r in verdicts.to_dict("records")], ""]
     curvature = getattr(report, "curvature", None)
     if curvature is not None and not curvature.empty:
         out += ["### Curvature at the stage boundaries (the paper's proposed next step)", "",
@@ -334,6 +339,14 @@ def claims(planned: list[Planned], runs: dict[str, Any], report: Any) -> str:
                 "density; the sign class says which signs the extreme eigenvalues beyond tolerance have.", "",
                 _markdown(_curvature_rows(curvature)), ""]
     return "\n".join(out)
+
+
+def _verdict_rows(verdicts: Any) -> Any:
+    """One short row per network: the last stage's verdict as the headline words it, and the whole run's."""
+    table = verdicts[["run", "network"]].copy()
+    table["last stage"] = verdicts["headline"].str.split(": ", n=1).str[1].str.rstrip(".")
+    table["whole run"] = verdicts["whole_run"]
+    return table
 
 
 def _curvature_rows(curvature: Any) -> Any:
@@ -358,11 +371,12 @@ def _claim5_counts(planned: list[Planned], verdicts: Any) -> str:
         counts = part["verdict"].value_counts()
         approaching = int(counts.get("approaching stationarity", 0))
         away = int(counts.get("moving away", 0))
+        small = int(counts.get("significant but small", 0))
         flat = int(counts.get("no significant trend", 0))
         verdict = "supported" if approaching > len(part) / 2 else "not supported"
-        lines.append(f"- {'Vanilla GAN' if arch == 'vanilla' else 'DCGAN'}: the last stage approaches stationarity "
-                     f"for {approaching} of {len(part)} networks/parts, moves away for {away}, shows no "
-                     f"significant trend for {flat}: **{verdict}** by the last stage's trend.")
+        lines.append(f"- {ARCH_TITLES[arch]}: the last stage approaches stationarity for {approaching} of "
+                     f"{len(part)} networks/parts, moves away for {away}, has a significant but small trend for "
+                     f"{small}, shows no significant trend for {flat}: **{verdict}** by the last stage's trend.")
     return "\n".join(lines)
 
 

@@ -8,7 +8,8 @@ terms = 0.01 in PyTorch terms, eps 1e-3). Every choice is a field, stored as a
 flat JSON dict in the run file, so another choice is one flag away and a run can
 always be rebuilt from its file.
 
-This module imports nothing heavy: it is used by ``landscape --help`` paths.
+This module imports nothing heavy (the dataset names come from the dataset
+registry, which needs no torch).
 """
 
 from __future__ import annotations
@@ -18,14 +19,18 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from landscape.data.registry import DATASETS as _DATASET_SPECS
 from landscape.errors import LandscapeError
 
-ARCHS = ("vanilla", "dcgan")
-OPTIMIZERS = ("adam", "rmsprop", "sgd", "sgd-momentum")
+#: Architectures and their display names.
+ARCH_TITLES: dict[str, str] = {"vanilla": "Vanilla GAN", "dcgan": "DCGAN"}
+ARCHS = tuple(ARCH_TITLES)
+#: Optimizers and their display names.
+OPTIMIZER_TITLES: dict[str, str] = {"adam": "Adam", "rmsprop": "RMSprop", "sgd": "SGD", "sgd-momentum": "SGD with momentum"}
+OPTIMIZERS = tuple(OPTIMIZER_TITLES)
 Z_DISTS = ("uniform", "normal")
-# The dataset names live in landscape.data; kept here too so validating a config
-# stays import-light. A test checks that both lists agree.
-DATASETS = ("mnist", "fashion-mnist", "cifar10")
+#: Dataset names, from the dataset registry (their display names are its ``title``).
+DATASETS = tuple(_DATASET_SPECS)
 
 # Dropout rate of the discriminator, per architecture, as in the paper's code.
 DEFAULT_DROPOUT = {"vanilla": 0.5, "dcgan": 0.3}
@@ -67,7 +72,9 @@ class TrainConfig:
     stages: int = 5  # checkpoints at the boundaries of this many equal parts (0: none)
     checkpoint_every: int = 0  # extra checkpoints every N iterations (0: none)
     probe_size: int = 128  # real images and z vectors kept as the fixed probe batch
-    hessian_every: int | None = None  # Hessian estimates: None -> at the stage boundaries, 0 -> none, N -> every N
+    # Hessian estimates during training: None -> at the stage boundaries, 0 -> none, N -> every N iterations.
+    # A run stores the value its schedule resolved (trainers.schedule.resolve_hessian_every): 0 where none were made.
+    hessian_every: int | None = None
     hessian_k: int = 5  # extreme eigenvalues estimated at each end of the spectrum
     data_dir: str | None = None  # dataset root; None -> $LANDSCAPE_DATA or ./data
 
@@ -112,7 +119,7 @@ class TrainConfig:
             if self.subset < self.batch_size:
                 raise LandscapeError(
                     f"subset ({self.subset}) must hold at least one batch of {self.batch_size} images; "
-                    "raise --subset or lower --batch-size."
+                    "raise subset or lower batch_size."
                 )
         if self.max_iters is not None:
             _int_at_least("max_iters", self.max_iters, 1)
@@ -122,9 +129,7 @@ class TrainConfig:
         for name in ("layer_norms", "share_fake_pass"):
             if not isinstance(getattr(self, name), bool):
                 raise LandscapeError(f"{name} must be true or false, got {getattr(self, name)!r}.")
-        dev = self.device
-        if not (isinstance(dev, str) and (dev in ("auto", "cpu", "cuda") or _is_cuda_index(dev))):
-            raise LandscapeError(f"Unknown device {dev!r}; use auto, cpu, cuda or cuda:N.")
+        check_device(self.device)
 
     # ----------------------------------------------------------- conversions
     def to_dict(self) -> dict[str, Any]:
@@ -171,6 +176,13 @@ def _is_number(x: Any) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool)
 
 
+def check_device(device: Any) -> str:
+    """``device`` if it is auto, cpu, cuda or cuda:N; one sentence otherwise."""
+    if not (isinstance(device, str) and (device in ("auto", "cpu", "cuda") or _is_cuda_index(device))):
+        raise LandscapeError(f"Unknown device {device!r}; use auto, cpu, cuda or cuda:N.")
+    return device
+
+
 def _is_cuda_index(dev: str) -> bool:
     head, _, idx = dev.partition(":")
     return head == "cuda" and idx.isdigit()
@@ -198,4 +210,21 @@ def _in_unit(name: str, value: Any, closed_right: bool) -> None:
         raise LandscapeError(f"{name} must be in {bound}, got {value!r}.")
 
 
-__all__ = ["TrainConfig", "ARCHS", "OPTIMIZERS", "DATASETS", "Z_DISTS", "DEFAULT_DROPOUT"]
+def dataset_title(name: str) -> str:
+    """The display name of a dataset ("Fashion-MNIST"), or the name itself if it is not registered."""
+    spec = _DATASET_SPECS.get(str(name))
+    return spec.title if spec is not None else str(name)
+
+
+__all__ = [
+    "ARCHS",
+    "ARCH_TITLES",
+    "DATASETS",
+    "DEFAULT_DROPOUT",
+    "OPTIMIZERS",
+    "OPTIMIZER_TITLES",
+    "TrainConfig",
+    "Z_DISTS",
+    "check_device",
+    "dataset_title",
+]

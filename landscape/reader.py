@@ -18,9 +18,19 @@ import numpy as np
 import pandas as pd
 
 from landscape.errors import RunFileError
-from landscape.runfile import CHECKPOINTS, HESSIAN, LAYERS, METRICS, NETWORK_COLUMNS, PROBE, SAMPLES, open_for_read
-from landscape.stages import assign_stages, stage_labels
-from landscape.writer import META_PREFIX, writer_alive
+from landscape.networks import NETWORKS
+from landscape.runfile import (
+    CHECKPOINTS,
+    HESSIAN,
+    LAYERS,
+    META_PREFIX,
+    METRICS,
+    PROBE,
+    SAMPLES,
+    open_for_read,
+    writer_alive,
+)
+from landscape.stages import assign_stages, stage_labels, stage_of_steps
 
 
 class Run:
@@ -82,14 +92,24 @@ class Run:
     def __repr__(self) -> str:
         return f"Run({str(self.path)!r}, status={self.status!r}, iterations={self.n_iterations})"
 
+    def require_iterations(self) -> Run:
+        """The run itself; a one-sentence RunFileError if it has no recorded iterations yet."""
+        if self.n_iterations == 0:
+            raise RunFileError(no_iterations_message(str(self.path)))
+        return self
+
+    def stage_of(self, steps: Iterable[int], stages: int = 5) -> np.ndarray:
+        """The stage (1..stages, as in :meth:`tidy`) of each training step, e.g. of checkpoints or estimates."""
+        return stage_of_steps(self.metrics["step"].to_numpy(), list(steps), stages)
+
     # ------------------------------------------------------------------ derived frames
     def tidy(self, stages: int = 5) -> pd.DataFrame:
         """Long form for seaborn: one row per (iteration, network).
 
-        Columns: step, epoch, stage (1..stages, equal parts of the iterations),
-        stage_label ("1: 0-9359"), network ("g", "d", "d_real", "d_fake"), loss,
-        grad_norm. This is the one place stage membership is decided, so every
-        plot and report agrees on it.
+        Columns: step, epoch, stage (1..stages, equal parts of the iterations, as
+        :mod:`landscape.stages` assigns them), stage_label ("1: 0-9359"), network
+        (the keys of :data:`landscape.networks.NETWORKS` the run records), loss,
+        grad_norm.
         """
         return tidy_frame(self.metrics, stages)
 
@@ -191,9 +211,37 @@ def open_run(path: str | os.PathLike) -> Run:
     return Run(path)
 
 
+def as_run(data: Run | str | os.PathLike) -> Run:
+    """A Run given a Run or the path of a run file; a one-sentence RunFileError for anything else."""
+    if isinstance(data, Run):
+        return data
+    if isinstance(data, (str, os.PathLike)):
+        return open_run(data)
+    raise RunFileError(f"Expected a run or the path of a run file, got {type(data).__name__!r}.")
+
+
+def as_runs(data: Run | str | os.PathLike | Iterable[Run | str | os.PathLike]) -> RunCollection:
+    """A RunCollection given one run or path, or any iterable of runs and paths (names must be distinct)."""
+    if isinstance(data, RunCollection):
+        return data
+    if isinstance(data, (Run, str, os.PathLike)):
+        return RunCollection([as_run(data)])
+    if isinstance(data, Iterable):
+        return _distinct(RunCollection(as_run(item) for item in data))
+    raise RunFileError(f"Expected runs or paths of run files, got {type(data).__name__!r}.")
+
+
+def no_iterations_message(where: str) -> str:
+    """The one sentence for a run that has recorded no iterations yet (``where`` names it)."""
+    return f"{where} has no iterations yet; wait until the trainer has logged some, or check the path."
+
+
 def open_runs(paths: Iterable[str | os.PathLike]) -> RunCollection:
     """Open several run files; their names (file stems) must be distinct."""
-    runs = RunCollection(open_run(p) for p in paths)
+    return _distinct(RunCollection(open_run(p) for p in paths))
+
+
+def _distinct(runs: RunCollection) -> RunCollection:
     names = [run.name for run in runs]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
@@ -203,17 +251,15 @@ def open_runs(paths: Iterable[str | os.PathLike]) -> RunCollection:
 
 def tidy_frame(metrics: pd.DataFrame, stages: int = 5) -> pd.DataFrame:
     """The long-form (step, epoch, stage, stage_label, network, loss, grad_norm) view of a metrics table."""
-    if stages < 1:
-        raise RunFileError(f"The number of stages must be at least 1 (got {stages}).")
     n = len(metrics)
     stage = assign_stages(n, stages)
     steps = metrics["step"].to_numpy() if n else np.zeros(0, dtype=np.int64)
     labels = stage_labels(steps, stage, stages)
     label = pd.Categorical.from_codes(stage - 1, categories=labels, ordered=True) if n else pd.Categorical([], labels)
-    networks = [net for net, cols in NETWORK_COLUMNS.items() if all(c in metrics.columns for c in cols)]
+    networks = [key for key, net in NETWORKS.items() if {net.loss, net.grad_norm} <= set(metrics.columns)]
     parts = []
     for network in networks:
-        loss_col, norm_col = NETWORK_COLUMNS[network]
+        loss_col, norm_col = NETWORKS[network].loss, NETWORKS[network].grad_norm
         parts.append(
             pd.DataFrame(
                 {

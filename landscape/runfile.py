@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 
@@ -50,16 +51,11 @@ GAN_FIELDS: tuple[str, ...] = (
     "d_out_fake",
 )
 
-#: Which metric columns make up each network's (loss, grad_norm) pair in the tidy frame.
-NETWORK_COLUMNS: dict[str, tuple[str, str]] = {
-    "g": ("g_loss", "g_grad_norm"),
-    "d": ("d_loss", "d_grad_norm"),
-    "d_real": ("d_loss_real", "d_grad_norm_real"),
-    "d_fake": ("d_loss_fake", "d_grad_norm_fake"),
-}
-
 #: Rows per HDF5 chunk of /metrics.
 CHUNK_ROWS = 4096
+
+#: Root attributes holding a writer's ``set_meta`` values start with this prefix.
+META_PREFIX = "meta:"
 
 
 def metrics_dtype(fields: dict[str, np.dtype]) -> np.dtype:
@@ -131,6 +127,54 @@ def check_format(handle, path: Path) -> None:
         )
     if version < 1:
         raise RunFileError(f"{path} has an invalid run-file format version ({version}).")
+
+
+def writer_alive(pid: int, host: str | bytes) -> bool:
+    """Whether the process that wrote a run is still running (only knowable on the same host)."""
+    if isinstance(host, bytes):
+        host = host.decode()
+    if pid <= 0 or host != socket.gethostname():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def write_hessian_group(handle, step: int, network: str, arrays: Mapping[str, Any], attrs: Mapping[str, Any]) -> None:
+    """Write one Hessian estimate as ``/hessian/<step>/<network>`` (arrays as datasets, scalars as attributes).
+
+    Replaces an estimate already stored there. Values that are not HDF5 scalars
+    are stored as JSON text, ``None`` as ``"null"``.
+    """
+    key = f"{HESSIAN}/{int(step)}/{network}"
+    if key in handle:
+        del handle[key]
+    group = handle.create_group(key)
+    for name, value in arrays.items():
+        group.create_dataset(name, data=to_numpy(value))
+    for name, value in attrs.items():
+        if isinstance(value, (str, bool, int, float, np.integer, np.floating, np.bool_)):
+            group.attrs[name] = value
+        elif value is None:
+            group.attrs[name] = "null"
+        else:
+            group.attrs[name] = to_json(value)
+
+
+def to_numpy(value: Any) -> np.ndarray:
+    """A host numpy array of an array-like or tensor on any device (half precisions widened to float32)."""
+    if hasattr(value, "detach"):
+        import torch
+
+        tensor = value.detach().cpu()
+        if tensor.dtype in (torch.bfloat16, torch.float16):
+            tensor = tensor.float()
+        return tensor.numpy()
+    return np.asarray(value)
 
 
 def _attr_str(value: Any) -> str | None:

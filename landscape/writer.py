@@ -12,7 +12,6 @@ time, whichever comes first.
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import sys
 import time
@@ -31,18 +30,17 @@ from landscape.runfile import (
     FORMAT,
     FORMAT_VERSION,
     GAN_FIELDS,
-    HESSIAN,
     LAYERS,
+    META_PREFIX,
     METRICS,
     PROBE,
     SAMPLES,
     STATUSES,
     metrics_dtype,
-    open_for_read,
     to_json,
+    to_numpy,
+    write_hessian_group,
 )
-
-META_PREFIX = "meta:"
 
 
 class RunWriter:
@@ -66,7 +64,7 @@ class RunWriter:
     ) -> None:
         self.path = Path(path)
         if self.path.exists() and not overwrite:
-            raise RunFileError(f"{self.path} already exists; choose another output path or pass --force to overwrite it.")
+            raise RunFileError(f"{self.path} already exists; choose another path, or overwrite=True to replace it.")
         if flush_rows < 1:
             raise ValueError("flush_rows must be at least 1")
         if isinstance(fields, Mapping):
@@ -249,10 +247,10 @@ class RunWriter:
         for name, value in (("real", real), ("z", z)):
             if name in group:
                 del group[name]
-            group.create_dataset(name, data=_to_numpy(value).astype("<f4", copy=False))
+            group.create_dataset(name, data=to_numpy(value).astype("<f4", copy=False))
         self._file.flush()
 
-    def checkpoint(self, step: int, states: Mapping[str, Mapping[str, Any]]) -> None:
+    def add_checkpoint(self, step: int, states: Mapping[str, Mapping[str, Any]]) -> None:
         """Store the weights (state dicts, buffers included) of each network at ``step``, without pickle."""
         self._check_open()
         self.flush()
@@ -263,7 +261,7 @@ class RunWriter:
             for name, value in state.items():
                 if name in net_group:
                     del net_group[name]
-                net_group.create_dataset(name, data=_to_numpy(value))
+                net_group.create_dataset(name, data=to_numpy(value))
                 names.append(name)
             net_group.attrs["names"] = to_json(names)
         self._file.flush()
@@ -271,7 +269,7 @@ class RunWriter:
     def add_samples(self, epoch: int, grid: Any) -> None:
         """Store an image grid (uint8, H x W x C) of the fixed z after ``epoch``."""
         self._check_open()
-        array = _to_numpy(grid)
+        array = to_numpy(grid)
         if array.dtype != np.uint8:
             raise ValueError("sample grids are stored as uint8 images")
         group = self._file.require_group(SAMPLES)
@@ -285,7 +283,7 @@ class RunWriter:
         """Store one Hessian estimate (eigenvalues, residuals, ...) of ``network`` at ``step``."""
         self._check_open()
         self.flush()
-        _write_hessian(self._file, step, network, arrays, attrs)
+        write_hessian_group(self._file, step, network, arrays, attrs)
         self._file.flush()
 
     # ------------------------------------------------------------------ end
@@ -328,67 +326,6 @@ class RunWriter:
             raise RuntimeError(f"the run writer for {self.path} is closed")
 
 
-def append_hessian(
-    path: str | os.PathLike, step: int, network: str, arrays: Mapping[str, Any], attrs: Mapping[str, Any]
-) -> None:
-    """Add one Hessian estimate to a closed run file, atomically.
-
-    The file is copied, the copy is written and flushed, and then it replaces the
-    original in one rename: a process killed at any moment leaves either the old
-    or the new file, never a corrupted one. A run whose writer is still alive is
-    refused (its writer would overwrite or be broken by the change).
-    """
-    path = Path(path)
-    with open_for_read(path) as handle:
-        status = handle.attrs.get("status")
-        pid = int(handle.attrs.get("writer_pid", -1))
-        host = handle.attrs.get("writer_host", "")
-    if status == "running" and writer_alive(pid, host):
-        raise RunFileError(f"{path} is still being written by process {pid}; wait until the run ends.")
-    tmp = path.with_name(path.name + ".tmp")
-    shutil.copy2(path, tmp)
-    try:
-        with h5py.File(tmp, "a") as handle:
-            _write_hessian(handle, step, network, arrays, attrs)
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
-def writer_alive(pid: int, host: str | bytes) -> bool:
-    """Whether the process that wrote a run is still running (only knowable on the same host)."""
-    if isinstance(host, bytes):
-        host = host.decode()
-    if pid <= 0 or host != socket.gethostname():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _write_hessian(handle: h5py.File, step: int, network: str, arrays: Mapping[str, Any], attrs: Mapping[str, Any]) -> None:
-    key = f"{HESSIAN}/{int(step)}/{network}"
-    if key in handle:
-        del handle[key]
-    group = handle.create_group(key)
-    for name, value in arrays.items():
-        group.create_dataset(name, data=_to_numpy(value))
-    for name, value in attrs.items():
-        if isinstance(value, (str, bool, int, float, np.integer, np.floating, np.bool_)):
-            group.attrs[name] = value
-        elif value is None:
-            group.attrs[name] = "null"
-        else:
-            group.attrs[name] = to_json(value)
-
-
 def _now() -> float:
     return time.monotonic()
 
@@ -407,14 +344,3 @@ def _stack_scalars(values: list[Any]) -> Any:
             return torch.stack(values).float()
         except RuntimeError:  # mixed shapes or dtypes: normalise each first
             return torch.stack([v.detach().reshape(()).float() for v in values])
-
-
-def _to_numpy(value: Any) -> np.ndarray:
-    if hasattr(value, "detach"):
-        import torch
-
-        tensor = value.detach().cpu()
-        if tensor.dtype in (torch.bfloat16, torch.float16):
-            tensor = tensor.float()
-        return tensor.numpy()
-    return np.asarray(value)

@@ -87,10 +87,10 @@ def test_hessian_command_stores_estimates_and_plots(vanilla_run, tmp_path):
     # the command computes what the Python API computes for the same checkpoint and probe
     stored = load_estimate(run, 4, "d")
     fresh = estimate(run_file, 4, "d", 2, **FAST_OPTIONS)
-    np.testing.assert_allclose(stored.values, fresh.values, rtol=1e-6)
+    np.testing.assert_allclose(stored.eigen.values, fresh.eigen.values, rtol=1e-6)
     assert stored.classification.label == fresh.classification.label
     # the residual bound holds for the stored values: each is within its residual of an eigenvalue
-    assert np.all(stored.residuals <= stored.tolerance * stored.eigen.scale)
+    assert np.all(stored.eigen.residuals <= stored.eigen.tol * stored.eigen.scale)
 
 
 def test_estimates_via_writer_and_plots(vanilla_run, tmp_path):
@@ -99,7 +99,7 @@ def test_estimates_via_writer_and_plots(vanilla_run, tmp_path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from analysis.hessian.plot import density_frame, density_plot, eigenvalue_plot
+    from analysis.hessian.plot import density_frame, densityplot, eigenvalueplot
 
     run_file = copy_run(vanilla_run, tmp_path / "run.h5")
     results = [estimate(run_file, step, "g", 2, **FAST_OPTIONS) for step in (0, 4)]
@@ -109,7 +109,7 @@ def test_estimates_via_writer_and_plots(vanilla_run, tmp_path):
     arrays, attrs = to_record(results[0])
     with RunWriter(tmp_path / "live.h5", {"arch": "vanilla"}) as writer:
         writer.add_hessian(0, "g", arrays, attrs)
-    assert np.array_equal(open_run(tmp_path / "live.h5").hessian_arrays(0, "g")["values"], results[0].values)
+    assert np.array_equal(open_run(tmp_path / "live.h5").hessian_arrays(0, "g")["values"], results[0].eigen.values)
 
     table = read_estimates(run_file)
     assert list(table["step"]) == [0, 4]
@@ -118,10 +118,10 @@ def test_estimates_via_writer_and_plots(vanilla_run, tmp_path):
 
     assert list(table["stage"]) == [1, assign_stages(4, 5)[-1]]
     fig, axes = plt.subplots(1, 2)
-    assert eigenvalue_plot(table, network="g", ax=axes[0]) is axes[0]
+    assert eigenvalueplot(table, network="g", ax=axes[0]) is axes[0]
     dens = density_frame(run_file, network="g")
     assert set(dens["step"]) == {0, 4}
-    assert density_plot(dens, ax=axes[1]) is axes[1]
+    assert densityplot(dens, ax=axes[1]) is axes[1]
     assert len(axes[1].lines) >= 2
     plt.close(fig)
 
@@ -186,7 +186,7 @@ def test_error_no_checkpoints_or_no_probe(tmp_path):
     g, d = build_models(cfg)
     no_probe = tmp_path / "no-probe.h5"
     with RunWriter(no_probe, cfg.to_dict()) as writer:
-        writer.checkpoint(0, {"g": g.state_dict(), "d": d.state_dict()})
+        writer.add_checkpoint(0, {"g": g.state_dict(), "d": d.state_dict()})
     assert_user_error(landscape("hessian", str(no_probe)), "no probe batch")
 
 
@@ -203,36 +203,35 @@ def test_hessian_command_on_dcgan(tmp_path):
 
 
 def test_training_hook_stores_estimates_at_the_planned_steps(tmp_path) -> None:
-    """The trainer's hook (as `landscape record` wires it) stores both networks at every planned step."""
-    from landscape.cli.console import console
-    from landscape.cli.record import _hessian_hook
-    from landscape.data import load_dataset
-    from trainers.loop import GANTrainer
+    """The curvature hook (as `landscape record` wires it) stores both networks at every planned step."""
+    from analysis.hessian import curvature_hook
+    from trainers import record
 
     config = tiny_config(max_iters=6, hessian_every=3, hessian_k=2)
-    images = load_dataset("mnist", root=DATA).images
     path = tmp_path / "hooked.h5"
-    with RunWriter(path, config.to_dict()) as writer:
-        trainer = GANTrainer(config, images, writer, on_hessian_step=_hessian_hook(config, console))
-        trainer.run()
+    seen: list[tuple[int, str]] = []
+    summary = record(config, path, on_hessian_step=curvature_hook(on_result=lambda r: seen.append((r.step, r.network))))
+    assert summary.status == "finished" and summary.config.hessian_every == 3 and summary.notes == []
+    assert seen == [(s, n) for s in (0, 3, 6) for n in ("g", "d")]
     table = read_estimates(path)
     assert sorted(zip(table["step"], table["network"])) == [(s, n) for s in (0, 3, 6) for n in ("d", "g")]
     assert open_run(path).meta("schedule")["hessian_steps"] == [0, 3, 6]
     # an estimate made during training equals one made afterwards from the stored checkpoint
     during = load_estimate(path, 6, "d")
     after = estimate(path, step=6, network="d", k=2)
-    np.testing.assert_allclose(during.values, after.values, rtol=1e-4, atol=1e-6 * abs(after.values).max())
+    np.testing.assert_allclose(during.eigen.values, after.eigen.values, rtol=1e-4,
+                               atol=1e-6 * abs(after.eigen.values).max())
 
 
-def test_hessian_every_zero_means_no_hook_and_no_calls(tmp_path) -> None:
-    from landscape.cli.console import console
-    from landscape.cli.record import _hessian_hook
-    from landscape.data import load_dataset
-    from trainers.loop import GANTrainer
+def test_hessian_every_zero_means_no_calls_and_no_hook_means_none(tmp_path) -> None:
+    from trainers import record
 
     config = tiny_config(max_iters=2, hessian_every=0)
-    assert _hessian_hook(config, console) is None
     calls: list[int] = []
-    with RunWriter(tmp_path / "none.h5", config.to_dict()) as writer:  # a hook given anyway is never called
-        GANTrainer(config, load_dataset("mnist", root=DATA).images, writer, on_hessian_step=lambda t: calls.append(t.step)).run()
+    summary = record(config, tmp_path / "none.h5", on_hessian_step=lambda t: calls.append(t.step))  # never called
     assert calls == [] and read_estimates(tmp_path / "none.h5").empty
+    assert open_run(tmp_path / "none.h5").meta("schedule")["hessian_steps"] == []
+    # asked for (the default: stage boundaries) but no hook to make them: resolved to 0, stored, and said
+    summary = record(tiny_config(max_iters=2), tmp_path / "no-hook.h5")
+    assert summary.config.hessian_every == 0 and "no curvature hook" in summary.notes[0]
+    assert open_run(tmp_path / "no-hook.h5").config["hessian_every"] == 0

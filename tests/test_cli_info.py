@@ -22,7 +22,7 @@ def test_info_shows_config_status_fields_and_groups(tmp_path):
         w.set_meta("networks", {"g": {"params": 81184, "summary": "Linear(20->100)"}})
         for i in range(30):
             w.log(i, epoch=i // 10, g_loss=1.0)
-        w.checkpoint(29, {"g": {"w": torch.zeros(2)}})
+        w.add_checkpoint(29, {"g": {"w": torch.zeros(2)}})
     result = landscape("info", str(path))
     assert result.returncode == 0, result.stderr
     out = result.stdout

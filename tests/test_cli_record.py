@@ -97,7 +97,7 @@ def test_unknown_names_and_impossible_values(tmp_path, option: list[str], words:
 def test_batch_larger_than_the_dataset_is_one_sentence(tmp_path, shared_data) -> None:
     args = ["--arch", "vanilla", "--data", "mnist", "--batch-size", "100000", "--data-dir", str(shared_data)]
     result = _landscape("record", *args, "--out", str(tmp_path / "r.h5"))
-    _assert_one_line_error(result, "--batch-size 100000", "60000")
+    _assert_one_line_error(result, "batch_size 100000", "60000")
     assert not (tmp_path / "r.h5").exists()
 
 

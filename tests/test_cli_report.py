@@ -19,7 +19,8 @@ import pytest
 
 from analysis.stationarity import stationarity_report
 from landscape import open_run
-from landscape.writer import RunWriter, append_hessian
+from landscape.amend import append_hessian
+from landscape.writer import RunWriter
 
 REPO = Path(__file__).resolve().parents[1]
 N = 2000

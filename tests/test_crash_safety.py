@@ -28,7 +28,7 @@ while True:
     if i % 50 == 0:
         print(i, flush=True)
     if i % 2000 == 0:
-        w.checkpoint(i, {"g": {"w": [float(i)] * 1000}})
+        w.add_checkpoint(i, {"g": {"w": [float(i)] * 1000}})
 """
 
 

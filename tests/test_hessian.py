@@ -357,7 +357,7 @@ def test_mlp_gan_float32_against_float64_reference():
     result = estimate_models(g, d, real, z, "d", k=3, method="lanczos", tol=1e-4, **LOSSES)
     assert result.eigen.all_converged
     assert_within_residual(result.eigen, expected_extremes(spectrum, 3), 1e-4)
-    assert result.trace == pytest.approx(spectrum.sum(), abs=5 * result.trace_stderr + 1e-4 * np.abs(spectrum).max())
+    assert result.trace.value == pytest.approx(spectrum.sum(), abs=5 * result.trace.stderr + 1e-4 * np.abs(spectrum).max())
 
 
 def test_estimate_exact_mode_matches_reference_and_classifies():
@@ -365,9 +365,9 @@ def test_estimate_exact_mode_matches_reference_and_classifies():
     real, z = probe()
     spectrum = np.linalg.eigvalsh(reference_hessian(g, d, real, z, "g"))
     result = estimate_models(g, d, real, z, "g", k=2, **LOSSES)  # 92 params: auto -> exact
-    assert result.method == "exact"
+    assert result.eigen.method == "exact"
     assert np.allclose(result.eigen.spectrum, spectrum, atol=1e-10)
-    assert result.trace == pytest.approx(spectrum.sum(), abs=1e-10) and result.trace_stderr == 0
+    assert result.trace.value == pytest.approx(spectrum.sum(), abs=1e-10) and result.trace.stderr == 0
     tol = 1e-3 * np.abs(spectrum).max()
     assert result.classification.tol == pytest.approx(tol)
     assert result.classification.near_zero_fraction == pytest.approx(np.mean(np.abs(spectrum) <= tol))
@@ -450,6 +450,6 @@ def test_record_round_trip():
     assert set(arrays) >= {"values", "residuals", "converged", "density_grid", "density_values"}
     assert all(isinstance(v, (str, bool, int, float)) for v in attrs.values())
     back = from_record(arrays, attrs, 7, "d")
-    assert np.array_equal(back.values, result.values)
+    assert np.array_equal(back.eigen.values, result.eigen.values)
     assert back.classification.label == result.classification.label
-    assert back.trace == result.trace and back.n_hvp == result.n_hvp
+    assert back.trace.value == result.trace.value and back.n_hvp == result.n_hvp

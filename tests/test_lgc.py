@@ -24,18 +24,18 @@ import pytest  # noqa: E402
 from matplotlib.colors import to_rgb  # noqa: E402
 
 from analysis.lgc import (  # noqa: E402
-    NETWORK_NAMES,
-    PAPER_PANELS,
     emptiest_corner,
+    lgc_figure,
     lgc_grid,
     lgcplot,
     marker_style,
     quantile_limits,
 )
 from analysis.palettes import PAPER_COLORS, stage_colors  # noqa: E402
-from analysis.timeline import timeline, timelineplot  # noqa: E402
+from analysis.timeline import timeline, timeline_figure, timelineplot  # noqa: E402
 from landscape import open_run, open_runs  # noqa: E402
 from landscape.errors import LandscapeError  # noqa: E402
+from landscape.networks import NETWORKS, PAPER_PANELS, label  # noqa: E402
 from landscape.writer import RunWriter  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -129,7 +129,7 @@ def test_recorded_run_every_iteration_drawn_once_in_its_stage_colour(recorded):
     run = open_run(recorded)
     assert run.n_iterations == RECORD_ITERS
     tidy = run.tidy(5)
-    grid = lgc_grid(run)
+    grid = lgc_figure(run)
     assert grid.axes.shape == (1, len(PAPER_PANELS))
     for network, ax in zip(PAPER_PANELS, grid.axes[0]):
         assert_every_iteration_once_in_stage_colour(ax, tidy, network)
@@ -142,11 +142,11 @@ def test_recorded_run_every_iteration_drawn_once_in_its_stage_colour(recorded):
 def test_lgcplot_on_recorded_run_each_network(recorded):
     run = open_run(recorded)
     tidy = run.tidy(5)
-    for network in NETWORK_NAMES:
+    for network in NETWORKS:
         fig, ax = plt.subplots()
         assert lgcplot(run, network, ax=ax) is ax
         assert_every_iteration_once_in_stage_colour(ax, tidy, network)
-        assert ax.get_xlabel() == f"{NETWORK_NAMES[network]} loss"
+        assert ax.get_xlabel() == f"loss ({label(network)})"
 
 
 def test_stage_membership_comes_from_the_tidy_frame(synthetic):
@@ -288,12 +288,12 @@ def test_unknown_network_and_empty_run(tmp_path, synthetic):
     with pytest.raises(LandscapeError, match="Unknown network 'q'"):
         lgcplot(synthetic, "q")
     with pytest.raises(LandscapeError, match="Unknown network 'x'"):
-        lgc_grid(synthetic, networks=["g", "x"])
+        lgc_figure(synthetic, networks=["g", "x"])
     empty = write_run(tmp_path / "empty.h5", 0)
     with pytest.raises(LandscapeError, match="has no iterations yet"):
         lgcplot(empty, "g")
     with pytest.raises(LandscapeError, match="has no iterations yet"):
-        lgc_grid(empty)
+        lgc_figure(empty)
 
 
 def test_several_runs_need_the_grid(tmp_path, synthetic):
@@ -307,7 +307,7 @@ def test_several_runs_need_the_grid(tmp_path, synthetic):
 def test_grid_rows_columns_titles_and_row_legends(tmp_path):
     a = write_run(tmp_path / "a.h5", 500, config={"arch": "vanilla", "dataset": "mnist", "optimizer": "adam"})
     b = write_run(tmp_path / "b.h5", 800, config={"arch": "dcgan", "dataset": "fashion-mnist", "optimizer": "sgd"})
-    grid = lgc_grid([a, b], networks=("g", "d"))
+    grid = lgc_figure([a, b], networks=("g", "d"))
     assert grid.axes.shape == (2, 2) and grid.row_names == ["a", "b"] and grid.col_names == ["g", "d"]
     # each row is headed by its run's config and name, each panel titled by its network
     assert grid.row_titles == ["Vanilla GAN, MNIST, Adam (a)", "DCGAN, Fashion-MNIST, SGD (b)"]
@@ -320,7 +320,7 @@ def test_grid_rows_columns_titles_and_row_legends(tmp_path):
     for (r, run), (c, network) in [((r, p), (c, n)) for r, p in enumerate((a, b)) for c, n in enumerate(("g", "d"))]:
         assert_every_iteration_once_in_stage_colour(grid.axes[r, c], open_run(run).tidy(), network)
     # the stacked frame of open_runs draws the same grid, titled from its config columns
-    framed = lgc_grid(open_runs([a, b]).tidy(), networks=("g", "d"))
+    framed = lgc_figure(open_runs([a, b]).tidy(), networks=("g", "d"))
     assert framed.row_titles == grid.row_titles
     path = tmp_path / "grid.png"
     grid.savefig(path, dpi=40)
@@ -330,7 +330,7 @@ def test_grid_rows_columns_titles_and_row_legends(tmp_path):
 def test_grid_shared_axes_with_quantile_range_span_the_group(tmp_path):
     a = write_run(tmp_path / "a.h5", 500, seed=1)
     b = write_run(tmp_path / "b.h5", 500, seed=2)
-    grid = lgc_grid([a, b], networks=("g", "d"), sharex="col", sharey="col", quantile_range=(0.1, 0.9))
+    grid = lgc_figure([a, b], networks=("g", "d"), sharex="col", sharey="col", quantile_range=(0.1, 0.9))
     for c, network in enumerate(("g", "d")):
         top, bottom = grid.axes[0, c], grid.axes[1, c]
         assert top.get_xlim() == bottom.get_xlim() and top.get_ylim() == bottom.get_ylim()
@@ -338,17 +338,17 @@ def test_grid_shared_axes_with_quantile_range_span_the_group(tmp_path):
         spans = [quantile_limits(f.loc[f["network"] == network, "loss"].to_numpy(), (0.1, 0.9)) for f in frames]
         assert top.get_xlim() == pytest.approx((min(s[0] for s in spans), max(s[1] for s in spans)))
     assert grid.axes[0, 0].get_xlim() != grid.axes[0, 1].get_xlim()  # columns stay independent
-    free = lgc_grid([a, b], networks=("g",), quantile_range=(0.1, 0.9))
+    free = lgc_figure([a, b], networks=("g",), quantile_range=(0.1, 0.9))
     assert free.axes[0, 0].get_xlim() != free.axes[1, 0].get_xlim()
     # without a quantile range, shared limits span every cloud of the group
-    rows = lgc_grid([a, b], networks=("g", "d"), sharey="row")
+    rows = lgc_figure([a, b], networks=("g", "d"), sharey="row")
     for r in range(2):
         assert rows.axes[r, 0].get_ylim() == rows.axes[r, 1].get_ylim()
         for ax in rows.axes[r]:
             ys = np.concatenate([c.get_offsets()[:, 1] for c in ax.collections])
             assert ax.get_ylim()[0] <= ys.min() and ax.get_ylim()[1] >= ys.max()
     with pytest.raises(LandscapeError, match="sharex/sharey"):
-        lgc_grid([a], sharex="diagonal")
+        lgc_figure([a], sharex="diagonal")
 
 
 def test_run_being_written_is_drawn_up_to_its_last_flush(tmp_path):
@@ -379,7 +379,7 @@ def test_timelineplot_shades_stages_in_their_colours(synthetic):
 
 def test_timeline_figure_and_smoothing(tmp_path, synthetic):
     other = write_run(tmp_path / "o.h5", 3_000, seed=4)
-    fig = timeline([synthetic, other], networks=("g",))
+    fig = timeline_figure([synthetic, other], networks=("g",))
     assert len(fig.axes) == 4  # loss and gradient norm per run
     long_loss = fig.axes[2]
     raw, smooth = long_loss.get_lines()
@@ -387,3 +387,14 @@ def test_timeline_figure_and_smoothing(tmp_path, synthetic):
     assert np.std(smooth.get_ydata()) < np.std(raw.get_ydata())  # the rolling mean is smoother
     with pytest.raises(LandscapeError, match="Unknown quantity"):
         timelineplot(synthetic, "nope")
+
+
+def test_deprecated_figure_names_still_draw(synthetic):
+    """lgc_grid and timeline, the names the first README promised, stay as thin deprecated aliases."""
+    with pytest.warns(DeprecationWarning, match="lgc_figure"):
+        grid = lgc_grid(synthetic, networks=("g",))
+    assert grid.axes.shape == (1, 1)
+    with pytest.warns(DeprecationWarning, match="timeline_figure"):
+        fig = timeline(synthetic, networks=("g",))
+    assert len(fig.axes) == 2
+    plt.close("all")

@@ -14,7 +14,8 @@ from landscape import open_run, open_runs
 from landscape.errors import DivergedError, RunFileError
 from landscape.runfile import GAN_FIELDS
 from landscape.stages import assign_stages
-from landscape.writer import RunWriter, append_hessian
+from landscape.amend import append_hessian
+from landscape.writer import RunWriter
 
 CONFIG = {"arch": "vanilla", "dataset": "mnist", "epochs": 2, "betas": (0.9, 0.999)}
 
@@ -85,7 +86,7 @@ def test_optional_groups_round_trip(tmp_path):
             w.log_layers("g", torch.tensor([i, 2.0 * i]))
             w.log(i, g_loss=1.0)
         w.set_probe(torch.ones(4, 1, 28, 28), torch.zeros(4, 20))
-        w.checkpoint(19, {"g": g.state_dict(), "d": {"w": torch.arange(3.0)}})
+        w.add_checkpoint(19, {"g": g.state_dict(), "d": {"w": torch.arange(3.0)}})
         w.add_samples(1, np.full((8, 8, 1), 7, np.uint8))
         w.add_hessian(19, "d", {"top_values": np.array([3.0, 2.0])}, {"method": "eigsh", "converged": True, "tol": 1e-3})
     run = open_run(path)

@@ -20,12 +20,13 @@ from scipy import stats
 
 from analysis.stationarity import (
     noise_level,
-    report_figure,
     stagnant_mask,
     stagnation_segments,
+    stationarity_figure,
     stationarity_report,
     stationarity_verdict,
     trend_test,
+    verdict_phrase,
 )
 from analysis.stationarity.frames import prepare_tidy
 from analysis.stationarity.summary import near_stationary, summarize
@@ -102,8 +103,22 @@ def test_min_change_gates_a_significant_but_negligible_drift():
     trend = trend_test(log_norm, x)
     assert trend.p_value < 1e-6
     assert math.expm1(trend.change) == pytest.approx(-0.05, abs=0.01)
-    assert stationarity_verdict(trend, min_change=0.1) == "no significant trend"
+    # significant (p < 0.05) but below the 10% effect size: said as it is, not as "no significant trend"
+    assert stationarity_verdict(trend, min_change=0.1) == "significant but small"
+    assert verdict_phrase("significant but small", -0.0493) == "significant but small (-4.9%)"
     assert stationarity_verdict(trend, min_change=0.01) == "approaching stationarity"
+    drift = trend_test(rng.normal(0, 1, 300), np.arange(300))  # pure noise: p >= 0.05
+    assert drift.p_value >= 0.05 and stationarity_verdict(drift) == "no significant trend"
+
+
+def test_a_small_significant_trend_is_named_in_the_headline():
+    x = np.arange(N)
+    grad = {"g": np.exp(math.log(1.067) * x / (N - 1) + _rng(16).normal(0, 0.05, N))}  # +6.7%, significant
+    loss = {"g": 1 + _rng(17).normal(0, 0.1, N)}
+    report = stationarity_report(_tidy(grad, loss, stages=1))
+    headline = report.verdicts["headline"].iloc[0]
+    assert headline.startswith("g (generator): significant but small (+") and headline.endswith("%).")
+    assert report.verdicts["verdict"].iloc[0] == "significant but small"
 
 
 def test_too_short_and_constant_and_non_finite_series():
@@ -336,7 +351,7 @@ def test_figure_has_a_log_panel_per_network_with_thresholds(ground_truth_report)
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig = report_figure(ground_truth_report)
+    fig = stationarity_figure(ground_truth_report)
     axes = fig.axes
     assert [ax.get_title() for ax in axes] == ["g (generator)", "d (discriminator)",
                                                "d_real (discriminator, real part)", "d_fake (discriminator, fake part)"]
@@ -365,9 +380,9 @@ def test_a_paper_length_run_reports_in_seconds():
 
 
 def test_change_phrase_uses_a_factor_beyond_tenfold():
-    from analysis.stationarity.report import _change_phrase
+    from analysis.stationarity.verdicts import change_phrase
 
-    assert _change_phrase(-0.25) == "falls 25.0%"
-    assert _change_phrase(0.458) == "rises 45.8%"
-    assert _change_phrase(2.5e10) == "rises 2.5e+10-fold"
-    assert _change_phrase(float("nan")) == "does not change"
+    assert change_phrase(-0.25) == "falls 25.0%"
+    assert change_phrase(0.458) == "rises 45.8%"
+    assert change_phrase(2.5e10) == "rises 2.5e+10-fold"
+    assert change_phrase(float("nan")) == "does not change"

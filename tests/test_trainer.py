@@ -15,7 +15,8 @@ from landscape.errors import DivergedError
 from landscape.runfile import GAN_FIELDS
 from landscape.writer import RunWriter
 from trainers import losses
-from trainers.loop import GANTrainer, Schedule
+from trainers.loop import GANTrainer
+from trainers.schedule import Schedule
 from trainers.models import build_models
 
 

@@ -29,20 +29,20 @@ runs with recording off, which the benchmark uses to measure recording's cost.
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import torch
-from torch import nn
 
-from landscape.config import TrainConfig
+from landscape.config import TrainConfig, check_device
 from landscape.data import to_unit_range
-from landscape.errors import DivergedError
+from landscape.errors import DivergedError, LandscapeError
 from trainers import losses
 from trainers.models import build_models, network_info
 from trainers.optim import make_optimizers
-from trainers.samples import default_sample_epochs, sample_grid
+from trainers.samples import sample_grid
+from trainers.schedule import Schedule, resolve_hessian_every
 
 #: Number of z vectors in each sample grid (an 8 x 8 grid).
 SAMPLE_COUNT = 64
@@ -51,10 +51,18 @@ DIVERGENCE_CHECK_EVERY = 100
 
 
 def resolve_device(name: str) -> torch.device:
-    """``auto`` -> cuda when available, else cpu; anything else as given."""
+    """``auto`` -> cuda when available, else cpu; anything else as given, checked against what PyTorch sees."""
+    check_device(name)
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise LandscapeError(f"The device {name} asks for a GPU, but PyTorch sees none; use cpu or auto.")
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        raise LandscapeError(
+            f"The device {name} names a GPU that does not exist; PyTorch sees {torch.cuda.device_count()}."
+        )
+    return device
 
 
 def sample_z(
@@ -66,51 +74,18 @@ def sample_z(
     return torch.randn(n, config.z_dim, device=device, generator=generator)
 
 
-@dataclass
-class Schedule:
-    """When things happen in a run, all derived from the config and the dataset size."""
-
-    iters_per_epoch: int
-    total_iters: int  # planned iterations (epochs x iters_per_epoch, or max_iters if fewer)
-    epochs: int  # epochs actually reached (the last one may be partial)
-    checkpoint_steps: list[int] = field(default_factory=list)  # weights after this many iterations
-    sample_epochs: list[int] = field(default_factory=list)
-    hessian_steps: list[int] = field(default_factory=list)  # Hessian estimates after this many iterations
-
-    @classmethod
-    def plan(cls, config: TrainConfig, n_images: int) -> Schedule:
-        ipe = n_images // config.batch_size
-        total = config.epochs * ipe
-        if config.max_iters is not None:
-            total = min(total, config.max_iters)
-        epochs = -(-total // ipe)
-        k = config.stages
-        boundaries = {-(-s * total // k) for s in range(k + 1)} if k else set()
-        steps = set(boundaries)
-        if config.checkpoint_every:
-            steps |= set(range(0, total + 1, config.checkpoint_every)) | {total}
-        wanted = config.sample_epochs or default_sample_epochs(config.epochs)
-        # a run cut short by max_iters: scale the default epochs to the epochs it reaches
-        if config.sample_epochs is None and epochs < config.epochs:
-            wanted = default_sample_epochs(epochs)
-        if config.hessian_every is None:  # the default: where the stage-boundary checkpoints are
-            hessian = boundaries or {0, total}
-        elif config.hessian_every == 0:
-            hessian = set()
-        else:
-            hessian = set(range(0, total + 1, config.hessian_every)) | {total}
-        return cls(
-            ipe, total, epochs, sorted(steps), sorted(e for e in wanted if e <= epochs), sorted(hessian)
-        )
-
-
 class GANTrainer:
     """A GAN, its optimizers, its data and its schedule; :meth:`run` trains it.
 
     The trainer can be run in pieces (``run(until=...)`` continues where the last
     call stopped), which the benchmark uses to interleave trainers. ``on_hessian_step``
     (called with the trainer at each of ``schedule.hessian_steps`` while recording)
-    is where curvature estimates plug in: the trainer itself knows nothing of them.
+    is where curvature estimates plug in (``analysis.hessian.curvature_hook``): the
+    trainer itself knows nothing of them. ``config`` is the given config with its
+    device and ``hessian_every`` resolved (:func:`trainers.schedule.resolve_hessian_every`);
+    ``notes`` says why a resolved value differs from the one asked for.
+
+    Recording starts when a writer is given, here or later with :meth:`start_recording`.
     """
 
     def __init__(
@@ -120,14 +95,19 @@ class GANTrainer:
         writer=None,
         on_hessian_step: Callable[[GANTrainer], None] | None = None,
     ):
-        self.config = config
         self.device = resolve_device(config.device)
-        self.writer = writer
+        every, note = resolve_hessian_every(config, self.device.type, can_estimate=on_hessian_step is not None)
+        self.config = config = config.replace(device=str(self.device), hessian_every=every)
+        self.notes: list[str] = [note] if note else []
+        self.writer = None
         self.on_hessian_step = on_hessian_step
         if config.subset is not None:
             images = images[: config.subset]
         if images.shape[0] < config.batch_size:
-            raise ValueError(f"{images.shape[0]} images are fewer than one batch of {config.batch_size}")
+            raise LandscapeError(
+                f"{images.shape[0]} training images are fewer than one batch of {config.batch_size}; "
+                "lower batch_size or raise subset."
+            )
         self.schedule = Schedule.plan(config, images.shape[0])
 
         # Everything random below comes from the run's seed: same seed, device and settings, same run.
@@ -154,39 +134,31 @@ class GANTrainer:
         self.latest: dict[str, torch.Tensor] = {}  # the last iteration's metrics
         self.layer_norms: tuple[torch.Tensor, torch.Tensor] | None = None  # its per-tensor (g, d) norms
         self._nonfinite = torch.zeros((), dtype=torch.bool, device=self.device)
-        self._stop_requested = False
+        self._stop = threading.Event()
         self._peek_host: torch.Tensor | None = None  # pinned copy of the latest losses (CUDA)
         self._peek_event = None
         self._peek_values: list[float] = []
         if writer is not None:
-            self._start_recording()
+            self.start_recording(writer)
 
     # ------------------------------------------------------------------ recording
-    def _start_recording(self) -> None:
-        w, s = self.writer, self.schedule
+    def start_recording(self, writer) -> None:  # noqa: ANN001 - a landscape.writer.RunWriter
+        """Record into ``writer`` from now on: metadata, probe batch, the step-0 checkpoint and estimates."""
+        self.writer = w = writer
+        s = self.schedule
         w.set_meta("networks", network_info(self.g, self.d, self.config))
-        w.set_meta(
-            "schedule",
-            {
-                "images": self.n_images,
-                "iters_per_epoch": s.iters_per_epoch,
-                "planned_iters": s.total_iters,
-                "checkpoint_steps": s.checkpoint_steps,
-                "sample_epochs": s.sample_epochs,
-                "hessian_steps": s.hessian_steps if self.on_hessian_step is not None else [],
-            },
-        )
+        w.set_meta("schedule", s.as_meta(self.n_images))
         w.set_probe(self.probe_real, self.probe_z)
         if self.config.layer_norms:
             w.declare_layers("g", [n for n, p in self.g.named_parameters() if p.requires_grad])
             w.declare_layers("d", [n for n, p in self.d.named_parameters() if p.requires_grad])
         if 0 in s.checkpoint_steps:
             self._checkpoint()
-        if 0 in s.hessian_steps and self.on_hessian_step is not None:
+        if 0 in s.hessian_steps:
             self.on_hessian_step(self)
 
     def _checkpoint(self) -> None:
-        self.writer.checkpoint(self.step, {"g": self.g.state_dict(), "d": self.d.state_dict()})
+        self.writer.add_checkpoint(self.step, {"g": self.g.state_dict(), "d": self.d.state_dict()})
 
     def _samples(self) -> None:
         self.writer.add_samples(self.epoch, sample_grid(self.g, self.fixed_z))
@@ -250,19 +222,22 @@ class GANTrainer:
 
         Raises :class:`~landscape.errors.DivergedError` at the first NaN or inf loss
         (on an accelerator within :data:`DIVERGENCE_CHECK_EVERY` iterations of it),
-        after recording that iteration. ``progress(trainer)`` is called about every
-        ``progress_every`` seconds and at the end.
+        after recording that iteration, and KeyboardInterrupt before the next
+        iteration once :meth:`request_stop` was called. ``progress(trainer)`` is
+        called at the start, about every ``progress_every`` seconds, and at the end.
         """
         cfg, s, w = self.config, self.schedule, self.writer
         stop = s.total_iters if until is None else min(until, s.total_iters)
         bs = cfg.batch_size
         on_cpu = self.device.type == "cpu"
         checkpoint_at, sample_at = set(s.checkpoint_steps), set(s.sample_epochs)
-        hessian_at = set(s.hessian_steps) if self.on_hessian_step is not None else set()
+        hessian_at = set(s.hessian_steps)
+        if progress is not None:
+            progress(self)
         next_report = time.monotonic() + progress_every
         while self.step < stop:
-            if self._stop_requested:  # Ctrl-C, turned into a clean stop between iterations
-                self._stop_requested = False
+            if self._stop.is_set():  # Ctrl-C, turned into a clean stop between iterations
+                self._stop.clear()
                 raise KeyboardInterrupt
             if self.batch_in_epoch == 0:  # a new epoch: a fresh shuffle
                 self.perm = torch.randperm(self.n_images, device=self.device)
@@ -300,8 +275,8 @@ class GANTrainer:
             progress(self)
 
     def request_stop(self) -> None:
-        """Ask :meth:`run` to raise KeyboardInterrupt before the next iteration (safe from a signal handler)."""
-        self._stop_requested = True
+        """Ask :meth:`run` to raise KeyboardInterrupt before the next iteration (safe from a signal handler or thread)."""
+        self._stop.set()
 
     def latest_losses(self) -> dict[str, float]:
         """The latest ``g_loss`` and ``d_loss`` as floats, for a progress display.
@@ -350,14 +325,3 @@ class GANTrainer:
             f"training diverged (a NaN or infinite loss) by iteration {self.step - 1} of epoch {self.epoch}"
         )
 
-
-def train(
-    config: TrainConfig,
-    images: torch.Tensor,
-    writer=None,
-    progress: Callable[[GANTrainer], None] | None = None,
-) -> GANTrainer:
-    """Build a trainer for ``config`` on ``images`` (uint8, N x C x H x W) and train it to the end."""
-    trainer = GANTrainer(config, images, writer)
-    trainer.run(progress=progress)
-    return trainer

@@ -3,9 +3,8 @@
 This is the one entry point other packages use to (re)build networks, e.g. the
 Hessian analysis rebuilding them from a run file's config and checkpoints::
 
-    from trainers.models import build_models, load_weights
-    g, d = build_models(run.config)
-    load_weights(g, run.checkpoint(step, "g"))
+    from trainers.models import load_models
+    g, d = load_models(run, step)      # build_models(run.config) + load_weights(checkpoint)
 """
 
 from __future__ import annotations
@@ -107,3 +106,17 @@ def load_weights(module: nn.Module, arrays: Mapping[str, np.ndarray | torch.Tens
     state = {k: (v if isinstance(v, torch.Tensor) else torch.as_tensor(np.asarray(v))).to(device) for k, v in arrays.items()}
     module.load_state_dict(state)
     return module
+
+
+def load_models(run: Any, step: int, device: str | torch.device = "cpu") -> tuple[nn.Module, nn.Module]:
+    """The (generator, discriminator) of a recorded run with the weights of its checkpoint at ``step``.
+
+    ``run`` is a :class:`landscape.reader.Run` or the path of a run file.
+    """
+    from landscape.reader import as_run
+
+    run = as_run(run)
+    g, d = build_models(run.config)
+    load_weights(g, run.checkpoint(step, "g"))
+    load_weights(d, run.checkpoint(step, "d"))
+    return g.to(device), d.to(device)

@@ -12,36 +12,29 @@ discriminator loss w.r.t. D with G fixed) on a run's fixed probe batch:
 
 Entry points::
 
-    from analysis.hessian import estimate, estimate_models, to_record, store, read_estimates
-    result = estimate("run.h5", step=9360, network="d", k=5)
-    store(result, "run.h5")                       # atomically, via landscape.writer.append_hessian
-    arrays, attrs = to_record(result)             # for RunWriter.add_hessian(step, network, arrays, attrs)
-    estimate_and_record(writer, g, d, probe_real, probe_z, step)   # training loop hook: both networks
+    from analysis.hessian import estimate, estimate_models, store, read_estimates, curvature_hook
+    result = estimate("run.h5", step=9360, network="d", k=5)   # at a stored checkpoint
+    result = estimate_models(g, d, probe_real, probe_z, "g")    # networks in memory
+    store(result, "run.h5")                 # atomically, via landscape.amend.append_hessian
+    read_estimates("run.h5")                # every stored estimate, with its stage
+    trainers.record(config, path, on_hessian_step=curvature_hook())   # during training
 
+Modules: :mod:`~analysis.hessian.estimate` (computing), :mod:`~analysis.hessian.storage`
+(run files), :mod:`~analysis.hessian.hook` (during training), :mod:`~analysis.hessian.plot`.
 Generic pieces (any scalar loss of any parameters): :class:`HessianVectorProduct`,
-:class:`HessianOperator`, :func:`extreme_eigenvalues`, :func:`estimate_trace`,
-:func:`slq_density`, :func:`classify`.
+:class:`HessianOperator`, :func:`analyse`, :func:`extreme_eigenvalues`,
+:func:`estimate_trace`, :func:`slq_density`, :func:`classify`.
 """
 
 from analysis.hessian.classify import Classification, classify
 from analysis.hessian.density import SpectralDensity, exact_density, slq_density
-from analysis.hessian.eigen import EigenResult, extreme_eigenvalues, power_iteration
-from analysis.hessian.estimate import (
-    HessianResult,
-    analyse,
-    estimate,
-    estimate_and_record,
-    estimate_models,
-    from_record,
-    load_estimate,
-    load_models,
-    read_estimates,
-    store,
-    to_record,
-)
+from analysis.hessian.eigen import METHODS, EigenResult, extreme_eigenvalues, power_iteration
+from analysis.hessian.estimate import HessianResult, analyse, estimate, estimate_models
 from analysis.hessian.gan import check_deterministic, deterministic_copy, gan_loss
+from analysis.hessian.hook import curvature_hook
 from analysis.hessian.hvp import HessianVectorProduct, hessian_matrix
 from analysis.hessian.operator import HessianOperator
+from analysis.hessian.storage import from_record, load_estimate, read_estimates, store, to_record
 from analysis.hessian.trace import TraceEstimate, estimate_trace, hutchinson, hutchpp
 
 __all__ = [
@@ -50,14 +43,15 @@ __all__ = [
     "HessianOperator",
     "HessianResult",
     "HessianVectorProduct",
+    "METHODS",
     "SpectralDensity",
     "TraceEstimate",
     "analyse",
     "check_deterministic",
     "classify",
+    "curvature_hook",
     "deterministic_copy",
     "estimate",
-    "estimate_and_record",
     "estimate_models",
     "estimate_trace",
     "exact_density",
@@ -68,7 +62,6 @@ __all__ = [
     "hutchinson",
     "hutchpp",
     "load_estimate",
-    "load_models",
     "power_iteration",
     "read_estimates",
     "slq_density",

@@ -32,8 +32,7 @@ from torch import nn
 
 from analysis.hessian.hvp import HessianVectorProduct
 from landscape.errors import LandscapeError
-
-NETWORKS = ("g", "d")
+from landscape.networks import PARAMETER_NETWORKS, label
 
 #: Two products from independently built graphs must agree to this many units of the
 #: dtype's machine epsilon (relative, in the 2-norm). Double backward on the CPU is
@@ -104,8 +103,9 @@ def gan_loss(
     to analyse a loss variant. The parameters are the copy's trainable ones, in
     ``named_parameters`` order.
     """
-    if network not in NETWORKS:
-        raise LandscapeError(f"Unknown network {network!r}; use 'g' (generator) or 'd' (discriminator).")
+    if network not in PARAMETER_NETWORKS:
+        choices = " or ".join(f"{n!r} ({label(n)})" for n in PARAMETER_NETWORKS)
+        raise LandscapeError(f"Unknown network {network!r}; use {choices}.")
     if g_loss_fn is None or d_loss_parts_fn is None:
         default_g, default_d = _default_losses()
         g_loss_fn = g_loss_fn or default_g

@@ -14,14 +14,16 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 import pandas as pd
 
+from analysis.hessian.storage import read_estimates
 from analysis.palettes import stage_colors
 from landscape.errors import LandscapeError
+from landscape.networks import PARAMETER_NETWORKS, label
+from landscape.reader import as_run
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-NETWORK_NAMES = {"g": "generator", "d": "discriminator"}
 ENDS = {"lambda_max": ("^", r"$\lambda_{max}$"), "lambda_min": ("v", r"$\lambda_{min}$")}
 
 
@@ -45,7 +47,7 @@ def _stages(data: pd.DataFrame, stages: int | None) -> int:
     return int(data["stage"].max()) if "stage" in data.columns and len(data) else 1
 
 
-def eigenvalue_plot(
+def eigenvalueplot(
     data: pd.DataFrame,
     *,
     network: str | None = None,
@@ -86,7 +88,7 @@ def eigenvalue_plot(
     present = sorted(int(s) for s in frame["stage"].unique())
     handles += [Line2D([], [], marker="o", ls="", color=colors[s - 1], label=f"stage {s}") for s in present]
     if frame["network"].nunique() > 1:
-        handles += [Line2D([], [], color="0.6", ls=linestyles.get(n, ":"), label=NETWORK_NAMES.get(n, n))
+        handles += [Line2D([], [], color="0.6", ls=linestyles.get(n, ":"), label=label(n))
                     for n in frame["network"].unique()]
     ax.legend(handles=handles, fontsize="small", frameon=False)
     if symlog:
@@ -96,15 +98,13 @@ def eigenvalue_plot(
     ax.set_xlabel("training step")
     ax.set_ylabel("Hessian eigenvalue")
     if network is not None:
-        ax.set_title(f"{NETWORK_NAMES.get(network, network)}: extreme eigenvalues")
+        ax.set_title(f"{label(network)}: extreme eigenvalues")
     return ax
 
 
 def density_frame(run: Any, network: str | None = None, stages: int = 5) -> pd.DataFrame:
     """Long form of a run's stored spectral densities: step, network, stage, eigenvalue, density."""
-    from analysis.hessian.estimate import _as_run, read_estimates
-
-    run = _as_run(run)
+    run = as_run(run)
     index = read_estimates(run, stages)
     parts = []
     for _, row in index.iterrows():
@@ -122,7 +122,7 @@ def density_frame(run: Any, network: str | None = None, stages: int = 5) -> pd.D
     return pd.concat(parts, ignore_index=True)
 
 
-def density_plot(
+def densityplot(
     data: pd.DataFrame,
     *,
     network: str | None = None,
@@ -162,18 +162,16 @@ def density_plot(
     ax.set_ylabel("spectral density")
     ax.legend(fontsize="x-small", frameon=False)
     if network is not None:
-        ax.set_title(f"{NETWORK_NAMES.get(network, network)}: spectral density")
+        ax.set_title(f"{label(network)}: spectral density")
     return ax
 
 
-def hessian_figure(run: Any, networks: Sequence[str] = ("g", "d"), *, stages: int = 5, palette: str = "paper",
-                   symlog: bool = False) -> "Figure":
+def hessian_figure(run: Any, networks: Sequence[str] = PARAMETER_NETWORKS, *, stages: int = 5,
+                   palette: str = "paper", symlog: bool = False) -> "Figure":
     """Eigenvalues against step (top row) and spectral densities (bottom row), one column per network."""
     import matplotlib.pyplot as plt
 
-    from analysis.hessian.estimate import _as_run, read_estimates
-
-    run = _as_run(run)
+    run = as_run(run)
     estimates = read_estimates(run, stages)
     networks = [n for n in networks if n in set(estimates.get("network", []))]
     if not networks:
@@ -181,9 +179,9 @@ def hessian_figure(run: Any, networks: Sequence[str] = ("g", "d"), *, stages: in
     densities = density_frame(run, stages=stages)
     fig, axes = plt.subplots(2, len(networks), figsize=(5.5 * len(networks), 8), squeeze=False)
     for col, net in enumerate(networks):
-        eigenvalue_plot(estimates, network=net, ax=axes[0, col], stages=stages, palette=palette, symlog=symlog)
+        eigenvalueplot(estimates, network=net, ax=axes[0, col], stages=stages, palette=palette, symlog=symlog)
         if (densities["network"] == net).any():
-            density_plot(densities, network=net, ax=axes[1, col], stages=stages, palette=palette)
+            densityplot(densities, network=net, ax=axes[1, col], stages=stages, palette=palette)
         else:
             axes[1, col].set_axis_off()
     fig.suptitle(run.name)

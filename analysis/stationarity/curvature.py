@@ -18,7 +18,7 @@ from typing import Any, Iterable
 import numpy as np
 import pandas as pd
 
-from analysis.stationarity.frames import NETWORKS
+from landscape.networks import NETWORKS
 
 COLUMNS = ["run", "network", "step", "stage", "curvature_class", "sign_class", "lambda_min", "lambda_max", "hessian_norm",
            "grad_norm", "hg_norm", "flatness", "flatness_source"]
@@ -74,8 +74,9 @@ def gradient_and_hessian_gradient(run: Any, step: int, network: str) -> tuple[fl
     batch's statistics), so the ratio refers to the Hessian whose eigenvalues are
     stored. Costs one gradient and one Hessian-vector product.
     """
-    from analysis.hessian import HessianVectorProduct, gan_loss, load_models
+    from analysis.hessian import HessianVectorProduct, gan_loss
     from landscape.errors import LandscapeError
+    from trainers.models import load_models
 
     probe = run.probe()
     if probe is None:
@@ -101,15 +102,7 @@ def _compute_hg(run: Any, step: int, network: str) -> tuple[tuple[float, float] 
         return None, str(err)
 
 
-def _stage_at(stage_of: pd.Series, step: int) -> Any:
-    """The stage of ``step``, or of the last iteration before it (a checkpoint may follow the last iteration)."""
-    if stage_of.empty:
-        return pd.NA
-    pos = int(np.clip(stage_of.index.searchsorted(step, side="right") - 1, 0, len(stage_of) - 1))
-    return int(stage_of.iloc[pos])
-
-
-def curvature_table(runs: list, tidy: pd.DataFrame, *, compute_missing: bool = True) -> tuple[pd.DataFrame, list[str]]:
+def curvature_table(runs: list, stages: int, *, compute_missing: bool = True) -> tuple[pd.DataFrame, list[str]]:
     """One row per stored Hessian estimate of the runs, and notes on what could not be given.
 
     ||g|| and ||Hg|| come from the estimate's attributes (``grad_norm``,
@@ -121,7 +114,7 @@ def curvature_table(runs: list, tidy: pd.DataFrame, *, compute_missing: bool = T
         estimates = run.hessian()
         if estimates.empty:
             continue
-        stage_of = tidy[tidy["run"] == run.name].drop_duplicates("step").set_index("step")["stage"].sort_index()
+        stage_of = dict(zip(estimates["step"], run.stage_of(estimates["step"], stages))) if run.n_iterations else {}
         for row in estimates.to_dict("records"):
             step, network = int(row["step"]), str(row["network"])
             lo, hi = _extremes(run, row)
@@ -136,7 +129,7 @@ def curvature_table(runs: list, tidy: pd.DataFrame, *, compute_missing: bool = T
                 else:
                     (g_norm, hg_norm), source = computed, "computed"
             flat = hg_norm / (h_norm * g_norm) if source != "unavailable" and h_norm > 0 and g_norm > 0 else math.nan
-            rows.append({"run": run.name, "network": network, "step": step, "stage": _stage_at(stage_of, step),
+            rows.append({"run": run.name, "network": network, "step": step, "stage": stage_of.get(step, pd.NA),
                          "curvature_class": _first(row, _CLASS_KEYS) or "unknown",
                          "sign_class": row.get("curvature") if "classification" in row else None,
                          "lambda_min": lo, "lambda_max": hi, "hessian_norm": h_norm, "grad_norm": g_norm,

@@ -1,7 +1,7 @@
 """Gradient norm against iteration, log scale, stages shaded, near-stationary thresholds drawn.
 
-``plot_gradient_norm`` draws one (run, network) series on an Axes, seaborn style
-(data + ``ax=``, returns the Axes); ``report_figure`` lays out one panel per
+``gradnormplot`` draws one (run, network) series on an Axes, seaborn style
+(data + ``ax=``, returns the Axes); ``stationarity_figure`` lays out one panel per
 network and run for a :class:`StationarityReport`. Stage colours come from
 :mod:`analysis.palettes`, the same as the loss-gradient clouds.
 """
@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from analysis.stationarity.frames import NETWORK_NAMES, prepare_tidy
 from analysis.stationarity.stagnation import default_window
+from landscape.errors import LandscapeError
+from landscape.networks import title as network_title
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
@@ -23,7 +24,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from analysis.stationarity.report import StationarityReport
 
 
-def plot_gradient_norm(
+def gradnormplot(
     data: pd.DataFrame,
     *,
     ax: "Axes | None" = None,
@@ -77,7 +78,7 @@ def plot_gradient_norm(
     return ax
 
 
-def report_figure(report: "StationarityReport | Any", *, palette: str = "paper", **options: Any) -> "Figure":
+def stationarity_figure(report: "StationarityReport | Any", *, palette: str = "paper", **options: Any) -> "Figure":
     """One panel per (run, network): gradient norm against iteration with stages and thresholds.
 
     Takes a :class:`StationarityReport` (thresholds as in the report), or anything
@@ -89,7 +90,9 @@ def report_figure(report: "StationarityReport | Any", *, palette: str = "paper",
 
     if not isinstance(report, StationarityReport):
         report = stationarity_report(report, **options)
-    tidy = report.tidy if report.tidy is not None else prepare_tidy(pd.DataFrame())
+    if report.tidy is None:
+        raise LandscapeError("This report carries no tidy frame to draw; build it with stationarity_report().")
+    tidy = report.tidy
     runs = list(dict.fromkeys(tidy["run"]))
     networks = list(dict.fromkeys(tidy["network"]))
     fig, axes = plt.subplots(len(runs), len(networks), figsize=(4.2 * len(networks), 3.2 * len(runs)),
@@ -100,8 +103,8 @@ def report_figure(report: "StationarityReport | Any", *, palette: str = "paper",
         for j, network in enumerate(networks):
             part = tidy[(tidy["run"] == run) & (tidy["network"] == network)]
             rel = whole["relative_threshold"].get((run, network), np.nan)
-            title = f"{network} ({NETWORK_NAMES.get(network, network)})" + (f"\n{run}" if len(runs) > 1 else "")
-            plot_gradient_norm(part, ax=axes[i, j], absolute_threshold=report.options["absolute_threshold"],
+            title = network_title(network) + (f"\n{run}" if len(runs) > 1 else "")
+            gradnormplot(part, ax=axes[i, j], absolute_threshold=report.options["absolute_threshold"],
                                relative_threshold=rel, relative=report.options["relative_threshold"],
                                palette=palette, title=title)
     handles, labels = axes[0, 0].get_legend_handles_labels()

@@ -12,15 +12,8 @@ from typing import Iterator
 import pandas as pd
 
 from landscape.errors import LandscapeError
+from landscape.networks import NETWORKS
 
-#: Networks in report order: generator, discriminator, and the discriminator's real and fake parts.
-NETWORKS = ("g", "d", "d_real", "d_fake")
-NETWORK_NAMES = {
-    "g": "generator",
-    "d": "discriminator",
-    "d_real": "discriminator, real part",
-    "d_fake": "discriminator, fake part",
-}
 ALL = "all"
 REQUIRED = ("step", "stage", "network", "loss", "grad_norm")
 
@@ -52,7 +45,7 @@ def prepare_tidy(tidy: pd.DataFrame, name: str = "run") -> pd.DataFrame:
                                 + steps.transform("max").astype(str))
     frame["stage_label"] = frame["stage_label"].astype(str)
     runs = {run: i for i, run in enumerate(frame["run"].unique())}
-    networks = {net: i for i, net in enumerate(NETWORKS)}
+    networks = {net: i for i, net in enumerate(NETWORKS)}  # report order: the network table's
     for net in frame["network"].unique():
         networks.setdefault(net, len(networks))
     frame["_run"], frame["_net"] = frame["run"].map(runs), frame["network"].map(networks)

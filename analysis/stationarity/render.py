@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from analysis.stationarity.frames import NETWORK_NAMES
+from landscape.networks import NETWORKS
 
 if TYPE_CHECKING:  # pragma: no cover
     from analysis.stationarity.report import StationarityReport
@@ -101,7 +101,7 @@ def _stretches(frame: pd.DataFrame, with_run: bool) -> pd.DataFrame:
     shown = (frame.sort_values("iterations", ascending=False, kind="stable")
              .groupby(["run", "network"], sort=False).head(STRETCHES_SHOWN)
              .sort_values(["run", "start_step"], kind="stable"))
-    order = {net: i for i, net in enumerate(NETWORK_NAMES)}
+    order = {net: i for i, net in enumerate(NETWORKS)}
     shown = shown.iloc[np.argsort([order.get(n, 99) for n in shown["network"]], kind="stable")]
     rows = [{"run": r["run"], "network": r["network"], "steps": f"{int(r['start_step'])}-{int(r['end_step'])}",
              "iterations": f"{int(r['iterations']):,}",

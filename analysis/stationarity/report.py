@@ -5,25 +5,28 @@ the discriminator's real and fake parts), whether training is approaching a
 stationary point: it summarises loss and gradient norm per stage, counts
 near-stationary iterations, tests the trend of the log gradient norm and the
 loss, finds stagnant stretches of the loss, and (where the run holds Hessian
-estimates) reports curvature. Each table is a DataFrame; ``to_text``,
-``to_markdown`` and ``to_dict`` render the same content for people and scripts.
+estimates) reports curvature. Each table is a DataFrame; the verdicts and their
+evidence are written by :mod:`analysis.stationarity.verdicts`, and ``to_text``,
+``to_markdown`` and ``to_dict`` (:mod:`analysis.stationarity.render`) render the
+same content for people and scripts.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from analysis.stationarity.curvature import curvature_table
-from analysis.stationarity.frames import NETWORK_NAMES, prepare_tidy
+from analysis.stationarity.frames import prepare_tidy
 from analysis.stationarity.stagnation import NOISE_FACTOR, stagnation_tables
 from analysis.stationarity.summary import ABSOLUTE_THRESHOLD, RELATIVE_THRESHOLD, near_stationary, summarize
-from analysis.stationarity.trend import MAX_POINTS, MIN_POINTS, TOO_SHORT, trend_table
+from analysis.stationarity.trend import MAX_POINTS, trend_table
+from analysis.stationarity.verdicts import verdict_table
 from landscape.errors import LandscapeError
+from landscape.reader import as_runs
 
 TABLES = ("verdicts", "summary", "near_stationary", "trends", "stagnation_summary", "stagnation", "curvature")
 
@@ -93,9 +96,9 @@ def stationarity_report(
 ) -> StationarityReport:
     """Build the stationarity report of a Run, several runs, or a tidy DataFrame.
 
-    ``data`` is a ``Run`` (its ``tidy(stages)`` decides stage membership, as for the
-    LGC plots, and its Hessian estimates give the curvature table), a
-    ``RunCollection`` or list of runs, or a tidy DataFrame as produced by
+    ``data`` is a ``Run`` or run-file path (its ``tidy(stages)`` decides stage
+    membership, as for the LGC plots, and its Hessian estimates give the curvature
+    table), a ``RunCollection`` or list of runs or paths, or a tidy DataFrame as produced by
     ``run.tidy(stages)`` (``name`` names it when it has no ``run`` column; a frame
     brings no Hessian estimates).
 
@@ -110,13 +113,15 @@ def stationarity_report(
     lets the curvature table compute ||Hg|| from checkpoints when the stored
     estimates lack it.
     """
-    runs = _as_runs(data)
+    runs = None if isinstance(data, pd.DataFrame) else list(as_runs(data))
     if runs is None:
         tidy = prepare_tidy(data, name=name)
         run_rows = [{"run": r, "path": None, "status": None, "iterations": int(len(part["step"].unique())),
                      "arch": None, "dataset": None} for r, part in tidy.groupby("run", sort=False)]
-        curvature, _ = curvature_table([], tidy)
+        curvature, _ = curvature_table([], stages)
         curvature_notes = ["No Hessian estimates: a DataFrame carries none; pass a Run to include curvature."]
+    elif not runs:
+        raise LandscapeError("No runs to report on; pass at least one run.")
     else:
         frames = []
         for run in runs:
@@ -129,7 +134,7 @@ def stationarity_report(
         run_rows = [{"run": run.name, "path": str(run.path), "status": run.status,
                      "iterations": int(run.n_iterations), "arch": run.config.get("arch"),
                      "dataset": run.config.get("dataset")} for run in runs]
-        curvature, curvature_notes = curvature_table(runs, tidy, compute_missing=hessian_flatness)
+        curvature, curvature_notes = curvature_table(runs, stages, compute_missing=hessian_flatness)
 
     summary = summarize(tidy)
     near = near_stationary(tidy, absolute_threshold, relative_threshold)
@@ -142,20 +147,9 @@ def stationarity_report(
                "max_points": max_points, "window": window, "noise_factor": noise_factor,
                "stagnation_threshold": stagnation_threshold}
     notes = _notes(trends, stagnation_summary, options) + curvature_notes
-    verdicts = _verdicts(summary, near, trends, stagnation_summary, curvature)
+    verdicts = verdict_table(summary, near, trends, stagnation_summary, curvature)
     return StationarityReport(pd.DataFrame(run_rows), options, verdicts, summary, near, trends,
                               stagnation_summary, stretches, curvature, notes, tidy)
-
-
-def _as_runs(data: Any) -> list | None:
-    """The runs in ``data`` (a Run, a RunCollection or a sequence of runs), or None for a DataFrame."""
-    if isinstance(data, pd.DataFrame):
-        return None
-    if hasattr(data, "tidy") and hasattr(data, "hessian") and hasattr(data, "metrics"):
-        return [data]
-    if isinstance(data, Sequence) and data and all(hasattr(r, "tidy") and hasattr(r, "hessian") for r in data):
-        return list(data)
-    raise TypeError("stationarity_report takes a Run, a RunCollection or list of runs, or a tidy DataFrame.")
 
 
 def _notes(trends: pd.DataFrame, stagnation: pd.DataFrame, options: dict[str, Any]) -> list[str]:
@@ -183,74 +177,3 @@ def _notes(trends: pd.DataFrame, stagnation: pd.DataFrame, options: dict[str, An
                      f"about {math.sqrt(12 * (options['noise_factor'] ** 2 - 1)):.2g} x the noise per window counts as "
                      "stagnant window by window; a stretch's loss drift (the range of its windows' medians) shows it.")
     return notes
-
-
-def _pick(frame: pd.DataFrame, run: str, network: str, stage: Any, **extra: Any) -> pd.Series | None:
-    mask = (frame["run"] == run) & (frame["network"] == network)
-    mask &= frame["stage"].isna() if stage is pd.NA else frame["stage"] == stage
-    for key, value in extra.items():
-        mask &= frame[key] == value
-    rows = frame[mask.fillna(False)]
-    return None if rows.empty else rows.iloc[0]
-
-
-def _pct(x: float) -> str:
-    return f"{100 * x:.1f}%"
-
-
-def _change_phrase(rel: float) -> str:
-    """'falls 12.0%', 'rises 45.8%', or for changes beyond tenfold 'rises 2.5e+10-fold' (a percentage would be unreadable)."""
-    if not math.isfinite(rel) or rel == 0:
-        return "does not change"
-    if rel < 0:
-        return f"falls {_pct(-rel)}"
-    return f"rises {_pct(rel)}" if rel <= 9 else f"rises {1 + rel:.3g}-fold"
-
-
-def _trend_phrase(row: pd.Series) -> str:
-    if row["verdict"] == TOO_SHORT:
-        return f"there are too few iterations for a trend test ({int(row['iterations'])}; at least {MIN_POINTS} needed)"
-    return (f"the fitted gradient norm {_change_phrase(row['grad_norm_change'])} (Theil-Sen slope of log norm {row['slope']:.3g}/iteration, 95% CI "
-            f"[{row['slope_low']:.3g}, {row['slope_high']:.3g}]; Mann-Kendall tau {row['tau']:.3f}, "
-            f"p = {row['p_value']:.2g}; {int(row['points_used']):,} of {int(row['iterations']):,} iterations tested)")
-
-
-def _verdicts(summary: pd.DataFrame, near: pd.DataFrame, trends: pd.DataFrame, stagnation: pd.DataFrame,
-              curvature: pd.DataFrame) -> pd.DataFrame:
-    """One row per (run, network): the last stage's gradient-norm verdict and the sentences giving its evidence."""
-    rows = []
-    for (run, network), part in summary.groupby(["run", "network"], sort=False):
-        last = int(part["stage"].max())
-        t_last = _pick(trends, run, network, last, quantity="log_grad_norm")
-        t_all = _pick(trends, run, network, pd.NA, quantity="log_grad_norm")
-        loss_last = _pick(trends, run, network, last, quantity="loss")
-        s_last, s_first = _pick(summary, run, network, last), _pick(summary, run, network, int(part["stage"].min()))
-        n_last = _pick(near, run, network, last)
-        st = _pick(stagnation, run, network, pd.NA)
-        verdict = t_last["verdict"]
-        headline = f"{network} ({NETWORK_NAMES.get(network, network)}): {verdict}"
-        headline += f" in the last stage (whole run: {t_all['verdict']})." if verdict == TOO_SHORT else "."
-        text = [f"In the last stage (steps {s_last['first_step']}-{s_last['last_step']}) {_trend_phrase(t_last)}."]
-        text.append(f"Its median gradient norm is {s_last['grad_norm_median']:.3g} (stage 1: "
-                    f"{s_first['grad_norm_median']:.3g}); over the whole run: {t_all['verdict']}"
-                    + (f" ({_change_phrase(t_all['grad_norm_change'])})."
-                       if math.isfinite(t_all["grad_norm_change"]) else "."))
-        text.append(f"Near-stationary in the last stage: {n_last['below_absolute']:,} of {n_last['iterations']:,} "
-                    f"iterations ({_pct(n_last['fraction_absolute'])}) below {n_last['absolute_threshold']:g}, "
-                    f"{n_last['below_relative']:,} ({_pct(n_last['fraction_relative'])}) below "
-                    f"{n_last['relative_threshold']:.3g} ({n_last['relative']:g} x stage-1 median).")
-        if loss_last is not None and loss_last["verdict"] != TOO_SHORT:
-            text.append(f"Loss in the last stage: {loss_last['verdict']} (slope {loss_last['slope']:.3g}/iteration, "
-                        f"p = {loss_last['p_value']:.2g}).")
-        if st is not None:
-            text.append(f"Loss stagnant in {st['stretches']} stretch{'es' if st['stretches'] != 1 else ''} "
-                        f"({_pct(st['fraction'])} of iterations; longest {st['longest']:,} iterations).")
-        cur = curvature[(curvature["run"] == run) & (curvature["network"] == network)] if not curvature.empty else curvature
-        if not cur.empty:
-            c = cur.sort_values("step").iloc[-1]
-            ratio = c.get("flatness")
-            text.append(f"Last Hessian estimate (step {int(c['step'])}): {c['curvature_class']}"
-                        + (f", gradient-flatness ratio {ratio:.3g}." if ratio is not None and np.isfinite(ratio) else "."))
-        rows.append({"run": run, "network": network, "verdict": verdict, "stage": last,
-                     "whole_run": t_all["verdict"], "headline": headline, "evidence": " ".join(text)})
-    return pd.DataFrame(rows, columns=["run", "network", "verdict", "stage", "whole_run", "headline", "evidence"])

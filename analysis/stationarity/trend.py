@@ -32,6 +32,7 @@ MIN_POINTS = 8
 APPROACHING = "approaching stationarity"
 MOVING_AWAY = "moving away"
 NO_TREND = "no significant trend"
+SMALL_TREND = "significant but small"
 TOO_SHORT = "too few iterations"
 FALLING = "falling"
 RISING = "rising"
@@ -101,15 +102,18 @@ def stationarity_verdict(trend: Trend, *, alpha: float = 0.05, min_change: float
 
     "approaching stationarity" when the norm falls significantly (p < ``alpha``) and
     the fitted fall over the window is at least a factor ``1 + min_change``;
-    "moving away" for the same rise; otherwise "no significant trend". The size
+    "moving away" for the same rise; "significant but small" for a significant
+    trend below that size; "no significant trend" when p >= ``alpha``. The size
     gate matters on long runs, where thousands of autocorrelated iterations make
-    even a negligible drift "significant".
+    even a negligible drift significant.
     """
     if trend.points_used < MIN_POINTS or math.isnan(trend.p_value):
         return TOO_SHORT
-    if trend.p_value < alpha and abs(trend.change) >= math.log1p(min_change):
+    if trend.p_value >= alpha:
+        return NO_TREND
+    if abs(trend.change) >= math.log1p(min_change):
         return APPROACHING if trend.slope < 0 else MOVING_AWAY
-    return NO_TREND
+    return SMALL_TREND
 
 
 def direction_verdict(trend: Trend, *, alpha: float = 0.05) -> str:

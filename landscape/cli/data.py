@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import warnings
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Optional
 
 import typer
 
@@ -18,29 +16,6 @@ app = typer.Typer(
 )
 
 DATA_DIR_HELP = "Data root (default: $LANDSCAPE_DATA, else ./data)."
-
-
-@contextmanager
-def dataset_warnings() -> Iterator[None]:
-    """Show dataset warnings raised inside the block as one ``Warning:`` line each on stderr.
-
-    Commands that load datasets (e.g. ``record``) can wrap the load in this so a
-    non-official dataset is reported in the CLI's style rather than Python's.
-    """
-    from landscape.data import DatasetChecksumWarning
-
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", DatasetChecksumWarning)
-        yield
-    seen = set()
-    for item in caught:
-        message = str(item.message)
-        if issubclass(item.category, DatasetChecksumWarning):
-            if message not in seen:
-                seen.add(message)
-                error_console.print(f"[bold yellow]Warning:[/] {message}", highlight=False, soft_wrap=True)
-        else:
-            warnings.warn_explicit(item.message, item.category, item.filename, item.lineno)
 
 
 def _content_cell(status) -> str:  # noqa: ANN001 - LayoutStatus, imported lazily

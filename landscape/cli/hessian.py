@@ -4,7 +4,7 @@ A thin face over :mod:`analysis.hessian`: for each chosen checkpoint and network
 it rebuilds the networks from the run's config and weights, estimates the
 extreme eigenvalues, trace, spectral density and curvature class on the run's
 probe batch, and writes each estimate into the run file as soon as it is done
-(atomically, through ``landscape.writer.append_hessian``), so an interrupted
+(atomically, through ``landscape.amend.append_hessian``), so an interrupted
 command keeps what it finished. Then it prints a table and, with ``--plot``,
 draws eigenvalues against step and the spectral densities.
 """
@@ -16,8 +16,10 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-NETWORK_CHOICES = {"g": ["g"], "d": ["d"], "both": ["g", "d"]}
-METHODS = ("auto", "lanczos", "eigsh", "exact")
+from landscape.networks import PARAMETER_NETWORKS
+
+#: --network choices: one network that owns parameters, or all of them.
+NETWORK_CHOICES = {**{key: [key] for key in PARAMETER_NETWORKS}, "both": list(PARAMETER_NETWORKS)}
 
 
 def parse_steps(text: str, available: list[int], path: Any) -> list[int]:
@@ -54,10 +56,11 @@ def parse_steps(text: str, available: list[int], path: Any) -> list[int]:
 
 
 def _check_options(k: int, network: str, method: str, tol: float, class_tol: float, plot: Optional[Path]) -> None:
+    from analysis.hessian.eigen import METHODS
     from landscape.errors import LandscapeError
 
     if network not in NETWORK_CHOICES:
-        raise LandscapeError(f"Unknown --network {network!r}: choose g, d or both.")
+        raise LandscapeError(f"Unknown --network {network!r}: choose {', '.join(NETWORK_CHOICES)}.")
     if method not in METHODS:
         raise LandscapeError(f"Unknown --method {method!r}: choose {', '.join(METHODS)}.")
     if k < 1:
@@ -67,9 +70,9 @@ def _check_options(k: int, network: str, method: str, tol: float, class_tol: flo
     if not 0 <= class_tol < 1:
         raise LandscapeError(f"--class-tol must be in [0, 1) (relative to the largest |eigenvalue|), got {class_tol}.")
     if plot is not None:
-        from landscape.cli.lgc import check_output_path
+        from landscape.cli.options import check_figure_path
 
-        check_output_path(plot, "--plot")
+        check_figure_path(plot, "--plot")
 
 
 def _table(rows: list[Any], stage_of: dict[int, int], class_tol: float) -> Any:
@@ -87,12 +90,12 @@ def _table(rows: list[Any], stage_of: dict[int, int], class_tol: float) -> Any:
         n_conv = int(eig.converged.sum())
         conv = f"{n_conv}/{len(eig.converged)}"
         conv = conv if n_conv == len(eig.converged) else f"[red]{conv}[/]"
-        trace = "-" if r.trace_estimate is None else (
-            f"{r.trace:.4g}" if r.trace_stderr == 0 else f"{r.trace:.3g}±{r.trace_stderr:.2g}")
+        tr = r.trace
+        trace = "-" if tr is None else (f"{tr.value:.4g}" if tr.stderr == 0 else f"{tr.value:.3g}±{tr.stderr:.2g}")
         cls = r.classification
         label = cls.label if cls.label == cls.curvature else f"{cls.label} ({cls.curvature})"
         table.add_row(
-            str(r.step), str(stage_of.get(r.step, "")), r.network, f"{r.lambda_min:.4g}", f"{r.lambda_max:.4g}", conv,
+            str(r.step), str(stage_of.get(r.step, "")), r.network, f"{eig.lambda_min:.4g}", f"{eig.lambda_max:.4g}", conv,
             trace, label, f"{r.n_hvp:,}",
         )
     methods = sorted({r.eigen.method for r in rows})
@@ -102,20 +105,6 @@ def _table(rows: list[Any], stage_of: dict[int, int], class_tol: float) -> Any:
                      "hold at least half the spectral mass (sign class in brackets).")
     table.caption_justify = "left"
     return table
-
-
-def _stage_map(run: Any, steps: list[int], stages: int) -> dict[int, int]:
-    import numpy as np
-
-    from landscape.stages import assign_stages
-
-    n = len(run.metrics)
-    if n == 0:
-        return {s: 1 for s in steps}
-    st = assign_stages(n, stages)
-    col = run.metrics["step"].to_numpy()
-    idx = np.clip(np.searchsorted(col, steps, side="right") - 1, 0, n - 1)
-    return {s: int(st[i]) for s, i in zip(steps, idx)}
 
 
 def hessian(
@@ -146,29 +135,26 @@ def hessian(
 ) -> None:
     """Estimate Hessian eigenvalues (both ends), trace and spectral density at checkpoints; store them in the run."""
     from landscape.cli.console import console
+    from landscape.cli.options import check_stages, save_figure, use_file_backend
     from landscape.errors import LandscapeError
 
     network = network.strip().lower()
     method = method.strip().lower()
     _check_options(k, network, method, tol, class_tol, plot)
-    if stages < 1:
-        raise LandscapeError(f"--stages must be at least 1, got {stages}.")
+    check_stages(stages)
 
+    from analysis.hessian.estimate import require_probe
     from landscape.reader import open_run
 
     run = open_run(run_file)
     chosen = parse_steps(steps, run.checkpoint_steps, run_file)
-    if run.probe() is None:
-        raise LandscapeError(f"{run_file} has no probe batch, so its Hessian cannot be estimated; record it again.")
+    require_probe(run)
     if run.status == "running" and run.writer_alive:
         raise LandscapeError(f"{run_file} is still being written; run `landscape hessian` after training ends.")
 
-    import torch
+    from trainers.loop import resolve_device
 
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    elif device.startswith("cuda") and not torch.cuda.is_available():
-        raise LandscapeError(f"--device {device} asks for a GPU but PyTorch sees none; use --device cpu or auto.")
+    device = str(resolve_device(device.strip().lower()))
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
@@ -190,21 +176,12 @@ def hessian(
             store(result, run_file)
             results.append(result)
             progress.update(task, advance=1, hvps="")
-    console.print(_table(results, _stage_map(run, chosen, stages), class_tol))
+    console.print(_table(results, dict(zip(chosen, run.stage_of(chosen, stages).tolist())), class_tol))
     console.print(f"Stored {len(results)} estimate(s) in [bold]{run_file}[/] under /hessian.", highlight=False,
                   soft_wrap=True)
     if plot is not None:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
+        use_file_backend()
         from analysis.hessian.plot import hessian_figure
 
-        fig = hessian_figure(open_run(run_file), networks, stages=stages)
-        try:
-            fig.savefig(plot, dpi=150)
-        except OSError as err:
-            raise LandscapeError(f"Cannot write {plot}: {err.strerror or err}; choose a path you can write to.") from None
-        plt.close(fig)
+        save_figure(hessian_figure(open_run(run_file), networks, stages=stages), plot)
         console.print(f"Wrote {plot}.", highlight=False, soft_wrap=True)

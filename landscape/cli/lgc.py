@@ -1,53 +1,19 @@
 """`landscape lgc`: draw loss-gradient clouds of one or more run files into an image.
 
-A thin face over :func:`analysis.lgc.lgc_grid` (one row per run, one column per
-network) and, with ``--timeline``, :func:`analysis.timeline.timeline`. It reads
+A thin face over :func:`analysis.lgc.lgc_figure` (one row per run, one column per
+network) and, with ``--timeline``, :func:`analysis.timeline.timeline_figure`. It reads
 runs that are still being written and runs whose writer was killed: a run file
 holds every row up to its writer's last flush.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-FORMATS = {".png": "PNG", ".pdf": "PDF", ".svg": "SVG"}
-NETWORKS = ("g", "d", "d_real", "d_fake")
-PAPER_PANELS = ("g", "d_real", "d_fake", "d")
-
-
-def check_output_path(path: Path, option: str = "--out") -> Path:
-    """Fail early, in one sentence, on an output path that has no supported suffix or cannot be written."""
-    from landscape.errors import LandscapeError
-
-    suffix = path.suffix.lower()
-    if suffix not in FORMATS:
-        shown = f"suffix {path.suffix!r}" if path.suffix else "no suffix"
-        raise LandscapeError(f"Cannot write {path} ({shown}): give {option} a file name ending in .png, .pdf or .svg.")
-    if path.is_dir():
-        raise LandscapeError(
-            f"Cannot write {path}: it is a directory; give {option} a file name such as {path / 'lgc.png'}."
-        )
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        raise LandscapeError(
-            f"Cannot write {path}: the directory {parent} does not exist; create it or choose another path."
-        )
-    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        raise LandscapeError(f"Cannot write {path}: permission denied; choose a path you can write to.")
-    return path
-
-
-def _save(fig, path: Path, dpi: int) -> None:
-    from landscape.errors import LandscapeError
-
-    try:
-        fig.savefig(path, dpi=dpi, format=FORMATS[path.suffix.lower()].lower())
-    except OSError as err:
-        raise LandscapeError(f"Cannot write {path}: {err.strerror or err}; choose a path you can write to.") from None
+from landscape.networks import NETWORKS
 
 
 def lgc(
@@ -62,7 +28,7 @@ def lgc(
     ] = None,
     network: Annotated[
         Optional[list[str]],
-        typer.Option("--network", "-n", help="Network panel(s), repeatable: g, d, d_real, d_fake. "
+        typer.Option("--network", "-n", help=f"Network panel(s), repeatable: {', '.join(NETWORKS)}. "
                      "[default: the paper's panels g, d_real, d_fake, d]", show_default=False),
     ] = None,
     stages: Annotated[int, typer.Option(help="Number of equal training stages to colour.")] = 5,
@@ -98,32 +64,27 @@ def lgc(
 ) -> None:
     """Draw loss-gradient clouds: gradient norm against loss, one point per iteration, coloured by stage."""
     from landscape.cli.console import console
+    from landscape.cli.options import check_figure_path, check_stages, save_figure, use_file_backend
     from landscape.errors import LandscapeError
+    from landscape.networks import PAPER_PANELS, network as network_entry
 
-    networks = list(network) if network else list(PAPER_PANELS)
-    for name in networks:
-        if name not in NETWORKS:
-            raise LandscapeError(f"Unknown network {name!r}: choose from {', '.join(NETWORKS)}.")
-    if stages < 1:
-        raise LandscapeError(f"--stages must be at least 1, got {stages}.")
+    networks = [network_entry(name).key for name in network] if network else list(PAPER_PANELS)
+    check_stages(stages)
     if not 10 <= dpi <= 2400:
         raise LandscapeError(f"--dpi must be between 10 and 2400, got {dpi}.")
     if quantile_range is not None:
         from analysis.lgc import check_quantile_range
 
         check_quantile_range(quantile_range)
-    out = check_output_path(out if out is not None else Path(f"{runs[0].stem}-lgc.png"))
+    out = check_figure_path(out if out is not None else Path(f"{runs[0].stem}-lgc.png"))
     if timeline is not None:
-        check_output_path(timeline, "--timeline")
+        check_figure_path(timeline, "--timeline")
 
     from landscape.reader import open_runs
 
     collection = open_runs(runs)
     for run in collection:
-        if run.n_iterations == 0:
-            raise LandscapeError(
-                f"{run.path} has no iterations yet; wait until the trainer has logged some, or check the path."
-            )
+        run.require_iterations()
         if run.status == "running" and run.writer_alive:
             console.print(
                 f"Note: {run.path} is still being written; drawing its {run.n_iterations:,} iterations so far."
@@ -134,27 +95,21 @@ def lgc(
         elif run.status != "finished":
             console.print(f"Note: {run.path} ended {run.status}; drawing its {run.n_iterations:,} recorded iterations.")
 
-    import matplotlib
+    use_file_backend()
+    from analysis.lgc import lgc_figure
 
-    matplotlib.use("Agg")  # files only: no display needed, and no GUI backend is ever started
-    import matplotlib.pyplot as plt
-
-    from analysis.lgc import lgc_grid
-
-    grid = lgc_grid(
+    grid = lgc_figure(
         collection, networks, stages=stages, palette=palette, log_x=log_x, log_y=log_y,
         quantile_range=quantile_range, xlim=xlim, ylim=ylim,
         sharex="col" if share_x else False, sharey="col" if share_y else False, suptitle=title,
     )
-    _save(grid.figure, out, dpi)
-    plt.close(grid.figure)
+    save_figure(grid.figure, out, dpi)
     points = sum(run.n_iterations for run in collection) * len(networks)
     console.print(f"Wrote {out} ({len(collection)} run(s) x {len(networks)} panel(s), {points:,} points).")
 
     if timeline is not None:
-        from analysis.timeline import timeline as timeline_figure
+        from analysis.timeline import timeline_figure
 
         fig = timeline_figure(collection, stages=stages, palette=palette, suptitle=title)
-        _save(fig, timeline, dpi)
-        plt.close(fig)
+        save_figure(fig, timeline, dpi)
         console.print(f"Wrote {timeline} (loss and gradient norm against iteration).")

@@ -1,11 +1,15 @@
-"""`landscape record`: train a GAN with the paper's setup and record every iteration into a run file."""
+"""`landscape record`: train a GAN with the paper's setup and record every iteration into a run file.
+
+A thin face over :func:`trainers.record`: this module adds the progress bar,
+Ctrl-C handling, the Hessian hook's messages and the final lines.
+"""
 
 from __future__ import annotations
 
 import signal
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, Callable, Iterator, Optional
+from typing import Annotated, Any, Iterator, Optional
 
 import typer
 
@@ -71,98 +75,66 @@ def record(
         share_fake_pass=share_fake_pass,
         hessian_every=hessian_every,
     )
-    path = out if out is not None else Path("runs") / f"{config.arch}-{config.dataset}-{config.seed}.h5"
+    from trainers.recording import default_run_path
+
+    path = out if out is not None else default_run_path(config)
     if path.is_dir():
         raise LandscapeError(f"{path} is a directory; give --out a file name such as {path / 'run.h5'}.")
     if path.exists() and not force:
         raise LandscapeError(f"{path} already exists; choose another --out or pass --force to overwrite it.")
-    run_training(config, path, force=force)
+    record_with_progress(config, path, force=force)
 
 
-def run_training(config: Any, path: Path, force: bool = False) -> None:
-    """Load the data, train with a progress bar, and say where the run file is (or why it stopped)."""
-    import torch
-
+def record_with_progress(config: Any, path: Path, force: bool = False) -> None:
+    """Record one run with a progress bar and Hessian messages; Ctrl-C stops it cleanly. Exits 1 on divergence."""
     from landscape.cli.console import console
-    from landscape.data import load_dataset
-    from landscape.errors import DivergedError
-    from landscape.writer import RunWriter
-    from trainers.loop import GANTrainer, resolve_device
+    from trainers import record
 
-    resolved = resolve_device(config.device)
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise LandscapeError(
-            f"--device {config.device} asks for a GPU but PyTorch sees none; use --device cpu or auto."
-        )
-    if resolved.type == "cuda" and (resolved.index or 0) >= torch.cuda.device_count():
-        raise LandscapeError(
-            f"--device {config.device} names a GPU that does not exist; PyTorch sees {torch.cuda.device_count()}."
-        )
-    config = config.replace(device=str(resolved))
-    if config.hessian_every is None and config.arch == "dcgan" and resolved.type == "cpu":
-        # one DCGAN estimate takes tens of minutes on a CPU: the default would dwarf a short run
-        config = config.replace(hessian_every=0)
-        _say(console, "Note: no Hessian estimates during a DCGAN run on a CPU (tens of minutes each); "
-                      "--hessian-every N asks for them, `landscape hessian` adds them later.")
+    state: dict[str, Any] = {}
 
-    trainer = None
+    def on_start(trainer: Any) -> None:
+        state["trainer"] = trainer
+        show_notes(trainer, console)
+
     try:
-        dataset = load_dataset(config.dataset, root=config.data_dir)
-        if config.subset is not None and config.subset > len(dataset):
-            raise LandscapeError(
-                f"--subset {config.subset} is larger than {config.dataset}'s {len(dataset)} training images."
-            )
-        if config.batch_size > len(dataset):
-            raise LandscapeError(
-                f"--batch-size {config.batch_size} is larger than {config.dataset}'s {len(dataset)} "
-                "training images; lower it."
-            )
-        with RunWriter(path, config.to_dict(), overwrite=force) as writer:
-            trainer = GANTrainer(config, dataset.images, writer, on_hessian_step=_hessian_hook(config, console))
-            with _progress(trainer, console) as update, _stop_on_sigint(trainer, console):
-                trainer.run(progress=update)
-    except DivergedError as err:
-        _say(console, f"[bold red]Diverged:[/] {err}; the run file keeps every recorded row: {path}")
-        raise typer.Exit(1) from None
+        with training_progress(console) as progress, _stop_on_sigint(state, console):
+            summary = record(config, path, overwrite=force, on_start=on_start, progress=progress,
+                             on_hessian_step=hessian_hook(console))
     except KeyboardInterrupt:
+        trainer = state.get("trainer")
         if trainer is None:
             _say(console, "[yellow]Interrupted[/] before training started.")
         else:
             kept = f"the run file keeps every recorded row: {path}"
             _say(console, f"[yellow]Interrupted[/] after {trainer.step} iterations; {kept}")
         raise typer.Exit(130) from None
-    _say(console, f"Recorded {trainer.step:,} iterations into [bold]{path}[/]")
+    if summary.status == "diverged":
+        _say(console, f"[bold red]Diverged:[/] {summary.message}; the run file keeps every recorded row: {path}")
+        raise typer.Exit(1)
+    _say(console, f"Recorded {summary.iterations:,} iterations into [bold]{path}[/]")
     _say(console, f"Next: [bold]landscape lgc {path} --out {path.with_name(path.stem + '-lgc.png')}[/]")
 
 
-def _hessian_hook(config: Any, console: Any) -> Callable[[Any], None] | None:
-    """The trainer's curvature hook: estimate both networks' Hessians, store them, print one line each.
+def show_notes(trainer: Any, console: Any) -> None:
+    """One ``Note:`` line per setting the trainer resolved differently from the config's request."""
+    for note in trainer.notes:
+        _say(console, f"Note: {note}")
 
-    An estimate that fails (for example a determinism check that does not hold) is
-    reported and skipped: it never stops the training run.
-    """
-    if config.hessian_every == 0:
-        return None
-    from analysis.hessian import estimate_and_record
 
-    def hook(trainer: Any) -> None:
-        for network in ("g", "d"):
-            try:
-                (result,) = estimate_and_record(
-                    trainer.writer, trainer.g, trainer.d, trainer.probe_real, trainer.probe_z, trainer.step,
-                    networks=(network,), k=config.hessian_k,
-                )
-            except LandscapeError as err:
-                _say(console, f"[yellow]Hessian at step {trainer.step:,} ({network}) skipped:[/] {err}")
-                continue
-            _say(
-                console,
-                f"Hessian at step {trainer.step:,} ({network}): {result.classification.label}, "
-                f"eigenvalues {result.lambda_min:.3g} to {result.lambda_max:.3g} "
-                f"({result.n_hvp} products, {result.seconds:.1f} s)",
-            )
+def hessian_hook(console: Any) -> Any:
+    """``analysis.hessian.curvature_hook`` printing one line per estimate (or per skipped estimate)."""
+    from analysis.hessian import curvature_hook
 
-    return hook
+    def on_result(result: Any) -> None:
+        eig = result.eigen
+        _say(console, f"Hessian at step {result.step:,} ({result.network}): {result.classification.label}, "
+                      f"eigenvalues {eig.lambda_min:.3g} to {eig.lambda_max:.3g} "
+                      f"({result.n_hvp} products, {result.seconds:.1f} s)")
+
+    def on_skip(step: int, network: str, err: Exception) -> None:
+        _say(console, f"[yellow]Hessian at step {step:,} ({network}) skipped:[/] {err}")
+
+    return curvature_hook(on_result=on_result, on_skip=on_skip)
 
 
 def _say(console: Any, text: str) -> None:
@@ -171,7 +143,7 @@ def _say(console: Any, text: str) -> None:
 
 
 @contextmanager
-def _progress(trainer: Any, console: Any) -> Iterator[Any]:
+def training_progress(console: Any) -> Iterator[Any]:
     """A rich progress bar (iterations/s, ETA, latest losses) and the callback that updates it."""
     from rich.progress import (
         BarColumn,
@@ -182,9 +154,8 @@ def _progress(trainer: Any, console: Any) -> Iterator[Any]:
         TimeRemainingColumn,
     )
 
-    cfg = trainer.config
     progress = Progress(
-        TextColumn(f"{cfg.arch} {cfg.dataset}"),
+        TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TextColumn("{task.fields[rate]}"),
@@ -195,23 +166,36 @@ def _progress(trainer: Any, console: Any) -> Iterator[Any]:
         console=console,
         refresh_per_second=5,
     )
-    task = progress.add_task("train", total=trainer.schedule.total_iters, rate="", losses="")
+    task = None
 
     def update(tr: Any) -> None:
+        nonlocal task
+        if task is None:  # the first call: the trainer knows the plan now
+            cfg = tr.config
+            task = progress.add_task(f"{cfg.arch} {cfg.dataset}", total=tr.schedule.total_iters, rate="", losses="")
+            progress.start()
         speed = progress.tasks[task].speed
         losses = tr.latest_losses()
         text = "  ".join(f"{k.split('_')[0]} {v:.3f}" for k, v in losses.items())
         progress.update(task, completed=tr.step, rate=f"{speed:.1f} it/s" if speed else "", losses=text)
 
-    with progress:
+    try:
         yield update
+    finally:
+        progress.stop()
 
 
 @contextmanager
-def _stop_on_sigint(trainer: Any, console: Any) -> Iterator[None]:
-    """First Ctrl-C: stop cleanly after the current iteration; a second one interrupts at once."""
+def _stop_on_sigint(state: dict[str, Any], console: Any) -> Iterator[None]:
+    """First Ctrl-C once training runs: stop cleanly after the current iteration; a second one interrupts at once.
+
+    Before the trainer exists (while the dataset loads) Ctrl-C interrupts at once.
+    """
 
     def handler(signum: int, frame: Any) -> None:
+        trainer = state.get("trainer")
+        if trainer is None:
+            raise KeyboardInterrupt
         signal.signal(signal.SIGINT, previous)
         trainer.request_stop()
         console.print("Stopping after the current iteration (Ctrl-C again to stop at once)...", highlight=False)

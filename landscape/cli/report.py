@@ -9,7 +9,6 @@ stages shaded and the thresholds drawn.
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -20,27 +19,12 @@ FORMATS = ("text", "markdown", "json")
 SUFFIX_FORMATS = {".md": "markdown", ".markdown": "markdown", ".json": "json", ".txt": "text"}
 
 
-def check_text_path(path: Path) -> Path:
-    """Fail early, in one sentence, on an ``--out`` path that cannot be written."""
-    from landscape.errors import LandscapeError
-
-    if path.is_dir():
-        raise LandscapeError(f"Cannot write {path}: it is a directory; give --out a file name such as {path / 'report.txt'}.")
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        raise LandscapeError(f"Cannot write {path}: the directory {parent} does not exist; create it or choose another path.")
-    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        raise LandscapeError(f"Cannot write {path}: permission denied; choose a path you can write to.")
-    return path
-
-
-def _check_options(fmt: str, stages: int, threshold: float, relative_threshold: float, alpha: float,
+def _check_options(fmt: str, threshold: float, relative_threshold: float, alpha: float,
                    min_change: float, max_points: int, window: Optional[int], noise_factor: float) -> None:
     from landscape.errors import LandscapeError
 
     checks = [
         (fmt in FORMATS, f"Unknown --format {fmt!r}: choose text, markdown or json."),
-        (stages >= 1, f"--stages must be at least 1, got {stages}."),
         (threshold >= 0, f"--threshold must be a gradient norm of 0 or more, got {threshold:g}."),
         (relative_threshold >= 0, f"--relative-threshold must be 0 or more, got {relative_threshold:g}."),
         (0 < alpha < 1, f"--alpha must be between 0 and 1, got {alpha:g}."),
@@ -105,26 +89,30 @@ def report(
 ) -> None:
     """Report whether training approaches stationarity: verdicts per network, then per-stage tables."""
     from landscape.cli.console import console, error_console
-    from landscape.errors import LandscapeError
+    from landscape.cli.options import (
+        check_figure_path,
+        check_stages,
+        check_text_path,
+        save_figure,
+        use_file_backend,
+        write_text,
+    )
 
     if fmt is None:
         fmt = SUFFIX_FORMATS.get(out.suffix.lower(), "text") if out is not None else "text"
     fmt = fmt.lower()
-    _check_options(fmt, stages, threshold, relative_threshold, alpha, min_change, max_points, window, noise_factor)
+    check_stages(stages)
+    _check_options(fmt, threshold, relative_threshold, alpha, min_change, max_points, window, noise_factor)
     if out is not None:
         check_text_path(out)
     if figure is not None:
-        from landscape.cli.lgc import check_output_path
-
-        check_output_path(figure, "--figure")
+        check_figure_path(figure, "--figure")
 
     from landscape.reader import open_runs
 
     collection = open_runs(runs)
     for run in collection:
-        if run.n_iterations == 0:
-            raise LandscapeError(f"{run.path} has no iterations yet; wait until the trainer has logged some, "
-                                 "or check the path.")
+        run.require_iterations()
         if run.status != "finished":
             error_console.print(f"Note: {run.path} is {run.status}; reporting its {run.n_iterations:,} "
                                 "iterations so far.", highlight=False)
@@ -146,25 +134,12 @@ def report(
         sys.stdout.write(text)
         sys.stdout.flush()
     else:
-        try:
-            out.write_text(text, encoding="utf-8")
-        except OSError as err:
-            raise LandscapeError(f"Cannot write {out}: {err.strerror or err}; choose a path you can write to.") from None
+        write_text(out, text)
         console.print(f"Wrote {out} ({fmt}, {len(collection)} run(s)).", highlight=False)
 
     if figure is not None:
-        import matplotlib
+        use_file_backend()
+        from analysis.stationarity import stationarity_figure
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        from analysis.stationarity import report_figure
-
-        fig = report_figure(result, palette=palette)
-        try:
-            fig.savefig(figure, dpi=150)
-        except OSError as err:
-            raise LandscapeError(f"Cannot write {figure}: {err.strerror or err}; choose a path you can write to.") from None
-        finally:
-            plt.close(fig)
+        save_figure(stationarity_figure(result, palette=palette), figure)
         (error_console if out is None else console).print(f"Wrote {figure}.", highlight=False)

@@ -1,0 +1,134 @@
+"""What every analysis takes: a Run, a run-file path, several of those, or a tidy DataFrame.
+
+:func:`run_data` turns any of them into a list of :class:`RunData` (a run's name,
+config, status and tidy frame, staged by :meth:`landscape.reader.Run.tidy`), so
+each plot and report accepts the same inputs and answers a wrong one with the same
+one-sentence :class:`~landscape.errors.LandscapeError`. Functions that need the
+run file itself (checkpoints, Hessian estimates) take a Run or a path through
+:func:`landscape.reader.as_run` / :func:`~landscape.reader.as_runs`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+import numpy as np
+import pandas as pd
+
+from landscape.config import ARCH_TITLES, OPTIMIZER_TITLES, dataset_title
+from landscape.errors import LandscapeError
+from landscape.networks import NETWORKS
+from landscape.reader import no_iterations_message
+from landscape.stages import stage_count
+
+#: Columns a tidy frame must have to be drawn or reported.
+TIDY_COLUMNS = ("step", "stage", "stage_label", "network", "loss", "grad_norm")
+
+
+@dataclass
+class RunData:
+    """One run's tidy frame with the name, config and status that title its plots."""
+
+    name: str
+    config: dict[str, Any]
+    tidy: pd.DataFrame
+    status: str = "unknown"
+
+    @property
+    def title(self) -> str:
+        """"Vanilla GAN, MNIST, Adam" from the config (the run's name when the config says nothing)."""
+        return run_title(self.config, self.name)
+
+    @property
+    def heading(self) -> str:
+        """Title and file name, e.g. "Vanilla GAN, MNIST, Adam (quickstart)"."""
+        return f"{self.title} ({self.name})" if self.title and self.name else (self.title or self.name)
+
+    @property
+    def where(self) -> str:
+        """How a message names this run: "Run <name>", or "The data" for an unnamed frame."""
+        return f"Run {self.name}" if self.name else "The data"
+
+    def network_rows(self, network: str) -> pd.DataFrame:
+        """The tidy rows of one network; one sentence if the network is unknown or not recorded."""
+        frame = self.tidy
+        available = [str(n) for n in pd.unique(frame["network"])]
+        if network not in available:
+            if network not in NETWORKS:
+                raise LandscapeError(f"Unknown network {network!r}: choose from {', '.join(NETWORKS)}.")
+            if not len(frame):
+                raise LandscapeError(no_iterations_message(self.where))
+            raise LandscapeError(f"{self.where} has no {network!r} values; it records {', '.join(available)}.")
+        return frame[(frame["network"] == network).to_numpy()]
+
+
+def run_title(config: dict[str, Any], fallback: str = "") -> str:
+    """Title naming a run by its architecture, dataset and optimizer."""
+    parts = [
+        ARCH_TITLES.get(str(config.get("arch")), config.get("arch")),
+        dataset_title(config["dataset"]) if config.get("dataset") is not None else None,
+        OPTIMIZER_TITLES.get(str(config.get("optimizer")).lower(), config.get("optimizer")),
+    ]
+    parts = [str(p) for p in parts if p is not None and not (isinstance(p, float) and np.isnan(p))]
+    return ", ".join(parts) if parts else fallback
+
+
+def _check_tidy(frame: pd.DataFrame) -> None:
+    missing = [c for c in TIDY_COLUMNS if c not in frame.columns]
+    if missing:
+        raise LandscapeError(
+            f"The data frame lacks the tidy column(s) {', '.join(missing)}; pass a Run or the frame from run.tidy()."
+        )
+
+
+def _check_stages(frame: pd.DataFrame, stages: int | None, source: str) -> None:
+    if stages is not None and len(frame) and stage_count(frame) != stages:
+        raise LandscapeError(
+            f"The tidy frame of {source} was split into {stage_count(frame)} stages, not {stages}; "
+            f"build it again with run.tidy({stages})."
+        )
+
+
+def run_data(data: Any, stages: int | None = None) -> list[RunData]:
+    """Normalise runs into :class:`RunData` (name, config, tidy frame), in the given order.
+
+    ``data`` is a Run, a path to a run file, a RunCollection or list of those, or a
+    tidy DataFrame (one run, or several told apart by a ``run`` column as made by
+    ``open_runs(...).tidy()``). Runs are staged with ``run.tidy(stages)`` (5 stages
+    when ``stages`` is None); a frame keeps the stages it was built with.
+    """
+    from landscape.reader import Run, open_run
+
+    if isinstance(data, pd.DataFrame):
+        _check_tidy(data)
+        if "run" not in data.columns:
+            _check_stages(data, stages, "the data")
+            return [RunData(name="", config={}, tidy=data)]
+        out = []
+        for name, part in data.groupby("run", sort=False, observed=True):
+            config = {k: part[k].iloc[0] for k in ("arch", "dataset", "optimizer") if k in part.columns}
+            _check_stages(part, stages, f"run {name}")
+            out.append(RunData(name=str(name), config=config, tidy=part))
+        return out
+    if isinstance(data, (str, os.PathLike)):
+        data = open_run(data)
+    if isinstance(data, Run):
+        return [RunData(name=data.name, config=dict(data.config), tidy=data.tidy(5 if stages is None else stages),
+                        status=data.status)]
+    if isinstance(data, Iterable):
+        return [item for part in data for item in run_data(part, stages)]
+    raise LandscapeError(f"Cannot analyse {type(data).__name__!r}: pass a Run, a run-file path or a tidy DataFrame.")
+
+
+def single_run(data: Any, stages: int | None = None, *, several: str = "lgc_figure") -> RunData:
+    """:func:`run_data` for functions that take exactly one run; one sentence naming ``several`` if ``data`` holds more."""
+    runs = run_data(data, stages)
+    if len(runs) != 1:
+        names = ", ".join(r.name for r in runs[:4]) + (", ..." if len(runs) > 4 else "")
+        raise LandscapeError(f"The data holds {len(runs)} runs ({names}); pass one run, or draw several with {several}.")
+    return runs[0]
+
+
+__all__ = ["RunData", "TIDY_COLUMNS", "run_data", "run_title", "single_run"]

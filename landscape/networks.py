@@ -1,0 +1,75 @@
+"""The networks a run records, in one table: key, label, which loss and which parameters.
+
+A GAN run records four (loss, gradient norm) pairs per iteration: the generator's,
+the discriminator's, and the discriminator's real and fake parts (the two terms of
+its loss, each with the norm of its own gradient). Every plot title, report
+heading, CLI choice list and the tidy frame's ``network`` column read this table,
+so a network has one name and one label everywhere.
+
+``params`` says whose parameters the loss is differentiated by: the Hessian of a
+network (``landscape hessian --network g|d``) is taken with respect to those
+parameters, the other network held fixed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from landscape.errors import LandscapeError
+
+
+@dataclass(frozen=True)
+class Network:
+    """One recorded network: its key, a readable label, and the metric columns of its loss and gradient norm."""
+
+    key: str  # "g", "d", "d_real", "d_fake": the tidy frame's ``network`` value
+    label: str  # "generator", "discriminator, real part", ...
+    loss: str  # metric column of its loss
+    grad_norm: str  # metric column of the norm of its gradient
+    params: str  # "g" or "d": whose parameters the loss is differentiated by
+
+    @property
+    def title(self) -> str:
+        """Key and label together, e.g. ``"d_real (discriminator, real part)"``."""
+        return f"{self.key} ({self.label})"
+
+
+#: Every network a GAN run records, in report order.
+NETWORKS: dict[str, Network] = {
+    n.key: n
+    for n in (
+        Network("g", "generator", "g_loss", "g_grad_norm", "g"),
+        Network("d", "discriminator", "d_loss", "d_grad_norm", "d"),
+        Network("d_real", "discriminator, real part", "d_loss_real", "d_grad_norm_real", "d"),
+        Network("d_fake", "discriminator, fake part", "d_loss_fake", "d_grad_norm_fake", "d"),
+    )
+}
+
+#: The paper's LGC panels, left to right: generator, the discriminator's real and fake parts, the whole D loss.
+PAPER_PANELS: tuple[str, ...] = ("g", "d_real", "d_fake", "d")
+
+#: Networks that own parameters, i.e. that have a Hessian of their own.
+PARAMETER_NETWORKS: tuple[str, ...] = ("g", "d")
+
+
+def network(key: str) -> Network:
+    """The table entry of ``key``; one sentence naming the choices for an unknown key."""
+    try:
+        return NETWORKS[key]
+    except KeyError:
+        raise LandscapeError(f"Unknown network {key!r}: choose from {', '.join(NETWORKS)}.") from None
+
+
+def label(key: str) -> str:
+    """The readable label of ``key`` (the key itself for a network not in the table)."""
+    entry = NETWORKS.get(key)
+    return entry.label if entry is not None else key
+
+
+def title(key: str) -> str:
+    """``"key (label)"`` for a network in the table, else the key."""
+    entry = NETWORKS.get(key)
+    return entry.title if entry is not None else key
+
+
+__all__ = ["NETWORKS", "PAPER_PANELS", "PARAMETER_NETWORKS", "Network", "label", "network", "title"]

@@ -1,0 +1,95 @@
+"""The floors of the code base, as README's ARCHITECTURE section states them, checked on every import.
+
+- ``landscape`` core (everything but ``landscape.cli``) imports neither ``trainers`` nor ``analysis``;
+- ``trainers`` never imports ``analysis``: measurements during training are hooks the caller passes;
+- nothing but ``landscape.cli`` imports ``landscape.cli`` (examples, the top floor's scripts, may);
+- only the run-file modules of the core touch h5py;
+- no module imports a private name (``_x``) from another module.
+
+Imports inside functions count as much as those at the top of a file.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+PACKAGES = ("landscape", "trainers", "analysis")
+H5PY_OWNERS = {"landscape/runfile.py", "landscape/writer.py", "landscape/amend.py"}
+
+
+def _sources(*folders: str) -> list[Path]:
+    return sorted(p for folder in folders for p in (REPO / folder).rglob("*.py"))
+
+
+def _imports(path: Path) -> list[tuple[str, list[str], int]]:
+    """(module, names, line) of every import statement in the file; names empty for ``import x``."""
+    out = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            out += [(alias.name, [], node.lineno) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            out.append((node.module, [alias.name for alias in node.names], node.lineno))
+    return out
+
+
+def _rel(path: Path) -> str:
+    return path.relative_to(REPO).as_posix()
+
+
+def _violations(folders: tuple[str, ...], forbidden, exempt=lambda rel: False) -> list[str]:
+    found = []
+    for path in _sources(*folders):
+        rel = _rel(path)
+        if exempt(rel):
+            continue
+        for module, _names, line in _imports(path):
+            if forbidden(module):
+                found.append(f"{rel}:{line} imports {module}")
+    return found
+
+
+def _under(module: str, package: str) -> bool:
+    return module == package or module.startswith(package + ".")
+
+
+def test_the_core_never_imports_upward():
+    found = _violations(("landscape",), lambda m: _under(m, "trainers") or _under(m, "analysis"),
+                        exempt=lambda rel: rel.startswith("landscape/cli/"))
+    assert not found, found
+
+
+def test_trainers_never_import_analysis():
+    assert not (found := _violations(("trainers",), lambda m: _under(m, "analysis"))), found
+
+
+def test_only_the_cli_imports_the_cli():
+    entry = ("landscape/cli/", "landscape/__main__.py")  # `python -m landscape` runs the CLI
+    found = _violations(PACKAGES, lambda m: _under(m, "landscape.cli"), exempt=lambda rel: rel.startswith(entry))
+    assert not found, found
+
+
+def test_only_the_run_file_modules_touch_h5py():
+    folders = (*PACKAGES, "examples", "benchmarks")
+    assert not (found := _violations(folders, lambda m: _under(m, "h5py"), exempt=lambda rel: rel in H5PY_OWNERS)), found
+
+
+@pytest.mark.parametrize("folder", [*PACKAGES, "examples", "benchmarks", "tests"])
+def test_no_private_name_is_imported_from_another_module(folder):
+    found = []
+    for path in _sources(folder):
+        for module, names, line in _imports(path):
+            private = [n for n in names if n.startswith("_") and not (n.startswith("__") and n.endswith("__"))]
+            if private and module.split(".")[0] in (*PACKAGES, "test_lgc", "conftest"):
+                found.append(f"{_rel(path)}:{line} imports {', '.join(private)} from {module}")
+    assert not found, found
+
+
+def test_the_checks_can_fail(tmp_path):
+    """The AST walk sees function-level and private imports (the checks above are not vacuous)."""
+    source = tmp_path / "m.py"
+    source.write_text("def f():\n    from analysis.lgc import _secret\n    import h5py\n")
+    assert _imports(source) == [("analysis.lgc", ["_secret"], 2), ("h5py", [], 3)]
