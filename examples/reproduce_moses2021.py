@@ -61,9 +61,11 @@ def wants_hessian(arch: str, hessian: str, device: str) -> bool:
     always; DCGAN only on a GPU, where an estimate takes seconds instead of tens of minutes)."""
     if hessian != "auto":
         return hessian == "all"
-    from trainers.loop import resolve_device
+    if arch == "vanilla" or device != "auto":
+        return arch == "vanilla" or device.startswith("cuda")
+    import torch
 
-    return arch == "vanilla" or resolve_device(device).type == "cuda"
+    return torch.cuda.is_available()
 
 
 def plan(out: Path, epochs: int, dcgan_epochs: int, subset: Optional[int], dcgan_subset: Optional[int],

@@ -202,3 +202,18 @@ def test_log_accepts_tensors_without_keeping_graphs(tmp_path):
         w.log(0, g_loss=(x * 2).sum(), g_grad_norm=torch.tensor(1.5, dtype=torch.float64))
     m = open_run(tmp_path / "r.h5").metrics
     assert m.loc[0, "g_loss"] == 6.0 and m.loc[0, "g_grad_norm"] == 1.5
+
+
+def test_one_adapter_for_runs_and_paths(tmp_path):
+    """as_run / as_runs take a Run or a path (or several); anything else is one sentence, not a TypeError."""
+    from landscape.reader import Run, as_run, as_runs
+
+    path = _write(tmp_path / "r.h5", n=10)
+    run = as_run(path)
+    assert isinstance(run, Run) and as_run(run) is run
+    assert [r.name for r in as_runs(path)] == ["r"]
+    for bad in (42, None):
+        with pytest.raises(RunFileError, match="run file"):
+            as_run(bad)
+    with pytest.raises(RunFileError, match="share the name"):
+        as_runs([path, path])

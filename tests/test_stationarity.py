@@ -386,3 +386,10 @@ def test_change_phrase_uses_a_factor_beyond_tenfold():
     assert change_phrase(0.458) == "rises 45.8%"
     assert change_phrase(2.5e10) == "rises 2.5e+10-fold"
     assert change_phrase(float("nan")) == "does not change"
+
+
+def test_a_wrong_input_is_one_sentence_not_a_type_error():
+    with pytest.raises(LandscapeError, match="run file"):
+        stationarity_report(42)
+    with pytest.raises(LandscapeError, match="No runs"):
+        stationarity_report([])

@@ -82,10 +82,10 @@ def record(
         raise LandscapeError(f"{path} is a directory; give --out a file name such as {path / 'run.h5'}.")
     if path.exists() and not force:
         raise LandscapeError(f"{path} already exists; choose another --out or pass --force to overwrite it.")
-    record_with_progress(config, path, force=force)
+    _record_with_progress(config, path, force=force)
 
 
-def record_with_progress(config: Any, path: Path, force: bool = False) -> None:
+def _record_with_progress(config: Any, path: Path, force: bool = False) -> None:
     """Record one run with a progress bar and Hessian messages; Ctrl-C stops it cleanly. Exits 1 on divergence."""
     from landscape.cli.console import console
     from trainers import record
