@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from landscape.errors import RunFileError
-from landscape.runfile import open_for_read, write_hessian_group, writer_alive
+from landscape.runfile import open_for_read, run_status, write_hessian_group
 
 
 def append_hessian(
@@ -30,10 +30,9 @@ def append_hessian(
 
     path = Path(path)
     with open_for_read(path) as handle:
-        status = handle.attrs.get("status")
+        status = run_status(handle.attrs)
         pid = int(handle.attrs.get("writer_pid", -1))
-        host = handle.attrs.get("writer_host", "")
-    if status == "running" and writer_alive(pid, host):
+    if status == "running":
         raise RunFileError(f"{path} is still being written by process {pid}; wait until the run ends.")
     tmp = path.with_name(path.name + ".tmp")
     shutil.copy2(path, tmp)

@@ -27,8 +27,9 @@ from landscape.runfile import (
     METRICS,
     PROBE,
     SAMPLES,
+    STATUS_MEANINGS,
     open_for_read,
-    writer_alive,
+    run_status,
 )
 from landscape.stages import assign_stages, stage_labels, stage_of_steps
 
@@ -55,6 +56,7 @@ class Run:
         except json.JSONDecodeError:
             raise RunFileError(f"{self.path} has a damaged config attribute (not valid JSON).") from None
         self.metrics: pd.DataFrame = _metrics_frame(metrics)
+        self._status = run_status(self.attrs)
 
     # ------------------------------------------------------------------ basics
     @property
@@ -64,15 +66,27 @@ class Run:
 
     @property
     def status(self) -> str:
-        """"running", "finished", "diverged" or "interrupted", as the writer last recorded it."""
-        return str(self.attrs.get("status", "unknown"))
+        """One word: "running", "finished", "interrupted", "diverged" or "incomplete" (writer gone), as of opening.
+
+        Every command reports this word (:data:`landscape.runfile.STATUS_MEANINGS` says what each means).
+        """
+        return self._status
 
     @property
     def writer_alive(self) -> bool:
-        """Whether the writer of a "running" run is still alive (False after a kill or on another host)."""
-        return self.status == "running" and writer_alive(
-            int(self.attrs.get("writer_pid", -1)), self.attrs.get("writer_host", "")
-        )
+        """Whether the run is still being written (its writer alive on this host) when it was opened."""
+        return self._status == "running"
+
+    @property
+    def last_step(self) -> int | None:
+        """The step of the last recorded iteration (None before the first)."""
+        return int(self.metrics["step"].iloc[-1]) if self.n_iterations else None
+
+    @property
+    def status_text(self) -> str:
+        """The status word with the last recorded step and its meaning, e.g. "incomplete, last recorded step 229: ..."."""
+        where = "no iterations recorded" if self.last_step is None else f"last recorded step {self.last_step:,}"
+        return f"{self.status}, {where}: {STATUS_MEANINGS[self.status]}"
 
     @property
     def n_iterations(self) -> int:

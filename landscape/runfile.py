@@ -28,7 +28,19 @@ SAMPLES = "samples"
 HESSIAN = "hessian"
 PROBE = "probe"
 
+#: What a writer records as a run's ``status`` attribute.
 STATUSES = ("running", "finished", "diverged", "interrupted")
+
+#: Every status word a reader reports, and what it means. "incomplete" is read, never written: a run
+#: whose file still says "running" but whose writer is gone (killed, or its machine lost).
+STATUS_MEANINGS: dict[str, str] = {
+    "running": "still being written",
+    "finished": "ran to its end",
+    "interrupted": "stopped before its end (Ctrl-C or an error); every recorded row is kept",
+    "diverged": "stopped at a NaN or infinite loss; every recorded row is kept",
+    "incomplete": "its writer is gone without closing the file (killed, or on another machine); "
+    "every row up to its last flush is kept",
+}
 
 #: Fields every run has, ahead of the fields a trainer declares.
 BASE_FIELDS: dict[str, np.dtype] = {
@@ -142,6 +154,18 @@ def writer_alive(pid: int, host: str | bytes) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def run_status(attrs: Mapping[str, Any]) -> str:
+    """The one word for a run's state, from its root attributes: a key of :data:`STATUS_MEANINGS`.
+
+    A file that says "running" is "running" only while its writer process is alive
+    on this host; otherwise it is "incomplete".
+    """
+    status = _attr_str(attrs.get("status")) or "incomplete"
+    if status == "running" and not writer_alive(int(attrs.get("writer_pid", -1)), attrs.get("writer_host", "")):
+        return "incomplete"
+    return status if status in STATUS_MEANINGS else "incomplete"
 
 
 def write_hessian_group(handle, step: int, network: str, arrays: Mapping[str, Any], attrs: Mapping[str, Any]) -> None:

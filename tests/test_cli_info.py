@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import h5py
 import pytest
 import torch
 
+from landscape import open_run
 from landscape.writer import RunWriter
 
 
@@ -70,3 +72,56 @@ def test_help_is_fast_and_lists_commands():
         capture_output=True, text=True,
     )
     assert probe.stdout.split() == ["False", "False"], probe.stdout + probe.stderr
+
+
+def _gan_rows(writer, n: int) -> None:
+    for i in range(n):
+        writer.log(i, epoch=0, g_loss=1.0 + (i % 7) / 10, g_grad_norm=2.0 - i / n, d_loss=0.6, d_loss_real=0.3,
+                   d_loss_fake=0.3, d_grad_norm=1.0 + (i % 3) / 10, d_grad_norm_real=0.5, d_grad_norm_fake=0.5)
+
+
+def test_one_status_word_everywhere(tmp_path):
+    """finished, interrupted, incomplete (writer killed) and running: Run.status, info, report and lgc agree."""
+    import json
+    import signal
+    import textwrap
+
+    runs = {}
+    runs["finished"] = tmp_path / "finished.h5"
+    with RunWriter(runs["finished"], {"arch": "vanilla"}) as w:
+        _gan_rows(w, 40)
+    runs["interrupted"] = tmp_path / "interrupted.h5"
+    w = RunWriter(runs["interrupted"], {"arch": "vanilla"})
+    _gan_rows(w, 40)
+    w.close("interrupted")
+    runs["incomplete"] = tmp_path / "killed.h5"
+    script = textwrap.dedent(f"""
+        import os, signal, sys
+        sys.path.insert(0, {str(Path(__file__).parent)!r})
+        from landscape.writer import RunWriter
+        from test_cli_info import _gan_rows
+        w = RunWriter({str(runs["incomplete"])!r}, {{"arch": "vanilla"}})
+        _gan_rows(w, 40)
+        w.flush()
+        os.kill(os.getpid(), signal.SIGKILL)
+    """)
+    assert subprocess.run([sys.executable, "-c", script]).returncode == -signal.SIGKILL
+    runs["running"] = tmp_path / "live.h5"
+    live = RunWriter(runs["running"], {"arch": "vanilla"})
+    _gan_rows(live, 40)
+    live.flush()
+    try:
+        for word, path in runs.items():
+            assert open_run(path).status == word
+            info = landscape("info", str(path))
+            assert f"status: {word}, last recorded step 39" in info.stdout, info.stdout
+            report = landscape("report", str(path), "--format", "json")
+            assert report.returncode == 0, report.stderr
+            assert json.loads(report.stdout)["runs"][0]["status"] == word
+            lgc = landscape("lgc", str(path), "--out", str(tmp_path / f"{word}.png"), "-n", "g", "--dpi", "30")
+            assert lgc.returncode == 0, lgc.stderr
+            if word != "finished":
+                assert f"is {word}, last recorded step 39" in report.stderr, report.stderr
+                assert f"is {word}, last recorded step 39" in lgc.stdout, lgc.stdout
+    finally:
+        live.close()

@@ -71,7 +71,7 @@ def test_run_still_being_written(tmp_path):
         assert open_run(tmp_path / "live.h5").status == "running"
         result = landscape("lgc", tmp_path / "live.h5", "--out", tmp_path / "live.png", "-n", "g", "--dpi", "40")
         assert result.returncode == 0, result.stderr
-        assert "still being written" in result.stdout and "150" in result.stdout
+        assert "is running, last recorded step 149: still being written" in result.stdout and "150" in result.stdout
         assert (tmp_path / "live.png").read_bytes().startswith(MAGIC[".png"])
     finally:
         writer.close()
@@ -94,14 +94,15 @@ def test_killed_and_interrupted_runs(tmp_path):
     assert proc.returncode == -signal.SIGKILL, proc.stderr
     result = landscape("lgc", killed, "--out", tmp_path / "killed.png", "-n", "d_real", "--dpi", "40")
     assert result.returncode == 0, result.stderr
-    assert "writer is gone" in result.stdout and "230" in result.stdout
+    assert "is incomplete, last recorded step 229" in result.stdout and "writer is gone" in result.stdout
+    assert "230" in result.stdout
 
     interrupted = tmp_path / "interrupted.h5"
     writer = write_run(interrupted, 90, close=False)
     writer.close(status="interrupted")
     result = landscape("lgc", interrupted, "--out", tmp_path / "interrupted.svg", "--dpi", "40")
     assert result.returncode == 0, result.stderr
-    assert "ended interrupted" in result.stdout
+    assert "is interrupted, last recorded step 89" in result.stdout
     assert (tmp_path / "interrupted.svg").read_bytes().startswith(MAGIC[".svg"])
 
 

@@ -149,7 +149,7 @@ def hessian(
     run = open_run(run_file)
     chosen = parse_steps(steps, run.checkpoint_steps, run_file)
     require_probe(run)
-    if run.status == "running" and run.writer_alive:
+    if run.status == "running":
         raise LandscapeError(f"{run_file} is still being written; run `landscape hessian` after training ends.")
 
     from trainers.loop import resolve_device

@@ -17,11 +17,8 @@ def info(
     from landscape.reader import open_run
 
     run = open_run(run_file)
-    status = run.status
-    if status == "running" and not run.writer_alive:
-        status = "running (no live writer: the recording process was killed or runs on another host)"
     console.print(f"[bold]{run.path}[/]")
-    console.print(f"status: {status}")
+    console.print(f"status: {run.status_text}", highlight=False)
     console.print(f"iterations: {run.n_iterations:,}" + _step_range(run))
     console.print(
         f"created: {run.attrs.get('created', '?')}   landscape {run.attrs.get('landscape_version', '?')}"

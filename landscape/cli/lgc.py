@@ -85,15 +85,9 @@ def lgc(
     collection = open_runs(runs)
     for run in collection:
         run.require_iterations()
-        if run.status == "running" and run.writer_alive:
-            console.print(
-                f"Note: {run.path} is still being written; drawing its {run.n_iterations:,} iterations so far."
-            )
-        elif run.status == "running":
-            console.print(f"Note: {run.path} says 'running' but its writer is gone (killed?); drawing its "
-                          f"{run.n_iterations:,} recorded iterations.")
-        elif run.status != "finished":
-            console.print(f"Note: {run.path} ended {run.status}; drawing its {run.n_iterations:,} recorded iterations.")
+        if run.status != "finished":
+            console.print(f"Note: {run.path} is {run.status_text}; drawing its {run.n_iterations:,} recorded "
+                          "iterations.", highlight=False, soft_wrap=True)
 
     use_file_backend()
     from analysis.lgc import lgc_figure

@@ -114,8 +114,8 @@ def report(
     for run in collection:
         run.require_iterations()
         if run.status != "finished":
-            error_console.print(f"Note: {run.path} is {run.status}; reporting its {run.n_iterations:,} "
-                                "iterations so far.", highlight=False)
+            error_console.print(f"Note: {run.path} is {run.status_text}; reporting its {run.n_iterations:,} "
+                                "recorded iterations.", highlight=False, soft_wrap=True)
 
     from analysis.stationarity import stationarity_report
 
