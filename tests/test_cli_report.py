@@ -223,7 +223,8 @@ def test_flatness_computed_from_a_checkpoint(vanilla_run, tmp_path):
     import torch
     from torch.func import functional_call, grad, jvp
 
-    from analysis.hessian import gan_loss, load_models
+    from analysis.hessian import gan_loss
+    from trainers.models import load_models
     from trainers.losses import g_loss
 
     path = Path(shutil.copy(vanilla_run, tmp_path / "with_hessian.h5"))

@@ -12,7 +12,7 @@ import sys
 
 import typer
 
-from landscape.cli import data, hessian, info, lgc, record, report
+from landscape.cli import data, export, hessian, info, lgc, record, report
 
 app = typer.Typer(
     name="landscape",
@@ -27,6 +27,7 @@ app.command("record")(record.record)
 app.command("lgc")(lgc.lgc)
 app.command("hessian")(hessian.hessian)
 app.command("report")(report.report)
+app.command("export")(export.export)
 app.command("info")(info.info)
 app.add_typer(data.app, name="data")
 
@@ -49,7 +50,9 @@ def main() -> None:
 
 def show_warning_line(message, category, filename, lineno, file=None, line=None) -> None:
     """Show Python warnings (e.g. a dataset whose checksums differ) as one CLI line on stderr."""
+    from rich.markup import escape
+
     from landscape.cli.console import error_console
 
     text = " ".join(str(message).split())
-    error_console.print(f"[bold yellow]Warning:[/] {text}", highlight=False, soft_wrap=True)
+    error_console.print(f"[bold yellow]Warning:[/] {escape(text)}", highlight=False, soft_wrap=True)

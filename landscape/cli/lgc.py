@@ -23,13 +23,13 @@ def lgc(
     ],
     out: Annotated[
         Optional[Path],
-        typer.Option("--out", "-o", help="Image to write: .png, .pdf or .svg. [default: <first run>-lgc.png]",
+        typer.Option("--out", "-o", help="Image to write: .png, .pdf or .svg. (default: <first run>-lgc.png)",
                      show_default=False),
     ] = None,
     network: Annotated[
         Optional[list[str]],
         typer.Option("--network", "-n", help=f"Network panel(s), repeatable: {', '.join(NETWORKS)}. "
-                     "[default: the paper's panels g, d_real, d_fake, d]", show_default=False),
+                     "(default: the paper's panels g, d_real, d_fake, d)", show_default=False),
     ] = None,
     stages: Annotated[int, typer.Option(help="Number of equal training stages to colour.")] = 5,
     palette: Annotated[
