@@ -163,3 +163,39 @@ def test_dcgan_on_cpu_skips_default_hessians_and_says_so(tmp_path, shared_data) 
     assert "no Hessian estimates during a DCGAN run on a CPU" in result.output
     run = open_run(out)
     assert run.config["hessian_every"] == 0 and run.hessian().empty
+
+
+def test_progress_in_a_log_is_plain_periodic_lines(tmp_path, shared_data) -> None:
+    """stdout is a pipe (nohup, SLURM, CI): a line every --log-every seconds, and the end never cut short."""
+    out = tmp_path / "a-rather-long-run-file-name-that-a-terminal-bar-would-have-to-cut.h5"
+    args = ["--arch", "vanilla", "--data", "mnist", "--data-dir", str(shared_data), "--device", "cpu", "--subset", "1024",
+            "--batch-size", "32", "--max-iters", "800", "--hessian-every", "0", "--log-every", "0.5", "--out", str(out)]
+    result = _landscape("record", *args)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    progress = [line for line in lines if line.startswith("vanilla mnist: step ")]
+    assert len(progress) >= 3, result.stdout  # the start, at least one on the way, the end
+    assert progress[0].startswith("vanilla mnist: step 0/800 (0%)")
+    assert progress[-1].startswith("vanilla mnist: step 800/800 (100%), ") and " it/s, eta 0:00:00, g " in progress[-1]
+    assert lines[-2] == f"Recorded 800 iterations into {out}"
+    assert "…" not in result.stdout and "\x1b" not in result.stdout  # no truncation, no terminal codes
+
+
+def test_training_speed_leaves_out_time_in_hessian_estimates(tmp_path, shared_data) -> None:
+    """A hook that takes 0.3 s at each of 5 Hessian steps does not slow the reported iterations/s."""
+    from landscape.config import TrainConfig
+    from landscape.data import load_dataset
+    from landscape.writer import RunWriter
+    from trainers.loop import GANTrainer
+
+    config = TrainConfig(subset=512, batch_size=32, max_iters=40, hessian_every=10, device="cpu", data_dir=str(shared_data))
+    images = load_dataset("mnist", root=shared_data).images
+    trainer = GANTrainer(config, images, on_hessian_step=lambda t: time.sleep(0.3))
+    start = time.monotonic()
+    with RunWriter(tmp_path / "r.h5", trainer.config.to_dict()) as writer:
+        trainer.start_recording(writer)
+        trainer.run()
+    wall = time.monotonic() - start
+    assert trainer.hessian_seconds >= 1.5  # steps 0, 10, 20, 30, 40
+    assert trainer.training_rate() > 40 / (wall - 1.5) * 0.9  # about the speed without the sleeps
+    assert trainer.training_rate() > 1.5 * 40 / wall  # and clearly above iterations / wall time

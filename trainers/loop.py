@@ -128,6 +128,8 @@ class GANTrainer:
         self.fixed_z = sample_z(SAMPLE_COUNT, config, torch.device("cpu"), side).to(self.device)
 
         self.step = 0  # iterations done
+        self.hessian_seconds = 0.0  # wall time spent in on_hessian_step (not training)
+        self._clock_start: tuple[float, int, float] | None = None  # (time, step, hessian seconds) at the first run()
         self.epoch = 1  # the epoch the next iteration belongs to
         self.batch_in_epoch = 0
         self.perm: torch.Tensor | None = None
@@ -155,7 +157,7 @@ class GANTrainer:
         if 0 in s.checkpoint_steps:
             self._checkpoint()
         if 0 in s.hessian_steps:
-            self.on_hessian_step(self)
+            self._estimate_curvature()
 
     def _checkpoint(self) -> None:
         self.writer.add_checkpoint(self.step, {"g": self.g.state_dict(), "d": self.d.state_dict()})
@@ -232,6 +234,8 @@ class GANTrainer:
         on_cpu = self.device.type == "cpu"
         checkpoint_at, sample_at = set(s.checkpoint_steps), set(s.sample_epochs)
         hessian_at = set(s.hessian_steps)
+        if self._clock_start is None:
+            self._clock_start = (time.monotonic(), self.step, self.hessian_seconds)
         if progress is not None:
             progress(self)
         next_report = time.monotonic() + progress_every
@@ -259,7 +263,7 @@ class GANTrainer:
             if w is not None and self.step in checkpoint_at:
                 self._checkpoint()
             if w is not None and self.step in hessian_at:
-                self.on_hessian_step(self)
+                self._estimate_curvature()
             end_of_epoch = self.batch_in_epoch == s.iters_per_epoch
             if w is not None and self.epoch in sample_at and (end_of_epoch or self.step == s.total_iters):
                 self._samples()
@@ -273,6 +277,25 @@ class GANTrainer:
             self._raise_if_diverged()
         if progress is not None:
             progress(self)
+
+    def _estimate_curvature(self) -> None:
+        start = time.monotonic()
+        try:
+            self.on_hessian_step(self)
+        finally:
+            self.hessian_seconds += time.monotonic() - start
+
+    def training_rate(self) -> float | None:
+        """Iterations per second of training since the first :meth:`run`, time in Hessian estimates excluded.
+
+        None until an iteration has been timed.
+        """
+        if self._clock_start is None:
+            return None
+        start, step0, hessian0 = self._clock_start
+        seconds = time.monotonic() - start - (self.hessian_seconds - hessian0)
+        done = self.step - step0
+        return done / seconds if done > 0 and seconds > 0 else None
 
     def request_stop(self) -> None:
         """Ask :meth:`run` to raise KeyboardInterrupt before the next iteration (safe from a signal handler or thread)."""

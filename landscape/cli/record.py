@@ -6,7 +6,9 @@ Ctrl-C handling, the Hessian hook's messages and the final lines.
 
 from __future__ import annotations
 
+import math
 import signal
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, Iterator, Optional
@@ -53,6 +55,11 @@ def record(
         ),
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing run file.")] = False,
+    log_every: Annotated[
+        float,
+        typer.Option("--log-every", help="Where stdout is not a terminal (a log file, nohup, SLURM): print a "
+                     "progress line every this many seconds."),
+    ] = 30.0,
 ) -> None:
     """Train a GAN (defaults: the paper's setup) and record every iteration into a run file."""
     from landscape.config import TrainConfig
@@ -82,10 +89,12 @@ def record(
         raise LandscapeError(f"{path} is a directory; give --out a file name such as {path / 'run.h5'}.")
     if path.exists() and not force:
         raise LandscapeError(f"{path} already exists; choose another --out or pass --force to overwrite it.")
-    _record_with_progress(config, path, force=force)
+    if not log_every > 0:
+        raise LandscapeError(f"--log-every must be a positive number of seconds, got {log_every:g}.")
+    _record_with_progress(config, path, force=force, log_every=log_every)
 
 
-def _record_with_progress(config: Any, path: Path, force: bool = False) -> None:
+def _record_with_progress(config: Any, path: Path, force: bool = False, log_every: float = 30.0) -> None:
     """Record one run with a progress bar and Hessian messages; Ctrl-C stops it cleanly. Exits 1 on divergence."""
     from landscape.cli.console import console
     from trainers import record
@@ -97,7 +106,7 @@ def _record_with_progress(config: Any, path: Path, force: bool = False) -> None:
         show_notes(trainer, console)
 
     try:
-        with training_progress(console) as progress, _stop_on_sigint(state, console):
+        with training_progress(console, log_every) as progress, _stop_on_sigint(state, console):
             summary = record(config, path, overwrite=force, on_start=on_start, progress=progress,
                              on_hessian_step=hessian_hook(console))
     except KeyboardInterrupt:
@@ -143,16 +152,53 @@ def _say(console: Any, text: str) -> None:
 
 
 @contextmanager
-def training_progress(console: Any) -> Iterator[Any]:
-    """A rich progress bar (iterations/s, ETA, latest losses) and the callback that updates it."""
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
+def training_progress(console: Any, log_every: float = 30.0) -> Iterator[Any]:
+    """The progress callback for ``trainers.record``: a rich bar on a terminal, plain lines elsewhere.
+
+    Where stdout is not a terminal (a log file, nohup, SLURM, CI) a bar cannot redraw, so
+    one line is printed every ``log_every`` seconds and at the end. Both show training
+    speed without the time spent in Hessian estimates (``GANTrainer.training_rate``).
+    """
+    if console.is_terminal:
+        with _progress_bar(console) as update:
+            yield update
+        return
+    last = -math.inf
+
+    def update(tr: Any) -> None:
+        nonlocal last
+        now = time.monotonic()
+        done = tr.step >= tr.schedule.total_iters
+        if now - last >= log_every or (done and tr.step > 0):
+            last = now
+            _say(console, progress_line(tr))
+
+    yield update
+
+
+def progress_line(tr: Any) -> str:
+    """``vanilla mnist: step 3,000/46,800 (6%), 247.1 it/s, eta 0:02:57, g 3.152 d 0.105``."""
+    cfg, total = tr.config, tr.schedule.total_iters
+    rate = tr.training_rate()
+    parts = [f"{cfg.arch} {cfg.dataset}: step {tr.step:,}/{total:,} ({100 * tr.step / max(total, 1):.0f}%)"]
+    parts.append(f"{rate:.1f} it/s, eta {_clock((total - tr.step) / rate)}" if rate else "starting")
+    losses = _losses(tr)
+    return ", ".join(parts) + (f", {losses}" if losses else "")
+
+
+def _losses(tr: Any) -> str:
+    return "  ".join(f"{k.split('_')[0]} {v:.3f}" for k, v in tr.latest_losses().items())
+
+
+def _clock(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+@contextmanager
+def _progress_bar(console: Any) -> Iterator[Any]:
+    """A rich progress bar (training iterations/s, ETA, latest losses) and the callback that updates it."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     progress = Progress(
         TextColumn("{task.description}"),
@@ -160,8 +206,7 @@ def training_progress(console: Any) -> Iterator[Any]:
         MofNCompleteColumn(),
         TextColumn("{task.fields[rate]}"),
         TimeElapsedColumn(),
-        TextColumn("eta"),
-        TimeRemainingColumn(),
+        TextColumn("eta {task.fields[eta]}"),
         TextColumn("{task.fields[losses]}"),
         console=console,
         refresh_per_second=5,
@@ -172,12 +217,12 @@ def training_progress(console: Any) -> Iterator[Any]:
         nonlocal task
         if task is None:  # the first call: the trainer knows the plan now
             cfg = tr.config
-            task = progress.add_task(f"{cfg.arch} {cfg.dataset}", total=tr.schedule.total_iters, rate="", losses="")
+            task = progress.add_task(f"{cfg.arch} {cfg.dataset}", total=tr.schedule.total_iters, rate="", eta="-:--:--",
+                                     losses="")
             progress.start()
-        speed = progress.tasks[task].speed
-        losses = tr.latest_losses()
-        text = "  ".join(f"{k.split('_')[0]} {v:.3f}" for k, v in losses.items())
-        progress.update(task, completed=tr.step, rate=f"{speed:.1f} it/s" if speed else "", losses=text)
+        rate = tr.training_rate()
+        eta = _clock((tr.schedule.total_iters - tr.step) / rate) if rate else "-:--:--"
+        progress.update(task, completed=tr.step, rate=f"{rate:.1f} it/s" if rate else "", eta=eta, losses=_losses(tr))
 
     try:
         yield update
