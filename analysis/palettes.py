@@ -9,6 +9,8 @@ matplotlib colormap and seaborn palette.
 
 from __future__ import annotations
 
+import difflib
+
 from landscape.errors import LandscapeError
 
 RGB = tuple[float, float, float]
@@ -54,7 +56,17 @@ def stage_colors(k: int, palette: str = "paper") -> list[RGB]:
     try:
         colors = sns.color_palette(palette, k)
     except (ValueError, KeyError) as err:
+        close = difflib.get_close_matches(str(palette), palette_names(), n=1, cutoff=0.6)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise LandscapeError(
-            f"Unknown palette {palette!r}: use 'paper' or a matplotlib/seaborn palette name such as 'viridis'."
+            f"Unknown palette {palette!r}{hint}: use 'paper' or a matplotlib/seaborn palette name such as 'viridis'."
         ) from err
     return [tuple(float(v) for v in c) for c in colors]
+
+
+def palette_names() -> list[str]:
+    """Every palette name :func:`stage_colors` takes: 'paper', seaborn's palettes and matplotlib's colormaps."""
+    import matplotlib
+    from seaborn.palettes import SEABORN_PALETTES
+
+    return ["paper", *sorted(SEABORN_PALETTES), *sorted(matplotlib.colormaps)]

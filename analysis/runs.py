@@ -19,7 +19,7 @@ import pandas as pd
 
 from landscape.config import ARCH_TITLES, OPTIMIZER_TITLES, dataset_title
 from landscape.errors import LandscapeError
-from landscape.networks import NETWORKS
+from landscape.networks import network as network_entry
 from landscape.reader import no_iterations_message
 from landscape.stages import stage_count
 
@@ -56,8 +56,7 @@ class RunData:
         frame = self.tidy
         available = [str(n) for n in pd.unique(frame["network"])]
         if network not in available:
-            if network not in NETWORKS:
-                raise LandscapeError(f"Unknown network {network!r}: choose from {', '.join(NETWORKS)}.")
+            network_entry(network)  # an unknown name: one sentence naming the choices
             if not len(frame):
                 raise LandscapeError(no_iterations_message(self.where))
             raise LandscapeError(f"{self.where} has no {network!r} values; it records {', '.join(available)}.")

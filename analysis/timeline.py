@@ -18,7 +18,7 @@ import pandas as pd
 
 from analysis.palettes import stage_colors
 from analysis.runs import run_data, single_run
-from landscape.errors import LandscapeError
+from landscape.errors import LandscapeError, unknown_choice
 from landscape.networks import label, network
 from landscape.stages import stage_count, stage_label_map
 
@@ -76,7 +76,7 @@ def timelineplot(
     import matplotlib.pyplot as plt
 
     if y not in QUANTITIES:
-        raise LandscapeError(f"Unknown quantity {y!r}: choose 'loss' or 'grad_norm'.")
+        raise LandscapeError(unknown_choice("quantity", y, QUANTITIES))
     run = single_run(data, stages, several="timeline_figure")
     if ax is None:
         ax = plt.gca()

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from landscape.data.registry import DATASETS as _DATASET_SPECS
-from landscape.errors import LandscapeError
+from landscape.errors import LandscapeError, unknown_choice
 
 #: Architectures and their display names.
 ARCH_TITLES: dict[str, str] = {"vanilla": "Vanilla GAN", "dcgan": "DCGAN"}
@@ -190,7 +190,7 @@ def _is_cuda_index(dev: str) -> bool:
 
 def _choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
     if value not in allowed:
-        raise LandscapeError(f"Unknown {name} {value!r}; choose one of {', '.join(allowed)}.")
+        raise LandscapeError(unknown_choice(name, value, allowed))
 
 
 def _int_at_least(name: str, value: Any, low: int) -> None:

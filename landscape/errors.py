@@ -7,6 +7,8 @@ one sentence and exits non-zero; it never shows a traceback for these.
 
 from __future__ import annotations
 
+from typing import Iterable
+
 
 class LandscapeError(Exception):
     """A user-facing error whose message is one clear sentence saying what to do."""
@@ -24,3 +26,17 @@ class DataError(LandscapeError):
 
 class DivergedError(Exception):
     """Training produced a NaN or infinite loss; the run is stopped as "diverged"."""
+
+
+def unknown_choice(what: str, value: object, choices: Iterable[str]) -> str:
+    """The one sentence for a name that is not among ``choices``, with the nearest one when it looks like a typo.
+
+    ``unknown_choice("arch", "dcgn", ["vanilla", "dcgan"])`` ->
+    "Unknown arch 'dcgn' (did you mean 'dcgan'?); choose one of vanilla, dcgan."
+    """
+    import difflib
+
+    choices = [str(c) for c in choices]
+    close = difflib.get_close_matches(str(value).strip().lower(), choices, n=1, cutoff=0.6)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return f"Unknown {what} {value!r}{hint}; choose one of {', '.join(choices)}."

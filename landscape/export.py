@@ -21,7 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from landscape.errors import LandscapeError
+from landscape.errors import LandscapeError, unknown_choice
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -54,7 +54,7 @@ def check_format(fmt: str) -> str:
     """The format name in lower case; a one-sentence ExportError unless it is one of :data:`FORMATS`."""
     name = str(fmt).lower()
     if name not in FORMATS:
-        raise ExportError(f"Unknown export format {fmt!r}; choose csv, parquet or tensorboard.")
+        raise ExportError(unknown_choice("export format", fmt, FORMATS))
     return name
 
 

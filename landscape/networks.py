@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from landscape.errors import LandscapeError
+from landscape.errors import LandscapeError, unknown_choice
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ def network(key: str) -> Network:
     try:
         return NETWORKS[key]
     except KeyError:
-        raise LandscapeError(f"Unknown network {key!r}: choose from {', '.join(NETWORKS)}.") from None
+        raise LandscapeError(unknown_choice("network", key, NETWORKS)) from None
 
 
 def label(key: str) -> str:

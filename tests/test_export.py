@@ -249,7 +249,7 @@ def test_command_errors_are_one_sentence_and_exit_2(case, gan_run, tmp_path):
         "not-a-run": ((other,), ("not a landscape run file",), None),
         "no-iterations": ((empty,), ("has no iterations yet",), None),
         "no-folder": ((gan_run, "-o", tmp_path / "no" / "m.csv"), ("does not exist", "--out"), None),
-        "format": ((gan_run, "--format", "xlsx"), ("Unknown --format 'xlsx'", "csv, parquet or tensorboard"), None),
+        "format": ((gan_run, "--format", "xlsx"), ("Unknown --format 'xlsx'", "csv, parquet, tensorboard"), None),
         "folder": ((gan_run, "--out", tmp_path, "--force"), ("it is a folder", "--out"), None),
         "no-pyarrow": ((gan_run, "-f", "parquet", "-o", tmp_path / "m.parquet"),
                        ("needs the pyarrow package", "pip install 'landscape[parquet]'"), "pyarrow"),

@@ -34,7 +34,7 @@ from scipy.sparse.linalg import ArpackNoConvergence, eigsh
 from analysis.hessian.hvp import HessianVectorProduct, hessian_matrix
 from analysis.hessian.lanczos import thick_restart_lanczos
 from analysis.hessian.operator import HessianOperator
-from landscape.errors import LandscapeError
+from landscape.errors import LandscapeError, unknown_choice
 
 METHODS = ("auto", "lanczos", "eigsh", "exact")
 EXACT_MAX_PARAMS = 5000
@@ -181,7 +181,7 @@ def extreme_eigenvalues(
     thick-restart Lanczos above.
     """
     if method not in METHODS:
-        raise LandscapeError(f"Unknown eigenvalue method {method!r}; use one of {', '.join(METHODS)}.")
+        raise LandscapeError(unknown_choice("eigenvalue method", method, METHODS))
     if k < 1:
         raise LandscapeError(f"k must be at least 1, got {k}.")
     if method == "auto":

@@ -12,16 +12,33 @@ import sys
 
 import typer
 
-from landscape.cli import data, export, hessian, info, lgc, record, report
+from landscape.cli import data, export, helpstyle, hessian, info, lgc, record, report
+
+helpstyle.install()
 
 app = typer.Typer(
     name="landscape",
     help="Record GAN training iteration by iteration and analyse its loss landscape.",
     no_args_is_help=True,
-    add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
 )
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        from landscape import __version__
+
+        typer.echo(f"landscape {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: bool = typer.Option(False, "--version", help="Show the version and exit.", is_eager=True,
+                                 callback=_show_version),
+) -> None:
+    """Record GAN training iteration by iteration and analyse its loss landscape."""
 
 app.command("record")(record.record)
 app.command("lgc")(lgc.lgc)
@@ -33,19 +50,28 @@ app.add_typer(data.app, name="data")
 
 
 def main() -> None:
-    """Entry point of the console script: run the app, turning user errors into one line."""
+    """Entry point of the console script: run the app, turning every user error into one line and exit code 2."""
     import warnings
 
+    from typer.exceptions import TyperException
+
+    from landscape.cli.console import print_error
     from landscape.errors import LandscapeError
 
     warnings.showwarning = show_warning_line
     try:
-        app()
+        code = app(standalone_mode=False)
     except LandscapeError as err:
-        from landscape.cli.console import print_error
-
         print_error(str(err))
         sys.exit(err.exit_code)
+    except TyperException as err:  # a usage error: unknown option, missing argument, a value of the wrong type
+        if type(err).__name__ == "NoArgsIsHelpError":  # `landscape` alone: the help is already printed
+            sys.exit(getattr(err, "exit_code", 2))
+        print_error(" ".join(err.format_message().split()))
+        sys.exit(getattr(err, "exit_code", 2))
+    except KeyboardInterrupt:
+        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 def show_warning_line(message, category, filename, lineno, file=None, line=None) -> None:

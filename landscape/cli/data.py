@@ -8,6 +8,8 @@ from typing import Optional
 import typer
 
 from landscape.cli.console import console, error_console
+from landscape.cli.options import completion
+from landscape.config import DATASETS
 
 app = typer.Typer(
     help="List and fetch the datasets (MNIST, Fashion-MNIST, CIFAR-10).",
@@ -67,7 +69,8 @@ def list_datasets(
 
 @app.command("fetch")
 def fetch_dataset(
-    name: str = typer.Argument(..., help="mnist, fashion-mnist or cifar10."),
+    name: str = typer.Argument(..., help="The dataset: mnist, fashion-mnist or cifar10.", metavar="NAME",
+                               **completion(DATASETS)),
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
     force: bool = typer.Option(False, "--force", help="Download again and replace files that are already there."),
 ) -> None:

@@ -14,6 +14,9 @@ from typing import Annotated, Optional
 
 import typer
 
+from landscape.cli.options import choices
+from landscape.export import FORMATS
+
 
 def _check_options(fmt: str, out: Path, force: bool, run_path: Path) -> None:
     """One sentence naming the option at fault, before anything is written (``fmt`` is known)."""
@@ -53,8 +56,8 @@ def export(
     ],
     fmt: Annotated[
         Optional[str],
-        typer.Option("--format", "-f", help="csv, parquet or tensorboard. (default: from --out's suffix, .csv "
-                     "or .parquet, else csv)", show_default=False),
+        typer.Option("--format", "-f", help="Output format. (default: from --out's suffix, .csv or .parquet, "
+                     "else csv)", show_default=False, **choices(FORMATS)),
     ] = None,
     out: Annotated[
         Optional[Path],
@@ -70,12 +73,12 @@ def export(
 def _export(run_path: Path, fmt: Optional[str], out: Optional[Path], force: bool) -> None:
     """The command's work: options, the run, then :func:`landscape.export.export_run`; paths print as plain text."""
     from landscape.cli.console import console, error_console
-    from landscape.errors import LandscapeError
-    from landscape.export import FORMATS, default_output, format_for_path, require_package
+    from landscape.errors import LandscapeError, unknown_choice
+    from landscape.export import default_output, format_for_path, require_package
 
     fmt = (fmt if fmt is not None else format_for_path(out)).lower()
     if fmt not in FORMATS:
-        raise LandscapeError(f"Unknown --format {fmt!r}: choose csv, parquet or tensorboard.")
+        raise LandscapeError(unknown_choice("--format", fmt, FORMATS))
     require_package(fmt)
 
     from landscape.reader import open_run

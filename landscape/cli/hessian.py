@@ -16,53 +16,64 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from landscape.cli.options import choices, completion
 from landscape.networks import PARAMETER_NETWORKS
 
 #: --network choices: one network that owns parameters, or all of them.
 NETWORK_CHOICES = {**{key: [key] for key in PARAMETER_NETWORKS}, "both": list(PARAMETER_NETWORKS)}
 
 
-def parse_steps(text: str, available: list[int], path: Any) -> list[int]:
-    """``all``, ``first``, ``last`` or a comma-separated list of checkpoint steps, checked against the run."""
+def _methods() -> list[str]:
+    """The eigenvalue methods, for shell completion (imports the analysis only when completing)."""
+    from analysis.hessian.eigen import METHODS
+
+    return list(METHODS)
+
+
+def parse_steps(texts: str | list[str] | None, available: list[int], path: Any) -> list[int]:
+    """The checkpoint steps that ``--steps`` names, checked against the run, in the order given, each once.
+
+    Each value is ``all``, ``first``, ``last`` or steps separated by commas, and
+    ``--steps`` may be repeated: ``--steps 0 --steps 936`` and ``--steps 0,936`` are
+    the same. None means all.
+    """
     from landscape.errors import LandscapeError
 
     if not available:
         raise LandscapeError(
             f"{path} has no checkpoints, so there are no weights to analyse; record it with checkpoints (stages > 0)."
         )
-    spec = text.strip().lower()
-    if spec == "all":
-        return list(available)
-    if spec == "first":
-        return [available[0]]
-    if spec == "last":
-        return [available[-1]]
+    texts = ["all"] if not texts else [texts] if isinstance(texts, str) else texts
+    named = {"all": list(available), "first": [available[0]], "last": [available[-1]]}
     steps: list[int] = []
-    for part in spec.split(","):
-        part = part.strip()
-        try:
-            step = int(part)
-        except ValueError:
-            raise LandscapeError(
-                f"--steps {text!r} is not understood: give all, first, last or checkpoint steps such as 0,936."
-            ) from None
-        if step not in available:
-            raise LandscapeError(
-                f"{path} has no checkpoint at step {step}; stored steps: {', '.join(map(str, available))}."
-            )
-        if step not in steps:
-            steps.append(step)
+    for text in texts:
+        for part in text.strip().lower().split(","):
+            part = part.strip()
+            if part in named:
+                chosen = named[part]
+            else:
+                try:
+                    chosen = [int(part)]
+                except ValueError:
+                    raise LandscapeError(
+                        f"--steps {text!r} is not understood: give all, first, last or checkpoint steps such as 0,936."
+                    ) from None
+                if chosen[0] not in available:
+                    raise LandscapeError(
+                        f"{path} has no checkpoint at step {chosen[0]}; stored steps: {', '.join(map(str, available))}."
+                    )
+            steps += [step for step in chosen if step not in steps]
     return steps
 
 
 def _check_options(k: int, network: str, method: str, tol: float, class_tol: float, plot: Optional[Path]) -> None:
     from analysis.hessian.eigen import METHODS
-    from landscape.errors import LandscapeError
+    from landscape.errors import LandscapeError, unknown_choice
 
     if network not in NETWORK_CHOICES:
-        raise LandscapeError(f"Unknown --network {network!r}: choose {', '.join(NETWORK_CHOICES)}.")
+        raise LandscapeError(unknown_choice("--network", network, NETWORK_CHOICES))
     if method not in METHODS:
-        raise LandscapeError(f"Unknown --method {method!r}: choose {', '.join(METHODS)}.")
+        raise LandscapeError(unknown_choice("--method", method, METHODS))
     if k < 1:
         raise LandscapeError(f"--k must be at least 1, got {k}.")
     if not 0 < tol < 1:
@@ -110,16 +121,22 @@ def _table(rows: list[Any], stage_of: dict[int, int], class_tol: float) -> Any:
 def hessian(
     run_file: Annotated[Path, typer.Argument(metavar="RUN.h5", help="Run file with checkpoints and a probe batch.",
                                              show_default=False)],
-    steps: Annotated[str, typer.Option(help="Checkpoint steps: all, first, last, or a list such as 0,936.")] = "all",
+    steps: Annotated[
+        Optional[list[str]],
+        typer.Option(metavar="STEPS", help="Checkpoint steps: all, first, last, or steps such as 0,936; repeatable "
+                     "(--steps 0 --steps 936). (default: all)", show_default=False),
+    ] = None,
     k: Annotated[int, typer.Option("--k", help="Eigenvalues at each end of the spectrum.")] = 5,
-    network: Annotated[str, typer.Option(help="g (generator), d (discriminator) or both.")] = "both",
+    network: Annotated[
+        str, typer.Option(help="g (generator), d (discriminator) or both.", **choices(NETWORK_CHOICES))
+    ] = "both",
     plot: Annotated[
         Optional[Path],
         typer.Option(help="Also draw eigenvalues against step and spectral densities into this .png/.pdf/.svg.",
                      show_default=False),
     ] = None,
     method: Annotated[str, typer.Option(help="auto (exact up to --exact-max-params, else lanczos), lanczos, "
-                                        "eigsh or exact.")] = "auto",
+                                        "eigsh or exact.", metavar="METHOD", **completion(_methods))] = "auto",
     tol: Annotated[float, typer.Option(help="Converged when residual ≤ tol × max|eigenvalue|.")] = 1e-4,
     exact_max_params: Annotated[int, typer.Option("--exact-max-params",
                                                   help="Largest network for the exact (full Hessian) mode.")] = 5000,
@@ -130,7 +147,7 @@ def hessian(
     class_tol: Annotated[float, typer.Option("--class-tol", help="Eigenvalues within class-tol × max|eigenvalue| "
                                              "of zero count as zero when classifying.")] = 1e-3,
     stages: Annotated[int, typer.Option(help="Training stages for the stage column and plot colours.")] = 5,
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.", metavar="DEVICE")] = "auto",
     seed: Annotated[int, typer.Option(help="Seed of the random start vectors.")] = 0,
 ) -> None:
     """Estimate Hessian eigenvalues (both ends), trace and spectral density at checkpoints; store them in the run."""

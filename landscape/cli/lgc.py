@@ -13,7 +13,15 @@ from typing import Annotated, Optional
 
 import typer
 
+from landscape.cli.options import choices, completion
 from landscape.networks import NETWORKS
+
+
+def palette_names() -> list[str]:
+    """Palette names for shell completion (imports matplotlib and seaborn only when completing)."""
+    from analysis.palettes import palette_names as names
+
+    return names()
 
 
 def lgc(
@@ -28,12 +36,13 @@ def lgc(
     ] = None,
     network: Annotated[
         Optional[list[str]],
-        typer.Option("--network", "-n", help=f"Network panel(s), repeatable: {', '.join(NETWORKS)}. "
+        typer.Option("--network", "-n", **choices(NETWORKS), help="Network panel(s), repeatable. "
                      "(default: the paper's panels g, d_real, d_fake, d)", show_default=False),
     ] = None,
     stages: Annotated[int, typer.Option(help="Number of equal training stages to colour.")] = 5,
     palette: Annotated[
-        str, typer.Option(help="'paper' (purple, orange, black, green, yellow) or a matplotlib/seaborn palette.")
+        str, typer.Option(help="'paper' (purple, orange, black, green, yellow) or a matplotlib/seaborn palette.",
+                          metavar="PALETTE", **completion(palette_names))
     ] = "paper",
     log_x: Annotated[bool, typer.Option("--log-x", help="Logarithmic loss axis.")] = False,
     log_y: Annotated[bool, typer.Option("--log-y", help="Logarithmic gradient-norm axis.")] = False,
@@ -72,9 +81,11 @@ def lgc(
     check_stages(stages)
     if not 10 <= dpi <= 2400:
         raise LandscapeError(f"--dpi must be between 10 and 2400, got {dpi}.")
-    if quantile_range is not None:
-        from analysis.lgc import check_quantile_range
+    from analysis.lgc import check_quantile_range
+    from analysis.palettes import stage_colors
 
+    stage_colors(stages, palette)  # an unknown palette fails before any run is read
+    if quantile_range is not None:
         check_quantile_range(quantile_range)
     out = check_figure_path(out if out is not None else Path(f"{runs[0].stem}-lgc.png"))
     if timeline is not None:

@@ -73,3 +73,24 @@ def use_file_backend() -> None:
     import matplotlib
 
     matplotlib.use("Agg")
+
+
+def choices(names: Any, complete: Any = None) -> dict[str, Any]:
+    """``typer.Option`` keywords declaring a closed set of names: ``[a|b]`` in the help, and shell completion.
+
+    The value is still checked by the library (one sentence with the nearest name on
+    a typo); ``complete`` replaces the completion list when it should offer more
+    (e.g. aliases) than the help shows.
+    """
+    names = [str(n) for n in names]
+    offered = names if complete is None else [str(n) for n in complete]
+    return {"metavar": "[" + "|".join(names) + "]", "autocompletion": lambda incomplete: _starting(offered, incomplete)}
+
+
+def completion(names: Any) -> dict[str, Any]:
+    """``typer.Option`` keywords offering ``names`` (or a function returning them) for shell completion only."""
+    return {"autocompletion": lambda incomplete: _starting(names() if callable(names) else names, incomplete)}
+
+
+def _starting(names: Any, incomplete: str) -> list[str]:
+    return [n for n in names if n.startswith(incomplete)]

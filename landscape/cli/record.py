@@ -15,20 +15,24 @@ from typing import Annotated, Any, Iterator, Optional
 
 import typer
 
+from landscape.cli.options import choices
+from landscape.config import ARCHS, DATASETS, OPTIMIZERS
 from landscape.errors import LandscapeError
 
 
 def record(
-    arch: Annotated[str, typer.Option("--arch", help="Architecture: vanilla or dcgan.")],
-    data: Annotated[str, typer.Option("--data", help="Dataset: mnist, fashion-mnist or cifar10.")],
+    arch: Annotated[str, typer.Option("--arch", help="Architecture.", **choices(ARCHS))],
+    data: Annotated[str, typer.Option("--data", help="Dataset.", **choices(DATASETS))],
     epochs: Annotated[int, typer.Option(help="Training epochs (each a fresh shuffle, full batches).")] = 100,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Images per batch.")] = 128,
-    optimizer: Annotated[str, typer.Option(help="adam, rmsprop, sgd or sgd-momentum (momentum 0.5).")] = "adam",
+    optimizer: Annotated[
+        str, typer.Option(help="Optimizer of both networks (sgd-momentum: momentum 0.5).", **choices(OPTIMIZERS))
+    ] = "adam",
     lr_g: Annotated[float, typer.Option("--lr-g", help="Generator learning rate.")] = 1e-3,
     lr_d: Annotated[float, typer.Option("--lr-d", help="Discriminator learning rate.")] = 1e-3,
     seed: Annotated[int, typer.Option(help="Random seed (weights, shuffles, z, dropout).")] = 0,
     out: Annotated[Optional[Path], typer.Option(help="Run file to write (default: runs/ARCH-DATA-SEED.h5).")] = None,
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.", metavar="DEVICE")] = "auto",
     data_dir: Annotated[
         Optional[Path], typer.Option("--data-dir", help="Dataset root (default: $LANDSCAPE_DATA, else ./data).")
     ] = None,

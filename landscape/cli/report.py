@@ -15,16 +15,19 @@ from typing import Annotated, Optional
 
 import typer
 
+from landscape.cli.lgc import palette_names
+from landscape.cli.options import choices, completion
+
 FORMATS = ("text", "markdown", "json")
 SUFFIX_FORMATS = {".md": "markdown", ".markdown": "markdown", ".json": "json", ".txt": "text"}
 
 
 def _check_options(fmt: str, threshold: float, relative_threshold: float, alpha: float,
                    min_change: float, max_points: int, window: Optional[int], noise_factor: float) -> None:
-    from landscape.errors import LandscapeError
+    from landscape.errors import LandscapeError, unknown_choice
 
     checks = [
-        (fmt in FORMATS, f"Unknown --format {fmt!r}: choose text, markdown or json."),
+        (fmt in FORMATS, unknown_choice("--format", fmt, FORMATS)),
         (threshold >= 0, f"--threshold must be a gradient norm of 0 or more, got {threshold:g}."),
         (relative_threshold >= 0, f"--relative-threshold must be 0 or more, got {relative_threshold:g}."),
         (0 < alpha < 1, f"--alpha must be between 0 and 1, got {alpha:g}."),
@@ -46,8 +49,8 @@ def report(
     ],
     fmt: Annotated[
         Optional[str],
-        typer.Option("--format", "-f", help="text, markdown or json. (default: from --out's suffix, .md or .json, "
-                     "else text)", show_default=False),
+        typer.Option("--format", "-f", help="Output format. (default: from --out's suffix, .md or .json, else text)",
+                     show_default=False, **choices(FORMATS)),
     ] = None,
     out: Annotated[
         Optional[Path],
@@ -84,7 +87,8 @@ def report(
                             "loss's noise.")
     ] = 1.5,
     palette: Annotated[
-        str, typer.Option(help="Stage colours of --figure: 'paper' or a matplotlib/seaborn palette.")
+        str, typer.Option(help="Stage colours of --figure: 'paper' or a matplotlib/seaborn palette.",
+                          metavar="PALETTE", **completion(palette_names))
     ] = "paper",
 ) -> None:
     """Report whether training approaches stationarity: verdicts per network, then per-stage tables."""
@@ -106,7 +110,10 @@ def report(
     if out is not None:
         check_text_path(out)
     if figure is not None:
+        from analysis.palettes import stage_colors
+
         check_figure_path(figure, "--figure")
+        stage_colors(stages, palette)  # an unknown palette fails before any run is read
 
     from landscape.reader import open_runs
 

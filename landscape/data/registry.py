@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Mapping
 
-from landscape.errors import DataError
+from landscape.errors import DataError, unknown_choice
 
 SPLITS = ("train", "test")
 
@@ -223,8 +223,7 @@ def canonical_name(name: str) -> str:
     for spec in DATASETS.values():
         if key == spec.name or key in spec.aliases:
             return spec.name
-    valid = ", ".join(DATASETS)
-    raise DataError(f"unknown dataset {name!r}: choose one of {valid}.")
+    raise DataError(unknown_choice("dataset", name, DATASETS))
 
 
 def get_spec(name: str) -> DatasetSpec:

@@ -1,0 +1,102 @@
+"""CLI conventions: help in the usual style, --version, choices with completion, typos answered in one line."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+COMMANDS = [["record"], ["lgc"], ["hessian"], ["report"], ["export"], ["info"], ["data", "list"], ["data", "fetch"]]
+SCRIPT = Path(sys.executable).with_name("landscape")  # the console script pip installed next to this Python
+
+
+def landscape(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "COLUMNS": "200", **(env or {})}
+    return subprocess.run([sys.executable, "-m", "landscape", *args], capture_output=True, text=True, env=env,
+                          timeout=120)
+
+
+def one_line_error(result: subprocess.CompletedProcess) -> str:
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
+def test_help_shows_no_python_types_and_flags_as_flags(command):
+    result = landscape(*command, "--help")
+    assert result.returncode == 0, result.stderr
+    raw = re.findall(r"<(?:bool|str|int|float|path|Path|list\[[^>]*\]|tuple[^>]*)>", result.stdout)
+    assert not raw, raw
+    for line in result.stdout.splitlines():
+        if re.search(r"--(force|help|log-x|share-y|layer-norms)\b", line):
+            assert not re.search(r"BOOLEAN|<bool>", line), line
+
+
+def test_choices_are_listed_in_the_help():
+    out = landscape("record", "--help").stdout
+    assert "[vanilla|dcgan]" in out and "[mnist|fashion-mnist|cifar10]" in out and "[adam|rmsprop|sgd|sgd-momentum]" in out
+    assert "[g|d|d_real|d_fake]" in landscape("lgc", "--help").stdout
+    assert "[text|markdown|json]" in landscape("report", "--help").stdout
+    assert "[csv|parquet|tensorboard]" in landscape("export", "--help").stdout
+
+
+def test_version():
+    from landscape import __version__
+
+    result = landscape("--version")
+    assert result.returncode == 0 and result.stdout.strip() == f"landscape {__version__}"
+
+
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["record", "--arch", "dcgn", "--data", "mnist"], "did you mean 'dcgan'?"),
+        (["record", "--arch", "vanilla", "--data", "fashon-mnist"], "did you mean 'fashion-mnist'?"),
+        (["record", "--arch", "vanilla", "--data", "mnist", "--optimizer", "adma"], "did you mean 'adam'?"),
+        (["lgc", "x.h5", "-n", "d_rael"], "did you mean 'd_real'?"),
+        (["lgc", "x.h5", "--palette", "virids"], "did you mean 'viridis'?"),
+        (["report", "x.h5", "--format", "jsn"], "did you mean 'json'?"),
+        (["export", "x.h5", "--format", "parqet"], "did you mean 'parquet'?"),
+        (["hessian", "x.h5", "--network", "bth"], "did you mean 'both'?"),
+        (["data", "fetch", "mnst"], "did you mean 'mnist'?"),
+        (["record", "--arh", "vanilla"], "No such option: --arh"),
+        (["lgc"], "Missing argument"),
+    ],
+)
+def test_a_typo_is_one_line_with_the_nearest_choice(tmp_path, args, expected):
+    """Checked before any file is read: the run file need not exist."""
+    result = subprocess.run([sys.executable, "-m", "landscape", *args], capture_output=True, text=True, cwd=tmp_path,
+                            env={**os.environ, "COLUMNS": "200"}, timeout=120)
+    assert expected in one_line_error(result)
+
+
+@pytest.mark.skipif(not SCRIPT.exists(), reason="the landscape console script is not installed next to this Python")
+@pytest.mark.parametrize(
+    "words, offered",
+    [("landscape record --arch d", ["dcgan"]), ("landscape record --data f", ["fashion-mnist"]),
+     ("landscape hessian x.h5 --network b", ["both"]), ("landscape data fetch c", ["cifar10"])],
+)
+def test_shell_completion_offers_the_choices(words, offered):
+    env = {**os.environ, "_LANDSCAPE_COMPLETE": "complete_bash", "COMP_WORDS": words,
+           "COMP_CWORD": str(len(words.split()) - 1)}
+    result = subprocess.run([str(SCRIPT)], capture_output=True, text=True, env=env, timeout=120)
+    assert result.stdout.split() == offered, result.stdout + result.stderr
+
+
+def test_steps_repeated_or_comma_separated_are_the_same():
+    from landscape.cli.hessian import parse_steps
+    from landscape.errors import LandscapeError
+
+    stored = [0, 936, 1872]
+    assert parse_steps(["0", "1872"], stored, "r.h5") == parse_steps("0,1872", stored, "r.h5") == [0, 1872]
+    assert parse_steps(["last", "0", "1872"], stored, "r.h5") == [1872, 0]  # each once, in the order given
+    assert parse_steps(None, stored, "r.h5") == stored
+    with pytest.raises(LandscapeError, match="no checkpoint at step 5"):
+        parse_steps(["0", "5"], stored, "r.h5")
