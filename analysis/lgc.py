@@ -25,9 +25,9 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 
 from analysis.palettes import stage_colors
-from analysis.runs import RunData, run_data, single_run
+from analysis.runs import RunData, check_networks, default_networks, run_data, single_run
 from landscape.errors import LandscapeError
-from landscape.networks import NETWORKS, PAPER_PANELS, network
+from landscape.networks import PAPER_PANELS
 from landscape.networks import label as network_label
 from landscape.reader import no_iterations_message
 from landscape.stages import stage_count, stage_label_map
@@ -261,7 +261,7 @@ def _share_groups(share: bool | str, nrows: int, ncols: int) -> list[list[tuple[
 
 def lgc_figure(
     runs: Any,
-    networks: Sequence[str] = PAPER_PANELS,
+    networks: Sequence[str] | None = None,
     *,
     stages: int | None = None,
     palette: str = "paper",
@@ -282,8 +282,9 @@ def lgc_figure(
 
     ``runs`` is a Run, a run-file path, a list of those (or a RunCollection), or a
     tidy frame with a ``run`` column (``open_runs(paths).tidy()``). ``networks``
-    defaults to the paper's panels: generator, the discriminator's real and fake
-    parts and the combined discriminator loss. ``sharex``/``sharey`` are
+    defaults to the paper's panels (generator, the discriminator's real and fake
+    parts and the combined discriminator loss) for GAN runs, and to every network
+    the runs record otherwise (a classifier's ``clf``, say). ``sharex``/``sharey`` are
     ``False``, ``True``/``"all"``, ``"row"`` or ``"col"`` (as in
     :func:`matplotlib.pyplot.subplots`): panels that share get the same limits,
     spanning all their clouds (or their quantile ranges). Each row is headed by its run's
@@ -296,17 +297,13 @@ def lgc_figure(
     """
     import matplotlib.pyplot as plt
 
-    networks = list(networks)
-    if not networks:
-        raise LandscapeError(f"Choose at least one network to draw ({', '.join(NETWORKS)}).")
-    for key in networks:
-        network(key)  # one sentence for an unknown name
     if quantile_range is not None:
         check_quantile_range(quantile_range)
     stage_colors(stages or 5, palette)  # an unknown palette fails before any run is read
     data = run_data(runs, stages)
     if not data:
         raise LandscapeError("No runs to draw; pass at least one run file.")
+    networks = check_networks(data, default_networks(data, PAPER_PANELS) if networks is None else networks)
     nrows, ncols = len(data), len(networks)
     # one subfigure per run: its title (architecture, dataset, optimizer, file) heads the row
     # and the panels are titled by network only, so titles stay short however many runs

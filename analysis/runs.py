@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
 
 from landscape.config import ARCH_TITLES, OPTIMIZER_TITLES, dataset_title
-from landscape.errors import LandscapeError
-from landscape.networks import network as network_entry
+from landscape.errors import LandscapeError, unknown_choice
 from landscape.reader import no_iterations_message
 from landscape.stages import stage_count
 
@@ -51,16 +50,43 @@ class RunData:
         """How a message names this run: "Run <name>", or "The data" for an unnamed frame."""
         return f"Run {self.name}" if self.name else "The data"
 
+    @property
+    def networks(self) -> list[str]:
+        """The networks this run's tidy frame holds, in its order."""
+        column = self.tidy["network"]
+        if isinstance(column.dtype, pd.CategoricalDtype):
+            return [str(n) for n in column.cat.categories]
+        return [str(n) for n in pd.unique(column)]
+
     def network_rows(self, network: str) -> pd.DataFrame:
-        """The tidy rows of one network; one sentence if the network is unknown or not recorded."""
+        """The tidy rows of one network; one sentence if the run has no iterations or does not record it."""
         frame = self.tidy
-        available = [str(n) for n in pd.unique(frame["network"])]
-        if network not in available:
-            network_entry(network)  # an unknown name: one sentence naming the choices
-            if not len(frame):
-                raise LandscapeError(no_iterations_message(self.where))
-            raise LandscapeError(f"{self.where} has no {network!r} values; it records {', '.join(available)}.")
+        if not len(frame):
+            raise LandscapeError(no_iterations_message(self.where))
+        if network not in self.networks:
+            raise LandscapeError(unknown_choice("network", network, self.networks))
         return frame[(frame["network"] == network).to_numpy()]
+
+
+def default_networks(runs: list[RunData], preferred: Sequence[str]) -> list[str]:
+    """The networks to draw when none are named: ``preferred`` where every run records them all, else every
+    network the runs record (a run from any training loop has its own)."""
+    recorded = list(dict.fromkeys(key for run in runs for key in run.networks))
+    if not recorded or all(key in run.networks for run in runs for key in preferred):
+        return list(preferred)
+    return recorded
+
+
+def check_networks(runs: list[RunData], networks: Sequence[str]) -> list[str]:
+    """``networks`` as a list; one sentence (with the nearest recorded name) for a name no run records."""
+    networks = list(networks)
+    recorded = list(dict.fromkeys(key for run in runs for key in run.networks))
+    if not networks:
+        raise LandscapeError(f"Choose at least one network to draw ({', '.join(recorded)}).")
+    for key in networks:
+        if recorded and key not in recorded:
+            raise LandscapeError(unknown_choice("network", key, recorded))
+    return networks
 
 
 def run_title(config: dict[str, Any], fallback: str = "") -> str:
@@ -130,4 +156,4 @@ def single_run(data: Any, stages: int | None = None, *, several: str = "lgc_figu
     return runs[0]
 
 
-__all__ = ["RunData", "TIDY_COLUMNS", "run_data", "run_title", "single_run"]
+__all__ = ["RunData", "TIDY_COLUMNS", "check_networks", "default_networks", "run_data", "run_title", "single_run"]

@@ -17,9 +17,9 @@ import numpy as np
 import pandas as pd
 
 from analysis.palettes import stage_colors
-from analysis.runs import run_data, single_run
+from analysis.runs import check_networks, default_networks, run_data, single_run
 from landscape.errors import LandscapeError, unknown_choice
-from landscape.networks import label, network
+from landscape.networks import PARAMETER_NETWORKS, label
 from landscape.stages import stage_count, stage_label_map
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -58,7 +58,7 @@ def timelineplot(
     data: Any,
     y: str = "loss",
     *,
-    networks: Sequence[str] = ("g", "d"),
+    networks: Sequence[str] | None = None,
     stages: int | None = None,
     palette: str = "paper",
     smooth: int | str | None = "auto",
@@ -78,6 +78,7 @@ def timelineplot(
     if y not in QUANTITIES:
         raise LandscapeError(unknown_choice("quantity", y, QUANTITIES))
     run = single_run(data, stages, several="timeline_figure")
+    networks = check_networks([run], default_networks([run], PARAMETER_NETWORKS) if networks is None else networks)
     if ax is None:
         ax = plt.gca()
     stage_handles = shade_stages(ax, run.tidy, palette)
@@ -108,7 +109,7 @@ def timelineplot(
 
 def timeline_figure(
     runs: Any,
-    networks: Sequence[str] = ("g", "d"),
+    networks: Sequence[str] | None = None,
     *,
     stages: int | None = None,
     palette: str = "paper",
@@ -126,11 +127,10 @@ def timeline_figure(
     """
     import matplotlib.pyplot as plt
 
-    for key in networks:
-        network(key)  # one sentence for an unknown name
     data = run_data(runs, stages)
     if not data:
         raise LandscapeError("No runs to draw; pass at least one run file.")
+    networks = check_networks(data, default_networks(data, PARAMETER_NETWORKS) if networks is None else networks)
     fig, axes = plt.subplots(2 * len(data), 1, figsize=(width, 2 * len(data) * height), squeeze=False,
                              layout="constrained")
     for r, run in enumerate(data):

@@ -9,10 +9,17 @@ so a network has one name and one label everywhere.
 ``params`` says whose parameters the loss is differentiated by: the Hessian of a
 network (``landscape hessian --network g|d``) is taken with respect to those
 parameters, the other network held fixed.
+
+Any other training loop names its networks by its fields (:func:`networks_in`):
+``<name>_loss`` with ``<name>_grad_norm`` make a network called ``<name>`` (a
+classifier logging ``clf_loss`` and ``clf_grad_norm`` has a network ``clf``); the
+GAN fields keep their names and this table's mapping, and a writer may store an
+explicit mapping for fields that follow neither (``RunWriter(..., networks=...)``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from landscape.errors import LandscapeError, unknown_choice
@@ -26,7 +33,7 @@ class Network:
     label: str  # "generator", "discriminator, real part", ...
     loss: str  # metric column of its loss
     grad_norm: str  # metric column of the norm of its gradient
-    params: str  # "g" or "d": whose parameters the loss is differentiated by
+    params: str  # "g" or "d": whose parameters the loss is differentiated by ("" outside the GAN table)
 
     @property
     def title(self) -> str:
@@ -52,6 +59,31 @@ PAPER_PANELS: tuple[str, ...] = ("g", "d_real", "d_fake", "d")
 PARAMETER_NETWORKS: tuple[str, ...] = ("g", "d")
 
 
+def networks_in(columns: Iterable[str], mapping: Mapping[str, Sequence[str]] | None = None) -> list[Network]:
+    """The networks a run with these metric ``columns`` records, in order.
+
+    First the explicit ``mapping`` (name -> (loss column, gradient-norm column)), then
+    the GAN table's networks whose columns exist, then every ``<name>_loss`` with a
+    matching ``<name>_grad_norm`` among the remaining columns, in column order.
+    """
+    columns = list(columns)
+    present = set(columns)
+    found: dict[str, Network] = {}
+    for name, (loss, grad_norm) in (mapping or {}).items():
+        if loss in present and grad_norm in present:
+            found[name] = NETWORKS.get(name) or Network(name, name, loss, grad_norm, "")
+    used = {c for n in found.values() for c in (n.loss, n.grad_norm)}
+    for key, net in NETWORKS.items():
+        if key not in found and {net.loss, net.grad_norm} <= present - used:
+            found[key] = net
+    used = {c for n in found.values() for c in (n.loss, n.grad_norm)}
+    for column in columns:
+        name = column[: -len("_loss")] if column.endswith("_loss") else None
+        if name and name not in found and column not in used and f"{name}_grad_norm" in present - used:
+            found[name] = Network(name, name, column, f"{name}_grad_norm", "")
+    return list(found.values())
+
+
 def network(key: str) -> Network:
     """The table entry of ``key``; one sentence naming the choices for an unknown key."""
     try:
@@ -72,4 +104,4 @@ def title(key: str) -> str:
     return entry.title if entry is not None else key
 
 
-__all__ = ["NETWORKS", "PAPER_PANELS", "PARAMETER_NETWORKS", "Network", "label", "network", "title"]
+__all__ = ["NETWORKS", "PAPER_PANELS", "PARAMETER_NETWORKS", "Network", "label", "network", "networks_in", "title"]

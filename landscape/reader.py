@@ -18,13 +18,14 @@ import numpy as np
 import pandas as pd
 
 from landscape.errors import RunFileError
-from landscape.networks import NETWORKS
+from landscape.networks import Network, networks_in
 from landscape.runfile import (
     CHECKPOINTS,
     HESSIAN,
     LAYERS,
     META_PREFIX,
     METRICS,
+    NETWORK_FIELDS_META,
     PROBE,
     SAMPLES,
     STATUS_MEANINGS,
@@ -98,6 +99,11 @@ class Run:
         """The per-iteration fields (metric columns) of this run."""
         return list(self.metrics.columns)
 
+    @property
+    def networks(self) -> list[Network]:
+        """The networks this run records (:func:`landscape.networks.networks_in` of its fields), in order."""
+        return networks_in(self.fields, self.meta(NETWORK_FIELDS_META))
+
     def meta(self, name: str, default: Any = None) -> Any:
         """A metadata value the writer stored with ``set_meta`` (e.g. "networks")."""
         raw = self.attrs.get(META_PREFIX + name)
@@ -125,7 +131,7 @@ class Run:
         (the keys of :data:`landscape.networks.NETWORKS` the run records), loss,
         grad_norm.
         """
-        return tidy_frame(self.metrics, stages)
+        return tidy_frame(self.metrics, stages, self.networks)
 
     def layer_norms(self, network: str) -> pd.DataFrame | None:
         """Per-tensor gradient norms of ``network`` (iterations x parameter names), or None if not recorded."""
@@ -263,17 +269,21 @@ def _distinct(runs: RunCollection) -> RunCollection:
     return runs
 
 
-def tidy_frame(metrics: pd.DataFrame, stages: int = 5) -> pd.DataFrame:
-    """The long-form (step, epoch, stage, stage_label, network, loss, grad_norm) view of a metrics table."""
+def tidy_frame(metrics: pd.DataFrame, stages: int = 5, networks: list[Network] | None = None) -> pd.DataFrame:
+    """The long-form (step, epoch, stage, stage_label, network, loss, grad_norm) view of a metrics table.
+
+    ``networks`` defaults to those the table's columns name (:func:`landscape.networks.networks_in`).
+    """
     n = len(metrics)
     stage = assign_stages(n, stages)
     steps = metrics["step"].to_numpy() if n else np.zeros(0, dtype=np.int64)
     labels = stage_labels(steps, stage, stages)
     label = pd.Categorical.from_codes(stage - 1, categories=labels, ordered=True) if n else pd.Categorical([], labels)
-    networks = [key for key, net in NETWORKS.items() if {net.loss, net.grad_norm} <= set(metrics.columns)]
+    if networks is None:
+        networks = networks_in(metrics.columns)
     parts = []
-    for network in networks:
-        loss_col, norm_col = NETWORKS[network].loss, NETWORKS[network].grad_norm
+    for net in networks:
+        loss_col, norm_col, network = net.loss, net.grad_norm, net.key
         parts.append(
             pd.DataFrame(
                 {
@@ -290,7 +300,7 @@ def tidy_frame(metrics: pd.DataFrame, stages: int = 5) -> pd.DataFrame:
     if not parts:
         return pd.DataFrame(columns=["step", "epoch", "stage", "stage_label", "network", "loss", "grad_norm"])
     frame = pd.concat(parts, ignore_index=True)
-    frame["network"] = pd.Categorical(frame["network"], categories=networks, ordered=True)
+    frame["network"] = pd.Categorical(frame["network"], categories=[net.key for net in networks], ordered=True)
     return frame
 
 

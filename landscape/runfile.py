@@ -68,6 +68,8 @@ CHUNK_ROWS = 4096
 
 #: Root attributes holding a writer's ``set_meta`` values start with this prefix.
 META_PREFIX = "meta:"
+#: The metadata name of a writer's explicit network mapping (name -> [loss field, gradient-norm field]).
+NETWORK_FIELDS_META = "network_fields"
 
 
 def metrics_dtype(fields: dict[str, np.dtype]) -> np.dtype:

@@ -1,7 +1,11 @@
 """RunWriter: the recorder any training loop calls, in the spirit of SummaryWriter.
 
 A loop creates a writer with the run's config, then calls :meth:`RunWriter.log`
-once per iteration. Rows are buffered (tensors stay on their device until a flush,
+once per iteration. The fields are declared up front (``fields=``), or, as with
+TensorBoard's ``SummaryWriter``, not at all: the first ``log()`` call's names
+become the run's fields. ``<name>_loss`` with ``<name>_grad_norm`` make a network
+called ``<name>`` for the analyses (``networks=`` maps other names explicitly;
+see :mod:`landscape.networks`). Rows are buffered (tensors stay on their device until a flush,
 so there is no device-to-host synchronisation per call) and appended to the
 compound ``/metrics`` dataset in blocks, each block followed by an HDF5 flush: a
 writer killed at any moment leaves a file that opens with every row up to the
@@ -29,10 +33,10 @@ from landscape.runfile import (
     CHUNK_ROWS,
     FORMAT,
     FORMAT_VERSION,
-    GAN_FIELDS,
     LAYERS,
     META_PREFIX,
     METRICS,
+    NETWORK_FIELDS_META,
     PROBE,
     SAMPLES,
     STATUSES,
@@ -56,23 +60,25 @@ class RunWriter:
         self,
         path: str | os.PathLike,
         config: Mapping[str, Any],
-        fields: Iterable[str] | Mapping[str, Any] = GAN_FIELDS,
+        fields: Iterable[str] | Mapping[str, Any] | None = None,
         *,
+        networks: Mapping[str, tuple[str, str]] | None = None,
         overwrite: bool = False,
         flush_rows: int = 4096,
         flush_seconds: float = 1.0,
     ) -> None:
+        """Create the run file at ``path`` (a one-sentence RunFileError if it exists and ``overwrite`` is off).
+
+        ``fields``: the per-iteration fields (names, float32; or name -> dtype), or
+        None to take them from the first :meth:`log`. ``networks``: network name ->
+        (loss field, gradient-norm field), for fields that do not follow the
+        ``<name>_loss`` / ``<name>_grad_norm`` rule.
+        """
         self.path = Path(path)
         if self.path.exists() and not overwrite:
             raise RunFileError(f"{self.path} already exists; choose another path, or overwrite=True to replace it.")
         if flush_rows < 1:
             raise ValueError("flush_rows must be at least 1")
-        if isinstance(fields, Mapping):
-            declared = {name: np.dtype(dt) for name, dt in fields.items()}
-        else:
-            declared = {name: np.dtype("<f4") for name in fields}
-        self._dtype = metrics_dtype(declared)
-        self.fields: tuple[str, ...] = tuple(self._dtype.names)
         self.flush_rows = int(flush_rows)
         self.flush_seconds = float(flush_seconds)
 
@@ -85,12 +91,13 @@ class RunWriter:
         self._start = time.monotonic()
         self._last_flush = self._start
         self._write_root_attrs(config)
-        fill = np.zeros((), dtype=self._dtype)
-        fill["step"] = -1  # rows that were allocated but never written read as step -1
-        self._file.create_dataset(
-            METRICS, shape=(0,), maxshape=(None,), dtype=self._dtype, chunks=(CHUNK_ROWS,), fillvalue=fill
-        )
-        self._buf = self._empty_block()
+        if networks:
+            self.set_meta(NETWORK_FIELDS_META, {name: list(cols) for name, cols in networks.items()})
+        self._dtype: np.dtype | None = None
+        self.fields: tuple[str, ...] = ()
+        self._buf: dict[str, np.ndarray] = {}
+        if fields is not None:
+            self._define(fields)
         self._n = 0  # rows in the buffer
         self._rows_written = 0
         self._device_rows: list[tuple[int, tuple[str, ...], Any]] = []
@@ -112,6 +119,21 @@ class RunWriter:
         attrs["status"] = "running"
         attrs["writer_pid"] = os.getpid()
         attrs["writer_host"] = socket.gethostname()
+
+    def _define(self, fields: Iterable[str] | Mapping[str, Any]) -> None:
+        """Fix the run's fields (base fields first) and create ``/metrics`` for them."""
+        if isinstance(fields, Mapping):
+            declared = {name: np.dtype(dt) for name, dt in fields.items()}
+        else:
+            declared = {name: np.dtype("<f4") for name in fields}
+        self._dtype = metrics_dtype(declared)
+        self.fields = tuple(self._dtype.names)
+        fill = np.zeros((), dtype=self._dtype)
+        fill["step"] = -1  # rows that were allocated but never written read as step -1
+        self._file.create_dataset(
+            METRICS, shape=(0,), maxshape=(None,), dtype=self._dtype, chunks=(CHUNK_ROWS,), fillvalue=fill
+        )
+        self._buf = self._empty_block()
 
     def _empty_block(self) -> dict[str, np.ndarray]:
         """One column array per field (assigning into plain arrays is ~5x cheaper than into structured rows)."""
@@ -152,6 +174,8 @@ class RunWriter:
         never waits for the device. Fields not given are stored as NaN.
         """
         self._check_open()
+        if self._dtype is None:  # no fields declared: this call's names are the run's fields
+            self._define(list(values))
         i = self._n
         buf = self._buf
         buf["step"][i] = step
@@ -162,7 +186,10 @@ class RunWriter:
         for name, value in values.items():
             column = buf.get(name)
             if column is None:
-                raise KeyError(f"{name!r} is not a declared field of this run (declared: {', '.join(self.fields)})")
+                raise KeyError(
+                    f"{name!r} is not a declared field of this run (declared: {', '.join(self.fields)}); declare "
+                    "every field with RunWriter(..., fields=[...]), or give them all in the first log()"
+                )
             if _is_device_tensor(value):
                 device_names.append(name)
                 device_values.append(value)
@@ -191,7 +218,7 @@ class RunWriter:
         """Append the buffered rows to the file and flush it to disk."""
         self._check_open()
         n = self._n
-        if n:
+        if n and self._dtype is not None:
             self._resolve_device_rows()
             ds = self._file[METRICS]
             start = ds.shape[0]

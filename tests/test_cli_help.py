@@ -42,7 +42,7 @@ def test_help_shows_no_python_types_and_flags_as_flags(command):
 def test_choices_are_listed_in_the_help():
     out = landscape("record", "--help").stdout
     assert "[vanilla|dcgan]" in out and "[mnist|fashion-mnist|cifar10]" in out and "[adam|rmsprop|sgd|sgd-momentum]" in out
-    assert "[g|d|d_real|d_fake]" in landscape("lgc", "--help").stdout
+    assert "g, d, d_real, d_fake for a GAN run" in " ".join(landscape("lgc", "--help").stdout.split())
     assert "[text|markdown|json]" in landscape("report", "--help").stdout
     assert "[csv|parquet|tensorboard]" in landscape("export", "--help").stdout
 
@@ -54,13 +54,23 @@ def test_version():
     assert result.returncode == 0 and result.stdout.strip() == f"landscape {__version__}"
 
 
+def test_a_network_the_run_does_not_record_is_one_line_with_the_nearest(tmp_path):
+    from landscape.runfile import GAN_FIELDS
+    from landscape.writer import RunWriter
+
+    with RunWriter(tmp_path / "r.h5", {"arch": "vanilla"}, GAN_FIELDS) as writer:
+        for i in range(20):
+            writer.log(i, **{name: 1.0 for name in GAN_FIELDS})
+    result = landscape("lgc", str(tmp_path / "r.h5"), "-n", "d_rael", "--out", str(tmp_path / "x.png"))
+    assert "did you mean 'd_real'?" in one_line_error(result)
+
+
 @pytest.mark.parametrize(
     "args, expected",
     [
         (["record", "--arch", "dcgn", "--data", "mnist"], "did you mean 'dcgan'?"),
         (["record", "--arch", "vanilla", "--data", "fashon-mnist"], "did you mean 'fashion-mnist'?"),
         (["record", "--arch", "vanilla", "--data", "mnist", "--optimizer", "adma"], "did you mean 'adam'?"),
-        (["lgc", "x.h5", "-n", "d_rael"], "did you mean 'd_real'?"),
         (["lgc", "x.h5", "--palette", "virids"], "did you mean 'viridis'?"),
         (["report", "x.h5", "--format", "jsn"], "did you mean 'json'?"),
         (["export", "x.h5", "--format", "parqet"], "did you mean 'parquet'?"),

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from landscape import open_run
+from landscape.runfile import GAN_FIELDS
 from landscape.writer import RunWriter
 
 
@@ -20,7 +21,7 @@ def landscape(*args: str) -> subprocess.CompletedProcess:
 
 def test_info_shows_config_status_fields_and_groups(tmp_path):
     path = tmp_path / "r.h5"
-    with RunWriter(path, {"arch": "vanilla", "dataset": "mnist"}) as w:
+    with RunWriter(path, {"arch": "vanilla", "dataset": "mnist"}, GAN_FIELDS) as w:
         w.set_meta("networks", {"g": {"params": 81184, "summary": "Linear(20->100)"}})
         for i in range(30):
             w.log(i, epoch=i // 10, g_loss=1.0)

@@ -21,7 +21,7 @@ CONFIG = {"arch": "vanilla", "dataset": "mnist", "epochs": 2, "betas": (0.9, 0.9
 
 
 def _write(path, n=100, **kwargs):
-    with RunWriter(path, CONFIG, **kwargs) as w:
+    with RunWriter(path, CONFIG, GAN_FIELDS, **kwargs) as w:
         for i in range(n):
             w.log(i, epoch=i // 10, g_loss=torch.tensor(float(i)), g_grad_norm=2.0 * i, d_loss=np.float32(-i))
     return path
@@ -45,7 +45,7 @@ def test_round_trip_metrics_and_config(tmp_path):
 
 
 def test_unknown_field_is_refused(tmp_path):
-    with RunWriter(tmp_path / "r.h5", CONFIG) as w:
+    with RunWriter(tmp_path / "r.h5", CONFIG, GAN_FIELDS) as w:
         with pytest.raises(KeyError, match="not a declared field"):
             w.log(0, nonsense=1.0)
 
@@ -198,7 +198,7 @@ def test_newer_format_version_is_refused(tmp_path):
 
 def test_log_accepts_tensors_without_keeping_graphs(tmp_path):
     x = torch.ones(3, requires_grad=True)
-    with RunWriter(tmp_path / "r.h5", CONFIG) as w:
+    with RunWriter(tmp_path / "r.h5", CONFIG, GAN_FIELDS) as w:
         w.log(0, g_loss=(x * 2).sum(), g_grad_norm=torch.tensor(1.5, dtype=torch.float64))
     m = open_run(tmp_path / "r.h5").metrics
     assert m.loc[0, "g_loss"] == 6.0 and m.loc[0, "g_grad_norm"] == 1.5
@@ -217,3 +217,37 @@ def test_one_adapter_for_runs_and_paths(tmp_path):
             as_run(bad)
     with pytest.raises(RunFileError, match="share the name"):
         as_runs([path, path])
+
+
+def test_fields_come_from_the_first_log_when_not_declared(tmp_path):
+    """As with TensorBoard's SummaryWriter: no declaration; the first log() fixes the fields."""
+    path = tmp_path / "clf.h5"
+    with RunWriter(path, {"model": "mlp"}) as w:
+        assert w.fields == ()
+        for i in range(30):
+            w.log(i, clf_loss=torch.tensor(2.0 - i / 30), clf_grad_norm=1.0 + i, accuracy=i / 30)
+        with pytest.raises(KeyError, match="first log"):
+            w.log(30, learning_rate=0.1)  # a field the first call did not have
+    run = open_run(path)
+    assert run.fields == ["step", "epoch", "time", "clf_loss", "clf_grad_norm", "accuracy"]
+    assert [n.key for n in run.networks] == ["clf"]  # <name>_loss + <name>_grad_norm make a network
+    tidy = run.tidy(3)
+    assert list(tidy["network"].cat.categories) == ["clf"] and len(tidy) == 30
+    np.testing.assert_allclose(tidy["grad_norm"], 1.0 + np.arange(30))
+
+
+def test_an_explicit_network_mapping_is_stored_with_the_run(tmp_path):
+    path = tmp_path / "critic.h5"
+    with RunWriter(path, {}, networks={"critic": ("critic_objective", "critic_gn")}) as w:
+        for i in range(10):
+            w.log(i, critic_objective=-float(i), critic_gn=0.5, g_loss=1.0, g_grad_norm=2.0)
+    run = open_run(path)
+    assert [(n.key, n.loss, n.grad_norm) for n in run.networks] == [
+        ("critic", "critic_objective", "critic_gn"), ("g", "g_loss", "g_grad_norm")]
+    assert set(run.tidy()["network"]) == {"critic", "g"}
+
+
+def test_a_run_that_never_logged_has_no_fields_and_no_networks(tmp_path):
+    RunWriter(tmp_path / "empty.h5", {}).close()
+    run = open_run(tmp_path / "empty.h5")
+    assert run.n_iterations == 0 and run.networks == [] and run.tidy().empty

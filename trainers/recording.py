@@ -70,6 +70,7 @@ def record(
     trainer to stop it); ``progress(trainer)`` a few times a second while training.
     """
     from landscape.data import load_dataset
+    from landscape.runfile import GAN_FIELDS
     from landscape.writer import RunWriter
 
     path = Path(path)
@@ -85,7 +86,7 @@ def record(
     start = time.monotonic()
     status, message = "finished", None
     try:
-        with RunWriter(path, trainer.config.to_dict(), overwrite=overwrite) as writer:
+        with RunWriter(path, trainer.config.to_dict(), GAN_FIELDS, overwrite=overwrite) as writer:
             trainer.start_recording(writer)
             trainer.run(progress=progress)
     except DivergedError as err:

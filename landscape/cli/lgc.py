@@ -13,7 +13,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from landscape.cli.options import choices, completion
+from landscape.cli.options import completion
 from landscape.networks import NETWORKS
 
 
@@ -36,8 +36,10 @@ def lgc(
     ] = None,
     network: Annotated[
         Optional[list[str]],
-        typer.Option("--network", "-n", **choices(NETWORKS), help="Network panel(s), repeatable. "
-                     "(default: the paper's panels g, d_real, d_fake, d)", show_default=False),
+        typer.Option("--network", "-n", metavar="NAME", **completion(NETWORKS),
+                     help=f"Network panel(s), repeatable: {', '.join(NETWORKS)} for a GAN run, or any network the "
+                     "run records. (default: the paper's panels g, d_real, d_fake, d for a GAN run, else every "
+                     "network it records)", show_default=False),
     ] = None,
     stages: Annotated[int, typer.Option(help="Number of equal training stages to colour.")] = 5,
     palette: Annotated[
@@ -75,9 +77,7 @@ def lgc(
     from landscape.cli.console import console
     from landscape.cli.options import check_figure_path, check_stages, save_figure, use_file_backend
     from landscape.errors import LandscapeError
-    from landscape.networks import PAPER_PANELS, network as network_entry
 
-    networks = [network_entry(name).key for name in network] if network else list(PAPER_PANELS)
     check_stages(stages)
     if not 10 <= dpi <= 2400:
         raise LandscapeError(f"--dpi must be between 10 and 2400, got {dpi}.")
@@ -104,13 +104,14 @@ def lgc(
     from analysis.lgc import lgc_figure
 
     grid = lgc_figure(
-        collection, networks, stages=stages, palette=palette, log_x=log_x, log_y=log_y,
+        collection, list(network) if network else None, stages=stages, palette=palette, log_x=log_x, log_y=log_y,
         quantile_range=quantile_range, xlim=xlim, ylim=ylim,
         sharex="col" if share_x else False, sharey="col" if share_y else False, suptitle=title,
     )
     save_figure(grid.figure, out, dpi)
-    points = sum(run.n_iterations for run in collection) * len(networks)
-    console.print(f"Wrote {out} ({len(collection)} run(s) x {len(networks)} panel(s), {points:,} points).")
+    panels = len(grid.col_names)
+    points = sum(run.n_iterations for run in collection) * panels
+    console.print(f"Wrote {out} ({len(collection)} run(s) x {panels} panel(s), {points:,} points).")
 
     if timeline is not None:
         from analysis.timeline import timeline_figure
