@@ -3,16 +3,21 @@
 For one network, every training iteration is a point with its loss on x and its
 gradient norm on y, coloured by training stage (Moses, Malan & Bosman, GECCO '21,
 Figures 2-7). :func:`lgcplot` draws one cloud on one Axes (seaborn's axes-level
-convention); :func:`lgc_figure` lays out one row per run and one column per network
-(figure-level), so a single call on the paper's six runs draws its Figures 2-7.
+convention), coloured by stage or, with ``hue=``, by any column of the tidy frame
+(e.g. ``hue="run"`` to compare runs in one panel); :func:`lgc_figure` lays out one
+row per run and one column per network (figure-level), so a single call on the
+paper's six runs draws its Figures 2-7, and with ``facet_stages=True`` gives each
+stage its own panel over the whole cloud in grey.
 
 Stage membership is never computed here: it comes from the run's tidy frame
 (:meth:`landscape.reader.Run.tidy`, staged by :mod:`landscape.stages`), and the
-network labels from :mod:`landscape.networks`. Each stage is one rasterized
-scatter layer (a PathCollection with the
-stage's colour and label), so vector outputs stay small and clouds of millions of
-points render in seconds; marker size and alpha shrink as the number of points
-grows so dense clouds stay readable.
+network labels from :mod:`landscape.networks`. In the default draw order each stage
+is one rasterized scatter layer (a PathCollection with the stage's colour and
+label), later stages on top; ``order="reverse"`` draws them the other way round and
+``order="shuffled"`` draws every point in one layer in a seeded random order, so no
+stage systematically hides another. Vector outputs stay small and clouds of
+millions of points render in about a second; marker size and alpha shrink as the
+number of points grows so dense clouds stay readable.
 """
 
 from __future__ import annotations
@@ -23,10 +28,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
+import pandas as pd
 
 from analysis.palettes import stage_colors
 from analysis.runs import RunData, check_networks, default_networks, run_data, single_run
-from landscape.errors import LandscapeError
+from landscape.errors import LandscapeError, unknown_choice
 from landscape.networks import PAPER_PANELS
 from landscape.networks import label as network_label
 from landscape.reader import no_iterations_message
@@ -35,6 +41,20 @@ from landscape.stages import stage_count, stage_label_map
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
+
+#: Draw orders of a cloud's points: the paper's (later stages on top), the reverse, or one seeded random order.
+ORDERS = ("stage", "reverse", "shuffled")
+
+#: Seed of ``order="shuffled"``: the same data always gives the same picture.
+SHUFFLE_SEED = 0
+
+#: A numeric ``hue`` column with more distinct values than this gets a continuous colour map, not one colour a level.
+HUE_MAX_LEVELS = 10
+
+#: Colour of the whole cloud behind each stage's points in ``lgc_figure(..., facet_stages=True)``.
+FACET_BACKGROUND = "0.85"
+
+STAGE_LEGEND_TITLE = "stage: iterations"
 
 
 # ---------------------------------------------------------------------------- styling
@@ -49,6 +69,13 @@ def marker_style(n_points: int) -> tuple[float, float]:
     diameter = float(np.clip(5.0 * scale, 0.6, 5.0))
     alpha = float(np.clip(0.9 * scale, 0.08, 0.9))
     return diameter**2, alpha
+
+
+def check_order(order: str) -> str:
+    """``order`` if it is one of :data:`ORDERS`, else one sentence naming the choices."""
+    if not isinstance(order, str) or order not in ORDERS:
+        raise LandscapeError(unknown_choice("order", order, ORDERS))
+    return order
 
 
 def check_quantile_range(quantile_range: Sequence[float]) -> tuple[float, float]:
@@ -105,13 +132,260 @@ def emptiest_corner(ax: Axes, x: np.ndarray, y: np.ndarray, entries: int, sample
     return _CORNERS[int(np.argmin(counts))]
 
 
+# ---------------------------------------------------------------------------- readable log axes
+def log_tick_values(vmin: float, vmax: float) -> np.ndarray:
+    """Major tick positions for a log axis from ``vmin`` to ``vmax`` with at least three inside any decade.
+
+    matplotlib labels only powers of ten, so an axis spanning one decade shows one
+    labelled tick or none. Here: under one decade, evenly spaced "nice" values (1.5,
+    2, 2.5, ...); up to 2.5 decades, 1, 2 and 5 times each power of ten; up to 3
+    decades, 1 and 3 times; beyond, the powers of ten (thinned when there are many).
+    """
+    from matplotlib.ticker import LogLocator, MaxNLocator
+
+    vmin, vmax = sorted((float(vmin), float(vmax)))
+    if not (np.isfinite(vmin) and np.isfinite(vmax) and vmin > 0 and vmax > vmin):
+        return LogLocator(base=10.0, numticks=9).tick_values(max(vmin, 1e-300), max(vmax, 1e-300))
+    decades = np.log10(vmax / vmin)
+    if decades < 1:
+        ticks = MaxNLocator(nbins=5, steps=[1, 2, 2.5, 5, 10]).tick_values(vmin, vmax)
+        return ticks[ticks > 0]
+    subs = (1.0, 2.0, 5.0) if decades < 2.5 else (1.0, 3.0) if decades < 3 else (1.0,)
+    return LogLocator(base=10.0, subs=subs, numticks=12 if len(subs) == 1 else 30).tick_values(vmin, vmax)
+
+
+def _readable_log_locator() -> Any:
+    from matplotlib.ticker import LogLocator
+
+    class ReadableLogLocator(LogLocator):
+        """A LogLocator whose ticks come from :func:`log_tick_values` (limits and margins as LogLocator's)."""
+
+        def __init__(self) -> None:
+            super().__init__(base=10.0, subs=(1.0,), numticks=12)
+
+        def tick_values(self, vmin: float, vmax: float) -> np.ndarray:
+            return self.raise_if_exceeds(log_tick_values(vmin, vmax))
+
+    return ReadableLogLocator()
+
+
+def _plain_number(value: float, pos: Any = None) -> str:
+    return f"{value:g}"
+
+
+def readable_log_ticks(ax: Axes, axis: str = "both") -> Axes:
+    """Label enough ticks on the log axes of ``ax`` (``"x"``, ``"y"`` or ``"both"``) to read values off.
+
+    Every log axis gets at least three labelled major ticks per decade it spans
+    (:func:`log_tick_values`), written as plain numbers (0.2, 0.5, 1, 2, 5; 1e-05
+    for very small ones); the minor ticks stay unlabelled. Linear axes are left alone.
+    ``lgcplot`` and ``timelineplot`` call it on their log axes; call it again after
+    ``ax.set_xscale("log")`` on your own Axes. Returns the Axes.
+    """
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    if axis not in ("x", "y", "both"):
+        raise LandscapeError(unknown_choice("axis", axis, ("x", "y", "both")))
+    for name in ("x", "y") if axis == "both" else (axis,):
+        target = ax.xaxis if name == "x" else ax.yaxis
+        if target.get_scale() != "log":
+            continue
+        target.set_major_locator(_readable_log_locator())
+        target.set_major_formatter(FuncFormatter(_plain_number))
+        target.set_minor_formatter(NullFormatter())
+    return ax
+
+
+# ---------------------------------------------------------------------------- drawing a cloud
+def _legend_handle(color: Any, label: str) -> Any:
+    from matplotlib.lines import Line2D
+
+    return Line2D([], [], ls="none", marker="o", ms=6, mew=0, color=color, label=label)
+
+
+def _cloud_arrays(rows: pd.DataFrame, log_x: bool, log_y: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """x (loss), y (gradient norm) and which points can be drawn (finite; positive on a log axis)."""
+    x = rows["loss"].to_numpy(dtype=np.float64)
+    y = rows["grad_norm"].to_numpy(dtype=np.float64)
+    drawable = np.isfinite(x) & np.isfinite(y)
+    if log_x:
+        drawable &= x > 0
+    if log_y:
+        drawable &= y > 0
+    return x, y, drawable
+
+
+def _draw_levels(ax: Axes, x: np.ndarray, y: np.ndarray, codes: np.ndarray, drawable: np.ndarray,
+                 colors: Sequence[Any], labels: Sequence[str], order: str, kws: dict[str, Any]) -> list[Any]:
+    """Scatter points whose level is ``codes`` (1..L, 0: not drawn) in ``order``; legend handles in level order.
+
+    "stage" and "reverse" draw one PathCollection per level (labelled, in level order or
+    its reverse, so the last drawn is on top); "shuffled" draws one PathCollection with a
+    colour per point, the points in one seeded random order.
+    """
+    present = [lvl for lvl in range(1, len(colors) + 1) if np.any(drawable & (codes == lvl))]
+    if order == "shuffled":
+        picked = np.random.default_rng(SHUFFLE_SEED).permutation(np.flatnonzero(drawable & (codes > 0)))
+        if len(picked):
+            rgb = np.asarray([tuple(c) for c in colors], dtype=np.float64)[codes[picked] - 1]
+            ax.scatter(x[picked], y[picked], c=rgb, label="_shuffled levels", **kws)
+    else:
+        for lvl in present if order == "stage" else present[::-1]:
+            members = drawable & (codes == lvl)
+            ax.scatter(x[members], y[members], color=colors[lvl - 1], label=labels[lvl - 1], **kws)
+    return [_legend_handle(colors[lvl - 1], labels[lvl - 1]) for lvl in present]
+
+
+def _hue_frame(data: Any, stages: int | None) -> tuple[pd.DataFrame, str]:
+    """The tidy frame to colour by a column: a frame as given, or the runs' frames stacked with run and config columns."""
+    runs = run_data(data, stages)  # checks the frame's columns and stage counts, or reads the runs
+    if isinstance(data, pd.DataFrame):
+        return data, runs[0].where if len(runs) == 1 else "The data"
+    parts = []
+    for run in runs:
+        extra = {"run": run.name}
+        extra.update({key: value for key, value in run.config.items()
+                      if key not in run.tidy.columns and (value is None or np.isscalar(value))})
+        parts.append(run.tidy.assign(**{k: v for k, v in extra.items() if k not in run.tidy.columns}))
+    if not parts:
+        raise LandscapeError("No runs to draw; pass at least one run file.")
+    return pd.concat(parts, ignore_index=True), runs[0].where if len(runs) == 1 else "The data"
+
+
+def _hue_palette(n: int, palette: str | None) -> list[Any]:
+    """One colour per hue level: the named palette, else seaborn's default (tab10, husl beyond 10 levels)."""
+    if palette is None:
+        palette = "tab10" if n <= 10 else "husl"
+    return stage_colors(max(n, 1), palette)
+
+
+def _hue_levels(column: pd.Series, whole: pd.Series) -> list[Any] | None:
+    """The levels of a categorical hue, in legend order (None for a numeric column with many values)."""
+    if isinstance(whole.dtype, pd.CategoricalDtype):
+        observed = set(pd.unique(whole.dropna()))
+        return [c for c in whole.cat.categories if c in observed]
+    values = whole.dropna()
+    numeric = pd.api.types.is_numeric_dtype(whole.dtype) and not pd.api.types.is_bool_dtype(whole.dtype)
+    unique = pd.unique(values)
+    if numeric and len(unique) > HUE_MAX_LEVELS:
+        return None
+    return sorted(unique) if numeric or pd.api.types.is_bool_dtype(whole.dtype) else list(unique)
+
+
+def _draw_hue(ax: Axes, x: np.ndarray, y: np.ndarray, drawable: np.ndarray, rows: pd.DataFrame,
+              frame: pd.DataFrame, hue: str, palette: str | None, order: str, kws: dict[str, Any]) -> list[Any]:
+    """Colour by the column ``hue``: one colour per level, or a continuous map for a numeric column."""
+    column = rows[hue]
+    levels = _hue_levels(column, frame[hue])
+    if levels is not None:
+        codes = pd.Categorical(column, categories=levels).codes.astype(np.int64) + 1  # NaN / unknown -> 0
+        drawable &= codes > 0
+        return _draw_levels(ax, x, y, codes, drawable, _hue_palette(len(levels), palette),
+                            [str(level) for level in levels], order, kws)
+
+    from matplotlib.colors import LinearSegmentedColormap, Normalize
+    from matplotlib.ticker import MaxNLocator
+
+    values = column.to_numpy(dtype=np.float64)
+    drawable &= np.isfinite(values)
+    picked = np.flatnonzero(drawable)
+    if order == "shuffled":
+        picked = np.random.default_rng(SHUFFLE_SEED).permutation(picked)
+    else:
+        picked = picked[np.argsort(values[picked] if order == "stage" else -values[picked], kind="stable")]
+    whole = frame[hue].to_numpy(dtype=np.float64)
+    whole = whole[np.isfinite(whole)]
+    norm = Normalize(float(whole.min()), float(whole.max())) if len(whole) else Normalize(0.0, 1.0)
+    cmap = LinearSegmentedColormap.from_list(f"hue {hue}", stage_colors(256, palette or "viridis"))
+    if len(picked):
+        ax.scatter(x[picked], y[picked], c=values[picked], cmap=cmap, norm=norm, label=f"_hue {hue}", **kws)
+    ticks = MaxNLocator(nbins=4).tick_values(norm.vmin, norm.vmax)
+    ticks = [t for t in ticks if norm.vmin - 1e-9 * abs(norm.vmin) <= t <= norm.vmax + 1e-9 * abs(norm.vmax)]
+    return [_legend_handle(cmap(norm(t)), f"{t:g}") for t in ticks] if len(picked) else []
+
+
+def _lgcplot(
+    data: Any, network: str, *, stages: int | None, palette: str | None, hue: str | None, order: str,
+    log_x: bool, log_y: bool, xlim: Any, ylim: Any, quantile_range: tuple[float, float] | None,
+    legend: bool | str, ax: Axes | None, scatter_kws: dict[str, Any],
+) -> tuple[Axes, list[Any]]:
+    """:func:`lgcplot`, also returning the legend handles (``lgc_figure`` puts them beside each row)."""
+    import matplotlib.pyplot as plt
+
+    check_order(order)
+    if quantile_range is not None:
+        check_quantile_range(quantile_range)
+    if hue is None:
+        run = single_run(data, stages, several="lgc_figure or in one panel with lgcplot(..., hue='run')")
+        rows = run.network_rows(network)
+    else:
+        frame, where = _hue_frame(data, stages)
+        if not isinstance(hue, str) or hue not in frame.columns:
+            raise LandscapeError(unknown_choice("hue column", hue, frame.columns))
+        if not len(frame):
+            raise LandscapeError(no_iterations_message(where))
+        recorded = [str(n) for n in pd.unique(frame["network"])]
+        if network not in recorded:
+            raise LandscapeError(unknown_choice("network", network, recorded))
+        rows = frame[(frame["network"] == network).to_numpy()]
+    if ax is None:
+        ax = plt.gca()
+    if not len(rows):
+        raise LandscapeError(no_iterations_message(run.where if hue is None else where))
+
+    x, y, drawable = _cloud_arrays(rows, log_x, log_y)
+    size, alpha = marker_style(int(drawable.sum()))
+    kws = {"s": size, "alpha": alpha, "linewidths": 0, "rasterized": True}
+    kws.update(scatter_kws)
+    if hue is None:
+        stage = rows["stage"].to_numpy().astype(np.int64)
+        labels = stage_label_map(run.tidy)
+        k = max(stage_count(run.tidy), int(stage.max()))
+        handles = _draw_levels(ax, x, y, stage, drawable, stage_colors(k, palette or "paper"),
+                               [labels.get(s, str(s)) for s in range(1, k + 1)], order, kws)
+        title = STAGE_LEGEND_TITLE
+    else:
+        stage_colors(1, palette or "paper")  # an unknown palette name is one sentence before anything is drawn
+        handles = _draw_hue(ax, x, y, drawable, rows, frame, hue, palette, order, kws)
+        title = hue
+    n_drawn = int(drawable.sum())
+
+    if log_x:
+        ax.set_xscale("log")
+    if log_y:
+        ax.set_yscale("log")
+    readable_log_ticks(ax)
+    if quantile_range is not None and n_drawn:
+        ax.set_xlim(quantile_limits(x[drawable], quantile_range, log_x))
+        ax.set_ylim(quantile_limits(y[drawable], quantile_range, log_y))
+    if xlim is not None:
+        ax.set_xlim(*xlim)
+    if ylim is not None:
+        ax.set_ylim(*ylim)
+
+    name = network_label(network)
+    ax.set_xlabel(f"loss ({name})")
+    ax.set_ylabel(f"gradient norm ({name})")
+    skipped = len(rows) - n_drawn
+    if skipped:
+        why = "non-finite, no hue value, or <= 0 on a log axis" if hue else "non-finite, or <= 0 on a log axis"
+        ax.text(0.99, 0.01, f"{skipped:,} iteration(s) not drawn ({why})", transform=ax.transAxes, ha="right",
+                va="bottom", fontsize="x-small", color="0.3")
+    if legend and handles:
+        loc = legend if isinstance(legend, str) else emptiest_corner(ax, x[drawable], y[drawable], len(handles))
+        ax.legend(handles=handles, title=title, loc=loc, fontsize="small", title_fontsize="small")
+    return ax, handles
+
+
 # ---------------------------------------------------------------------------- axes-level
 def lgcplot(
     data: Any,
     network: str = "g",
     *,
     stages: int | None = None,
-    palette: str = "paper",
+    hue: str | None = None,
+    palette: str | None = None,
+    order: str = "stage",
     log_x: bool = False,
     log_y: bool = False,
     xlim: tuple[float | None, float | None] | None = None,
@@ -128,17 +402,37 @@ def lgcplot(
     data
         A Run, a run-file path, or a tidy DataFrame from ``run.tidy(stages)``
         (columns step, stage, stage_label, network, loss, grad_norm) of one run.
+        With ``hue``, also several runs: a list of runs or paths, or
+        ``open_runs(paths).tidy()``.
     network
-        ``"g"``, ``"d"``, ``"d_real"`` or ``"d_fake"``.
+        ``"g"``, ``"d"``, ``"d_real"`` or ``"d_fake"`` (or any network the run records).
     stages
         Number of equal training stages for a Run (default 5). A DataFrame keeps
         the stages it was built with; a different number here is an error.
+    hue
+        Colour by this column of the tidy frame instead of by stage, as seaborn's
+        ``hue``: ``"run"`` compares runs in one panel; runs given as files or Run
+        objects also get their config's columns (``"arch"``, ``"dataset"``,
+        ``"optimizer"``, ...). Text and categorical columns, and numeric columns with
+        at most 10 values, get one colour per value; other numeric columns
+        (``"step"``, ``"epoch"``) a continuous colour map. The legend is titled with
+        the column's name. Points without a value are not drawn (and counted).
     palette
-        ``"paper"`` (purple, orange, black, green, yellow) or any matplotlib /
-        seaborn palette name.
+        Stage colours: ``"paper"`` (the default: purple, orange, black, green,
+        yellow) or any matplotlib / seaborn palette name. With ``hue``: seaborn's
+        default (tab10, husl above 10 values; viridis for a continuous column) or
+        the palette named.
+    order
+        Which points end up on top. ``"stage"`` (default, the paper's): one layer
+        per stage, later stages on top; ``"reverse"``: earlier stages on top;
+        ``"shuffled"``: every point in one layer, in one random order (seeded, so
+        the picture is reproducible), so no stage systematically hides another.
+        With ``hue`` the same applies to its values (for a continuous column:
+        ascending, descending, shuffled).
     log_x, log_y
         Logarithmic axes (iterations with a non-positive value on a log axis are
-        not drawn and are counted in a note).
+        not drawn and are counted in a note). Log axes get at least three labelled
+        ticks per decade (:func:`readable_log_ticks`).
     xlim, ylim
         Explicit axis bounds; either end may be None. They take precedence over
         ``quantile_range``.
@@ -147,8 +441,8 @@ def lgcplot(
         part of the cloud so a few outliers do not hide it. Default: unbounded
         (every point visible), as in the paper.
     legend
-        Draw a legend naming each stage with its iteration range (``True``), or
-        not (``False``); a string is used as the legend's ``loc``.
+        Draw a legend naming each stage with its iteration range, or each hue
+        value (``True``), or not (``False``); a string is used as the legend's ``loc``.
     ax
         Axes to draw on (default: the current Axes).
     scatter_kws
@@ -157,91 +451,54 @@ def lgcplot(
 
     Returns
     -------
-    The Axes. Each stage is one PathCollection labelled with its stage label,
-    drawn in stage order (later stages on top) and rasterized.
+    The Axes. With ``order="stage"`` or ``"reverse"`` each stage (or hue value) is
+    one rasterized PathCollection labelled with its stage label, added in draw
+    order (last on top); with ``order="shuffled"``, and for a continuous ``hue``,
+    the cloud is one rasterized PathCollection with a colour per point, and the
+    legend still names each stage (or value).
     """
-    import matplotlib.pyplot as plt
-    from matplotlib.lines import Line2D
-
-    run = single_run(data, stages)
-    rows = run.network_rows(network)
-    if ax is None:
-        ax = plt.gca()
-
-    if not len(rows):
-        raise LandscapeError(no_iterations_message(run.where))
-    x = rows["loss"].to_numpy(dtype=np.float64)
-    y = rows["grad_norm"].to_numpy(dtype=np.float64)
-    stage = rows["stage"].to_numpy()
-    drawable = np.isfinite(x) & np.isfinite(y)
-    if log_x:
-        drawable &= x > 0
-    if log_y:
-        drawable &= y > 0
-    n_drawn = int(drawable.sum())
-
-    labels = stage_label_map(run.tidy)
-    k = max(stage_count(run.tidy), int(stage.max()))
-    colors = stage_colors(k, palette)
-    size, alpha = marker_style(n_drawn)
-    kws = {"s": size, "alpha": alpha, "linewidths": 0, "rasterized": True}
-    kws.update(scatter_kws)
-
-    handles = []
-    for s in range(1, k + 1):
-        members = drawable & (stage == s)
-        if not members.any():
-            continue
-        label = labels.get(s, str(s))
-        ax.scatter(x[members], y[members], color=colors[s - 1], label=label, **kws)
-        handles.append(Line2D([], [], ls="none", marker="o", ms=6, mew=0, color=colors[s - 1], label=label))
-
-    if log_x:
-        ax.set_xscale("log")
-    if log_y:
-        ax.set_yscale("log")
-    if quantile_range is not None and n_drawn:
-        ax.set_xlim(quantile_limits(x[drawable], quantile_range, log_x))
-        ax.set_ylim(quantile_limits(y[drawable], quantile_range, log_y))
-    if xlim is not None:
-        ax.set_xlim(*xlim)
-    if ylim is not None:
-        ax.set_ylim(*ylim)
-
-    name = network_label(network)
-    ax.set_xlabel(f"loss ({name})")
-    ax.set_ylabel(f"gradient norm ({name})")
-    skipped = len(rows) - n_drawn
-    if skipped:
-        ax.text(
-            0.99, 0.01, f"{skipped:,} iteration(s) not drawn (non-finite, or <= 0 on a log axis)",
-            transform=ax.transAxes, ha="right", va="bottom", fontsize="x-small", color="0.3",
-        )
-    if legend and handles:
-        loc = legend if isinstance(legend, str) else emptiest_corner(ax, x[drawable], y[drawable], len(handles))
-        ax.legend(handles=handles, title="stage: iterations", loc=loc, fontsize="small", title_fontsize="small")
-    return ax
+    return _lgcplot(data, network, stages=stages, palette=palette, hue=hue, order=order, log_x=log_x, log_y=log_y,
+                    xlim=xlim, ylim=ylim, quantile_range=quantile_range, legend=legend, ax=ax,
+                    scatter_kws=scatter_kws)[0]
 
 
 # ---------------------------------------------------------------------------- figure-level
 @dataclass
 class LGCGrid:
-    """The result of :func:`lgc_figure`: the Figure and its Axes (one row per run, one column per network)."""
+    """The result of :func:`lgc_figure`: the Figure and its Axes.
+
+    ``axes`` has one row per run and one column per network; with
+    ``facet_stages=True`` it has a third axis, one panel per stage
+    (``axes[run, network, stage - 1]``), and ``stage_names`` lists the stages.
+    """
 
     figure: Figure
     axes: np.ndarray
     row_names: list[str] = field(default_factory=list)
     col_names: list[str] = field(default_factory=list)
     row_titles: list[str] = field(default_factory=list)
+    stage_names: list[str] = field(default_factory=list)
 
     @property
     def fig(self) -> Figure:
         """The Figure (seaborn's FacetGrid spelling)."""
         return self.figure
 
-    def ax_for(self, run: str, network: str) -> Axes:
-        """The Axes of one run (by name) and network."""
-        return self.axes[self.row_names.index(run), self.col_names.index(network)]
+    @property
+    def facet_stages(self) -> bool:
+        """Whether each stage has its own panel."""
+        return self.axes.ndim == 3
+
+    def ax_for(self, run: str, network: str, stage: int | None = None) -> Any:
+        """The Axes of one run (by name) and network; with stage facets, of one stage (1-based), or all of them."""
+        cell = self.axes[self.row_names.index(run), self.col_names.index(network)]
+        if stage is None:
+            return cell
+        if not self.facet_stages:
+            raise LandscapeError("This figure has no stage panels; draw it with lgc_figure(..., facet_stages=True).")
+        if not 1 <= int(stage) <= cell.shape[0]:
+            raise LandscapeError(f"The stage must be between 1 and {cell.shape[0]}, got {stage}.")
+        return cell[int(stage) - 1]
 
     def savefig(self, fname: str | os.PathLike, **kwargs: Any) -> None:
         """Save the figure, like ``FacetGrid.savefig`` (constrained layout already fits the legends)."""
@@ -265,6 +522,8 @@ def lgc_figure(
     *,
     stages: int | None = None,
     palette: str = "paper",
+    order: str = "stage",
+    facet_stages: bool = False,
     sharex: bool | str = False,
     sharey: bool | str = False,
     log_x: bool = False,
@@ -290,34 +549,55 @@ def lgc_figure(
     spanning all their clouds (or their quantile ranges). Each row is headed by its run's
     config (architecture, dataset, optimizer) and file name, each panel titled
     by its network, and each row has a legend naming the stages with that run's
-    iteration ranges. The remaining arguments are those of :func:`lgcplot`.
+    iteration ranges. ``order`` is :func:`lgcplot`'s draw order (``"stage"``,
+    ``"reverse"``, ``"shuffled"``).
+
+    ``facet_stages=True`` draws stage small multiples instead: for each run, one row
+    of panels per network and one panel per stage, each showing that stage's points
+    in its colour over the whole cloud in light grey; the panels of one run and
+    network share their axes, so the stages compare at a glance (``grid.axes`` is
+    then runs x networks x stages). The paper's layout stays the default. The
+    remaining arguments are those of :func:`lgcplot`.
 
     One call on the paper's six runs (vanilla and DCGAN on MNIST, Fashion-MNIST
     and CIFAR-10) draws its Figures 2-7, one row each.
     """
     import matplotlib.pyplot as plt
 
+    check_order(order)
+    if not isinstance(facet_stages, (bool, np.bool_)):
+        raise LandscapeError(f"facet_stages must be True or False, got {facet_stages!r}.")
+    if "hue" in scatter_kws:
+        raise LandscapeError("hue is an option of lgcplot (one panel, e.g. lgcplot(runs, 'g', hue='run')); "
+                             "lgc_figure colours by stage, one row per run.")
     if quantile_range is not None:
         check_quantile_range(quantile_range)
+    for share in (sharex, sharey):
+        if share not in (False, None, True, "all", "row", "col"):
+            raise LandscapeError(f"sharex/sharey must be False, True, 'all', 'row' or 'col', got {share!r}.")
     stage_colors(stages or 5, palette)  # an unknown palette fails before any run is read
     data = run_data(runs, stages)
     if not data:
         raise LandscapeError("No runs to draw; pass at least one run file.")
     networks = check_networks(data, default_networks(data, PAPER_PANELS) if networks is None else networks)
+    if facet_stages:
+        return _stage_facets(data, networks, palette=palette, sharex=sharex, sharey=sharey, log_x=log_x,
+                             log_y=log_y, xlim=xlim, ylim=ylim, quantile_range=quantile_range, height=height,
+                             aspect=aspect, titles=titles, suptitle=suptitle, scatter_kws=scatter_kws)
     nrows, ncols = len(data), len(networks)
     # one subfigure per run: its title (architecture, dataset, optimizer, file) heads the row
     # and the panels are titled by network only, so titles stay short however many runs
     fig = plt.figure(figsize=(ncols * height * aspect + 1.6, nrows * (height + 0.3)), layout="constrained")
     rows = fig.subfigures(nrows, 1, squeeze=False)[:, 0]
     axes = np.array([row.subplots(1, ncols, squeeze=False)[0] for row in rows])
-    for share in (sharex, sharey):
-        if share not in (False, None, True, "all", "row", "col"):
-            raise LandscapeError(f"sharex/sharey must be False, True, 'all', 'row' or 'col', got {share!r}.")
     row_titles = []
     for r, run in enumerate(data):
+        handles: list[Any] = []
         for c, key in enumerate(networks):
             ax = axes[r, c]
-            lgcplot(run.tidy, key, palette=palette, log_x=log_x, log_y=log_y, legend=False, ax=ax, **scatter_kws)
+            _, handles = _lgcplot(run.tidy, key, stages=None, palette=palette, hue=None, order=order, log_x=log_x,
+                                  log_y=log_y, xlim=None, ylim=None, quantile_range=None, legend=False, ax=ax,
+                                  scatter_kws=scatter_kws)
             if titles:
                 ax.set_title(network_label(key), fontsize="medium")
                 ax.set_xlabel("loss")  # the title names the network
@@ -326,33 +606,98 @@ def lgc_figure(
         row_titles.append(heading)
         if titles and heading:
             rows[r].suptitle(heading, fontsize="large")
-        last = axes[r, -1]
-        handles = [
-            plt.Line2D([], [], ls="none", marker="o", ms=6, mew=0, color=coll.get_facecolor()[0][:3],
-                       label=coll.get_label())
-            for coll in last.collections
-        ]
-        last.legend(handles=handles, title="stage: iterations", loc="center left", bbox_to_anchor=(1.02, 0.5),
-                    fontsize="small", title_fontsize="small", frameon=False)
+        axes[r, -1].legend(handles=handles, title=STAGE_LEGEND_TITLE, loc="center left", bbox_to_anchor=(1.02, 0.5),
+                           fontsize="small", title_fontsize="small", frameon=False)
 
-    _apply_limits(axes, data, networks, "x", sharex, log_x, quantile_range, xlim)
-    _apply_limits(axes, data, networks, "y", sharey, log_y, quantile_range, ylim)
+    panels = axes[:, :, np.newaxis]
+    _apply_limits(panels, data, networks, "x", sharex, log_x, quantile_range, xlim)
+    _apply_limits(panels, data, networks, "y", sharey, log_y, quantile_range, ylim)
     if suptitle:
         fig.suptitle(suptitle)
     return LGCGrid(figure=fig, axes=axes, row_names=[r.name for r in data], col_names=networks,
                    row_titles=row_titles)
 
 
-def _apply_limits(axes: np.ndarray, data: list[RunData], networks: list[str], axis: str, share: bool | str,
+def _stage_facets(data: list[RunData], networks: list[str], *, palette: str, sharex: bool | str, sharey: bool | str,
+                  log_x: bool, log_y: bool, xlim: Any, ylim: Any, quantile_range: tuple[float, float] | None,
+                  height: float, aspect: float, titles: bool, suptitle: str | None,
+                  scatter_kws: dict[str, Any]) -> LGCGrid:
+    """``lgc_figure(..., facet_stages=True)``: per run, one row per network and one panel per stage."""
+    import matplotlib.pyplot as plt
+
+    k = max(max(stage_count(run.tidy), int(run.tidy["stage"].max()) if len(run.tidy) else 1) for run in data)
+    colors = stage_colors(k, palette)
+    nnet = len(networks)
+    panel_h = 0.8 * height
+    fig = plt.figure(figsize=(k * panel_h * aspect + 1.8, len(data) * (nnet * (panel_h + 0.25) + 0.45)),
+                     layout="constrained")
+    subs = fig.subfigures(len(data), 1, squeeze=False)[:, 0]
+    axes = np.array([sub.subplots(nnet, k, squeeze=False) for sub in subs])  # runs x networks x stages
+    row_titles, stage_names = [], []
+    for r, run in enumerate(data):
+        labels = stage_label_map(run.tidy)
+        names = [labels.get(s, str(s)) for s in range(1, k + 1)]
+        stage_names = stage_names or names
+        for c, key in enumerate(networks):
+            rows = run.network_rows(key)
+            x, y, drawable = _cloud_arrays(rows, log_x, log_y)
+            stage = rows["stage"].to_numpy().astype(np.int64)
+            everything = int(drawable.sum())
+            size, _ = marker_style(everything)
+            background = {"s": scatter_kws.get("s", size), "marker": scatter_kws.get("marker", "o"), "linewidths": 0,
+                          "rasterized": scatter_kws.get("rasterized", True)}
+            for s in range(1, k + 1):
+                ax = axes[r, c, s - 1]
+                members = drawable & (stage == s)
+                ax.scatter(x[drawable], y[drawable], color=FACET_BACKGROUND, label="_every iteration", **background)
+                kws = dict(zip(("s", "alpha"), marker_style(int(members.sum()))), linewidths=0, rasterized=True)
+                kws.update(scatter_kws)
+                ax.scatter(x[members], y[members], color=colors[s - 1], label=names[s - 1], **kws)
+                if log_x:
+                    ax.set_xscale("log")
+                if log_y:
+                    ax.set_yscale("log")
+                readable_log_ticks(ax)
+                if titles:
+                    if c == 0:
+                        ax.set_title(f"stage {names[s - 1]}", fontsize="medium", color=colors[s - 1])
+                    ax.set_xlabel("loss" if c == nnet - 1 else "")
+                    ax.set_ylabel(f"{network_label(key)}\ngradient norm" if s == 1 else "")
+                else:
+                    ax.set_xlabel(f"loss ({network_label(key)})")
+                    ax.set_ylabel(f"gradient norm ({network_label(key)})")
+            skipped = len(rows) - everything
+            if skipped:
+                axes[r, c, -1].text(0.99, 0.01, f"{skipped:,} iteration(s) not drawn", transform=axes[r, c, -1].transAxes,
+                                    ha="right", va="bottom", fontsize="x-small", color="0.3")
+        heading = run.heading
+        row_titles.append(heading)
+        if titles and heading:
+            subs[r].suptitle(heading, fontsize="large")
+        handles = [_legend_handle(colors[s - 1], names[s - 1]) for s in range(1, k + 1)]
+        handles.append(_legend_handle(FACET_BACKGROUND, "every iteration"))
+        axes[r, 0, -1].legend(handles=handles, title=STAGE_LEGEND_TITLE, loc="upper left", bbox_to_anchor=(1.02, 1.0),
+                              fontsize="small", title_fontsize="small", frameon=False)
+
+    _apply_limits(axes, data, networks, "x", sharex, log_x, quantile_range, xlim)
+    _apply_limits(axes, data, networks, "y", sharey, log_y, quantile_range, ylim)
+    if suptitle:
+        fig.suptitle(suptitle)
+    return LGCGrid(figure=fig, axes=axes, row_names=[r.name for r in data], col_names=networks,
+                   row_titles=row_titles, stage_names=stage_names)
+
+
+def _apply_limits(panels: np.ndarray, data: list[RunData], networks: list[str], axis: str, share: bool | str,
                   log: bool, quantile_range: tuple[float, float] | None, explicit: Any) -> None:
     """Set each panel's limits: explicit, else quantile-based, else autoscaled; one span per sharing group.
 
-    Sharing means equal limits, set once the panels are drawn, rather than matplotlib's
-    linked axes: linked axes in different subfigures redraw the whole figure on every
-    limit change (minutes for a 6 x 4 grid).
+    ``panels`` is runs x networks x m (m = 1, or one panel per stage); the m panels of
+    one (run, network) always share. Sharing means equal limits, set once the panels
+    are drawn, rather than matplotlib's linked axes: linked axes in different
+    subfigures redraw the whole figure on every limit change (minutes for a 6 x 4 grid).
     """
     column = "loss" if axis == "x" else "grad_norm"
-    nrows, ncols = axes.shape
+    nrows, ncols = panels.shape[:2]
     for group in _share_groups(share, nrows, ncols):
         spans = []
         for r, c in group:
@@ -360,11 +705,12 @@ def _apply_limits(axes: np.ndarray, data: list[RunData], networks: list[str], ax
                 rows = data[r].network_rows(networks[c])
                 spans.append(quantile_limits(rows[column].to_numpy(dtype=np.float64), quantile_range, log))
             else:
-                spans.append(axes[r, c].get_xlim() if axis == "x" else axes[r, c].get_ylim())
+                spans += [ax.get_xlim() if axis == "x" else ax.get_ylim() for ax in panels[r, c]]
         limits = (min(s[0] for s in spans), max(s[1] for s in spans))
-        for r, c in group:
-            setter = axes[r, c].set_xlim if axis == "x" else axes[r, c].set_ylim
-            if len(group) > 1 or quantile_range is not None:
+        members = [ax for r, c in group for ax in panels[r, c]]
+        for ax in members:
+            setter = ax.set_xlim if axis == "x" else ax.set_ylim
+            if len(members) > 1 or quantile_range is not None:
                 setter(limits)
             if explicit is not None:
                 setter(*explicit)

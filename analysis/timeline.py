@@ -5,6 +5,15 @@ tidy-frame values against the iteration number, with each training stage shaded
 in the colour the LGC gives it, so a cloud's purple blob can be matched to the
 first fifth of the loss curve. Per-iteration values are noisy, so a rolling mean
 is drawn over the raw (faint) curve once there are many iterations.
+
+:func:`timelineplot` is axes-level (seaborn's convention: data + ``ax=``, returns the
+Axes), so a timeline can go into any Axes of your own figure, e.g. beside a cloud::
+
+    fig, (left, right) = plt.subplots(1, 2)
+    lgcplot(run, "g", ax=left)
+    timelineplot(run, "loss", ax=right)
+
+:func:`timeline_figure` is figure-level: per run, loss and gradient norm stacked.
 """
 
 from __future__ import annotations
@@ -16,6 +25,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from analysis.lgc import readable_log_ticks
 from analysis.palettes import stage_colors
 from analysis.runs import check_networks, default_networks, run_data, single_run
 from landscape.errors import LandscapeError, unknown_choice
@@ -71,7 +81,10 @@ def timelineplot(
     ``data`` is a Run, a run-file path or one run's tidy frame
     (:func:`analysis.runs.run_data`). ``smooth`` is a rolling-mean window in
     iterations ("auto": n/200 above 2,000 iterations, None: raw values only).
-    Returns the Axes.
+    ``log_y`` uses a log axis with at least three labelled ticks per decade
+    (:func:`analysis.lgc.readable_log_ticks`). ``ax`` is the Axes to draw on (default:
+    the current Axes), so ``timelineplot(run, "loss", ax=ax)`` draws into a figure of
+    your own. Returns the Axes.
     """
     import matplotlib.pyplot as plt
 
@@ -99,6 +112,7 @@ def timelineplot(
         line_handles.append(line)
     if log_y:
         ax.set_yscale("log")
+        readable_log_ticks(ax, "y")
     ax.set_xlabel("iteration")
     ax.set_ylabel(QUANTITIES[y])
     ax.margins(x=0)

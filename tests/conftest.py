@@ -1,31 +1,100 @@
-"""Shared test fixtures: where the shared datasets are, and small run files."""
+"""Shared test fixtures: where the datasets are (found as the CLI finds them), and small helpers.
+
+The data root follows the CLI's rules (``landscape.data.roots``): ``$LANDSCAPE_DATA``,
+else ``./data`` in the folder pytest runs in. A test that needs a dataset which is not
+there is skipped, with the root that was searched and what to do, never failed: the
+CI sets ``LANDSCAPE_DATA=../shared/data`` (``.ci/run``), elsewhere run
+``landscape data fetch mnist`` (and ``fashion-mnist``, ``cifar10``) or point
+``LANDSCAPE_DATA`` at a folder that holds them.
+
+Tests that use ``shared_data`` need MNIST; one parametrized over ``data``/``dataset``
+also needs that dataset, and ``@pytest.mark.needs_data("cifar10", ...)`` names others.
+"""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
+from typing import Callable
 
 import pytest
 
+from landscape.data.locate import dataset_status
+from landscape.data.registry import canonical_name, get_spec
+from landscape.data.roots import resolve_data_root_with_source
+from landscape.errors import DataError
+
 REPO = Path(__file__).resolve().parents[1]
 
-
-def _shared_data() -> Path:
-    env = os.environ.get("LANDSCAPE_DATA")
-    if env:
-        return Path(env).resolve()
-    return (REPO.parent / "shared" / "data").resolve()
+#: the data root as `landscape` would resolve it now, and where that came from ("$LANDSCAPE_DATA", "default ./data")
+DATA_ROOT, DATA_ROOT_SOURCE = resolve_data_root_with_source()
+SHARED_DATA = DATA_ROOT  # the older name
 
 
-SHARED_DATA = _shared_data()
+def missing_dataset_reason(name: str, root: Path = DATA_ROOT) -> str | None:
+    """Why ``name`` cannot be loaded from ``root`` (a skip reason), or None when its files are all there."""
+    spec = get_spec(name)
+    if dataset_status(spec, root).complete:
+        return None
+    where = f"the data root {root} ({DATA_ROOT_SOURCE})" if root == DATA_ROOT else f"{root}"
+    return (
+        f"{spec.title} was not found under {where}; set LANDSCAPE_DATA to a folder that holds the datasets "
+        f"or run `landscape data fetch {spec.name}`"
+    )
+
+
+def require_datasets(*names: str, root: Path = DATA_ROOT) -> Path:
+    """``root`` if every dataset in ``names`` is there; otherwise skip the test, saying which one and what to do."""
+    for name in names:
+        reason = missing_dataset_reason(name, root)
+        if reason is not None:
+            pytest.skip(reason)
+    return root
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "needs_data(*names): the test needs these datasets under the data root (else skipped)")
+
+
+def _needed_datasets(item: pytest.Item) -> list[str]:
+    needed: list[str] = []
+    if "shared_data" in getattr(item, "fixturenames", ()):
+        needed.append("mnist")
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        for key in ("data", "dataset"):
+            value = params.get(key)
+            if isinstance(value, str):
+                try:
+                    needed.append(canonical_name(value))
+                except DataError:  # not a dataset name: the test decides what to do with it
+                    pass
+    for marker in item.iter_markers("needs_data"):
+        needed.extend(canonical_name(name) for name in marker.args)
+    return list(dict.fromkeys(needed))
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Skip, before its fixtures run, a test whose datasets are not under the data root."""
+    needed = _needed_datasets(item)
+    if needed:
+        require_datasets(*needed)
+
+
+@pytest.fixture(scope="session")
+def data_root() -> Path:
+    """The data root as the CLI resolves it ($LANDSCAPE_DATA, else ./data); it may hold nothing."""
+    return DATA_ROOT
+
+
+@pytest.fixture(scope="session")
+def require_dataset() -> Callable[..., Path]:
+    """``require_dataset("cifar10")``: the data root, or skip the test when that dataset is not there."""
+    return require_datasets
 
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    """The dataset root holding MNIST, Fashion-MNIST and CIFAR-10 (../shared/data or $LANDSCAPE_DATA)."""
-    if not (SHARED_DATA / "MNIST").exists():
-        pytest.fail(f"the shared datasets were not found at {SHARED_DATA}; set LANDSCAPE_DATA")
-    return SHARED_DATA
+    """The data root holding the datasets ($LANDSCAPE_DATA, else ./data, as for the CLI); skips without MNIST."""
+    return require_datasets("mnist")
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,7 @@ import gzip
 import hashlib
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import threading
@@ -23,10 +24,6 @@ from typer.testing import CliRunner
 from landscape.data import registry
 from landscape.data.registry import DatasetSpec, Digest, Download, Layout
 
-SHARED = Path(os.environ.get("LANDSCAPE_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data")
-needs_shared = pytest.mark.skipif(
-    not (SHARED / "MNIST" / "raw").is_dir(), reason=f"shared datasets not found at {SHARED}"
-)
 
 
 @pytest.fixture
@@ -56,12 +53,12 @@ def row(output: str, name: str) -> str:
     return next(line for line in output.splitlines() if line.strip("│┃ ").startswith(name + " "))
 
 
-@needs_shared
-def test_list_shared(env):
-    result = landscape("data", "list", "--data-dir", str(SHARED), env=env)
+def test_list_shared(env, require_dataset):
+    shared = require_dataset("mnist", "fashion-mnist", "cifar10")  # the data root as the CLI finds it
+    result = landscape("data", "list", "--data-dir", str(shared), env=env)
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    assert f"Data root: {SHARED}" in out
+    assert f"Data root: {shared}" in out
     assert "MNIST/raw" in row(out, "mnist") and "official (4 files match)" in row(out, "mnist")
     assert "FashionMNIST/raw" in row(out, "fashion-mnist") and "official" in row(out, "fashion-mnist")
     cifar = row(out, "cifar10")
@@ -115,12 +112,64 @@ def test_fetch_reports_a_corrupt_file(tmp_path, env):
     assert "train-images-idx3-ubyte.gz" in line and "corrupt gzip" in line and "--force" in line
 
 
-@needs_shared
-def test_fetch_is_idempotent_on_official_files(tmp_path, env):
-    shutil.copytree(SHARED / "MNIST", tmp_path / "MNIST")  # a private copy: nothing is downloaded
+def test_fetch_is_idempotent_on_official_files(tmp_path, env, require_dataset):
+    shutil.copytree(require_dataset("mnist") / "MNIST", tmp_path / "MNIST")  # a private copy: nothing is downloaded
     result = landscape("data", "fetch", "MNIST", "--data-dir", str(tmp_path), env=env)
     assert result.returncode == 0, result.stderr
     assert "already present" in result.stdout and "matches the official checksums" in result.stdout
+
+
+MNIST_GZ = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
+
+#: `landscape data fetch ...` with every mirror of the real registry moved to a closed port on 127.0.0.1 (offline)
+OFFLINE_LANDSCAPE = """
+import dataclasses, sys
+from landscape.cli import main
+from landscape.data import registry
+dead = sys.argv.pop(1)
+for key, spec in list(registry.DATASETS.items()):
+    layouts = tuple(
+        dataclasses.replace(layout, downloads=tuple(
+            dataclasses.replace(d, urls=tuple(dead + url.rsplit("/", 1)[1] for url in d.urls)) for d in layout.downloads))
+        for layout in spec.layouts)
+    registry.DATASETS[key] = dataclasses.replace(spec, layouts=layouts)
+sys.argv[0] = "landscape"
+main()
+"""
+
+
+def closed_port_url() -> str:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}/"
+
+
+def offline_landscape(*args: str, env: dict[str, str], cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", OFFLINE_LANDSCAPE, closed_port_url(), *args],
+        capture_output=True, text=True, env=env, cwd=cwd, timeout=120,
+    )
+
+
+def test_offline_fetch_leaves_the_root_as_it_was_and_names_every_file(tmp_path, env):
+    empty = tmp_path / "EMPTY"
+    empty.mkdir()
+    result = offline_landscape("data", "fetch", "mnist", "--data-dir", str(empty), env=env)
+    line = assert_one_line_error(result)
+    assert result.returncode == 2
+    assert list(empty.iterdir()) == []  # no EMPTY/MNIST/raw left behind
+    assert f"all 4 MNIST files ({', '.join(MNIST_GZ)})" in line and "127.0.0.1:" in line
+    assert "machine with internet access" in line and f"place the official files in {empty / 'MNIST' / 'raw'} by hand" in line
+
+
+def test_offline_fetch_to_the_default_root_creates_no_data_folder(tmp_path, env):
+    work = tmp_path / "work"
+    work.mkdir()
+    result = offline_landscape("data", "fetch", "cifar10", env=env, cwd=work)  # no --data-dir, no $LANDSCAPE_DATA: ./data
+    line = assert_one_line_error(result)
+    assert "cifar-10-binary.tar.gz" in line and f"extract the official cifar-10-binary.tar.gz into {work / 'data'}" in line
+    assert list(work.iterdir()) == []
 
 
 def test_data_without_command_shows_help(env):

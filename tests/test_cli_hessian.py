@@ -1,7 +1,7 @@
 """`landscape hessian` and the run-file side of analysis.hessian, on real (tiny) training runs.
 
 The runs are recorded by the trainers (a few iterations on a subset of MNIST
-from /work/shared/data, probe batch of 16) so the networks, checkpoints and
+from the data root, probe batch of 16) so the networks, checkpoints and
 probe are exactly what users get. Error paths run the real console script in a
 subprocess: ``landscape.cli.main`` turns user errors into one line on stderr.
 """
@@ -21,16 +21,17 @@ from analysis.hessian import estimate, load_estimate, read_estimates, store, to_
 from analysis.hessian.classify import LABELS
 from landscape import open_run
 from landscape.config import TrainConfig
+from landscape.data.roots import resolve_data_root
 from landscape.writer import RunWriter
 
-DATA = os.environ.get("LANDSCAPE_DATA", "/work/shared/data")
+DATA = str(resolve_data_root())  # where the CLI looks: $LANDSCAPE_DATA, else ./data
 FAST = ["--k", "2", "--trace-products", "6", "--density-vectors", "1", "--density-steps", "8"]
 FAST_OPTIONS = dict(trace_products=6, density_vectors=1, density_steps=8)
 #: one thread: the networks are small here and oversubscribed OpenMP threads are 10x slower on a busy machine
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "LANDSCAPE_DATA": DATA}
 
 
-pytestmark = pytest.mark.usefixtures("one_torch_thread")
+pytestmark = [pytest.mark.usefixtures("one_torch_thread"), pytest.mark.needs_data("mnist")]
 
 
 def tiny_config(arch: str = "vanilla", **changes) -> TrainConfig:

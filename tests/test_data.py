@@ -10,8 +10,10 @@ import io
 import json
 import os
 import pickle
+import socket
 import tarfile
 import threading
+import urllib.request
 import warnings
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -36,10 +38,6 @@ from landscape.data.download import fetch, safe_extract
 from landscape.data.registry import DatasetSpec, Digest, Download, Layout
 from landscape.errors import DataError
 
-SHARED = Path(os.environ.get("LANDSCAPE_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data")
-needs_shared = pytest.mark.skipif(
-    not (SHARED / "MNIST" / "raw").is_dir(), reason=f"shared datasets not found at {SHARED}"
-)
 ignore_checksums = pytest.mark.filterwarnings("ignore::landscape.data.DatasetChecksumWarning")
 
 
@@ -184,19 +182,24 @@ def test_to_unit_range():
 
 
 @pytest.fixture(scope="module")
-def shared(tmp_path_factory):
-    """All six splits of the shared datasets, loaded once, with the warnings each load raised."""
+def shared(data_root, tmp_path_factory):
+    """``shared(name, split)``: a split of a dataset under the data root (found as the CLI finds it), loaded
+    once, with the checksum warnings its load raised. Tests call ``require_dataset(name)`` first (skip if absent)."""
     loaded = {}
-    with pytest.MonkeyPatch.context() as mp, warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        mp.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("shared-cache")))
-        for name in DATASETS:
-            for split in ("train", "test"):
-                start = len(caught)
-                ds = load_dataset(name, SHARED, split)
-                loaded[name, split] = (ds, [w for w in caught[start:] if issubclass(w.category, DatasetChecksumWarning)])
-    checksums.clear_memory_cache()
-    return loaded
+    cache = tmp_path_factory.mktemp("shared-cache")
+
+    def load(name: str, split: str):
+        if (name, split) not in loaded:
+            with pytest.MonkeyPatch.context() as mp, warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                mp.setenv("XDG_CACHE_HOME", str(cache))
+                checksums.clear_memory_cache()
+                ds = load_dataset(name, data_root, split)
+                loaded[name, split] = (ds, [w for w in caught if issubclass(w.category, DatasetChecksumWarning)])
+            checksums.clear_memory_cache()
+        return loaded[name, split]
+
+    return load
 
 
 EXPECTED = {
@@ -209,10 +212,10 @@ EXPECTED = {
 }
 
 
-@needs_shared
 @pytest.mark.parametrize("key", list(EXPECTED), ids=lambda k: f"{k[0]}-{k[1]}")
-def test_shared_datasets(shared, key):
-    ds, caught = shared[key]
+def test_shared_datasets(shared, require_dataset, key):
+    require_dataset(key[0])
+    ds, caught = shared(*key)
     count, shape, class_counts = EXPECTED[key]
     assert ds.name == key[0] and ds.split == key[1] and len(ds) == count
     assert ds.shape == shape
@@ -232,9 +235,9 @@ def test_shared_datasets(shared, key):
         assert caught == []
 
 
-@needs_shared
-def test_shared_mnist_first_image_is_a_five(shared):
-    ds, _ = shared["mnist", "train"]
+def test_shared_mnist_first_image_is_a_five(shared, require_dataset):
+    require_dataset("mnist")
+    ds, _ = shared("mnist", "train")
     assert ds.labels[:5].tolist() == [5, 0, 4, 1, 9]  # the well-known start of MNIST's training set
 
 
@@ -661,11 +664,85 @@ def test_fetch_refuses_and_deletes_a_wrong_checksum(tmp_path, server):
     assert "t10k-images-idx3-ubyte.gz" not in left and not any(n.endswith(".part") for n in left)
 
 
+TINY_GZ = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
+
+
+def closed_port_url() -> str:
+    """A URL on 127.0.0.1 whose port nothing listens on (connection refused): a mirror that cannot be reached."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}/"
+
+
 def test_fetch_reports_unreachable_sources(tmp_path, server):
-    base, _, _ = server  # serves nothing: every URL is a 404
-    with pytest.raises(DataError, match=r"could not download train-images-idx3-ubyte.gz from .*HTTP 404"):
+    base, _, requests = server  # serves nothing: every URL is a 404
+    with pytest.raises(DataError) as info:
         fetch("tiny", tmp_path / "root", spec=tiny_spec(base))
-    assert not list((tmp_path / "root" / "Tiny" / "raw").glob("*"))
+    message = str(info.value)
+    assert message.startswith(f"could not download all 4 Tiny files ({', '.join(TINY_GZ)}): ")
+    assert "HTTP 404" in message and "\n" not in message
+    assert len(requests) == 4  # the server answered, so every file was asked for
+    assert not (tmp_path / "root").exists()  # the fetch created the root and removed it again, empty
+
+
+def test_offline_fetch_leaves_an_empty_root_as_it_was_and_names_every_file(tmp_path):
+    root = tmp_path / "empty"
+    root.mkdir()
+    with pytest.raises(DataError) as info:
+        fetch("tiny", root, spec=tiny_spec(closed_port_url()))
+    message = str(info.value)
+    assert list(root.iterdir()) == []  # no Tiny/raw left behind
+    assert message.startswith(f"could not download all 4 Tiny files ({', '.join(TINY_GZ)}): 127.0.0.1:")
+    assert "refused" in message.lower() and "\n" not in message  # the reason: connection refused
+    assert "check the network connection" in message and "machine with internet access" in message
+    assert f"place the official files in {root / 'Tiny' / 'raw'} by hand" in message
+
+
+def test_offline_fetch_into_a_missing_root_creates_nothing(tmp_path):
+    root = tmp_path / "deep" / "root"
+    with pytest.raises(DataError, match="could not download all 4 Tiny files"):
+        fetch("tiny", root, spec=tiny_spec(closed_port_url()))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_offline_fetch_keeps_a_root_that_holds_other_things(tmp_path):
+    write(tmp_path / "MNIST" / "raw" / "keep.txt", b"x")
+    with pytest.raises(DataError):
+        fetch("tiny", tmp_path, spec=tiny_spec(closed_port_url()))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["MNIST"] and (tmp_path / "MNIST" / "raw" / "keep.txt").exists()
+
+
+def test_an_unreachable_mirror_is_tried_once_then_skipped(tmp_path, server, monkeypatch):
+    base, www, requests = server
+    files = tiny_files()
+    serve_tiny(www, files)
+    dead = closed_port_url()
+    tried: list[str] = []
+    real_urlopen = urllib.request.urlopen
+
+    def counting_urlopen(request, *args, **kwargs):
+        tried.append(request.full_url)
+        return real_urlopen(request, *args, **kwargs)
+
+    monkeypatch.setattr(urllib.request, "urlopen", counting_urlopen)
+    result = fetch("tiny", tmp_path / "root", spec=tiny_spec(files=files, mirrors=(dead, base)))
+    assert result.official and len(result.downloaded) == 4
+    assert sum(url.startswith(dead) for url in tried) == 1 and len(requests) == 4
+
+
+def test_partial_fetch_keeps_verified_files_and_names_the_missing_one(tmp_path, server):
+    base, www, _ = server
+    files = tiny_files()
+    serve_tiny(www, files)
+    (www / "t10k-labels-idx1-ubyte.gz").unlink()  # a 404 for one file only
+    root = tmp_path / "root"
+    with pytest.raises(DataError) as info:
+        fetch("tiny", root, spec=tiny_spec(base, files))
+    message = str(info.value)
+    assert message.startswith("could not download 1 of 4 Tiny files (t10k-labels-idx1-ubyte.gz): ")
+    assert "the verified files are kept" in message
+    assert sorted(p.name for p in (root / "Tiny" / "raw").iterdir()) == sorted(TINY_GZ[:3])
 
 
 def test_fetch_keeps_differing_files_unless_forced(tmp_path, server):
@@ -733,6 +810,19 @@ def test_fetch_extracts_a_verified_archive(tmp_path, server):
     assert len(requests) == 1
 
 
+def test_offline_archive_fetch_leaves_the_root_as_it_was(tmp_path):
+    batches = tiny_batches()
+    archive = tar_bytes([(f"tiny-batches-bin/{n}", d) for n, d in batches.items()])
+    root = tmp_path / "empty"
+    root.mkdir()
+    with pytest.raises(DataError) as info:
+        fetch("tinycifar", root, spec=archive_spec(closed_port_url(), archive, batches))
+    message = str(info.value)
+    assert message.startswith("could not download TinyCIFAR's tiny.tar.gz: 127.0.0.1:")
+    assert f"extract the official tiny.tar.gz into {root} by hand" in message and "\n" not in message
+    assert list(root.iterdir()) == []
+
+
 def _link(name: str, target: str, kind: bytes) -> tarfile.TarInfo:
     info = tarfile.TarInfo(name)
     info.type = kind
@@ -763,7 +853,7 @@ def test_fetch_refuses_unsafe_archives(tmp_path, server, bad, reason):
         fetch("tinycifar", root, spec=archive_spec(base, archive, batches))
     message = str(info.value)
     assert "refused to extract tiny.tar.gz" in message and reason in message and "\n" not in message
-    assert list(root.iterdir()) == []  # archive deleted, scratch removed, nothing extracted
+    assert not root.exists()  # archive deleted, scratch removed, nothing extracted, the root it made removed
     assert not (tmp_path / "deep" / "evil").exists() and not (tmp_path / "evil").exists()
     assert not Path("/tmp/landscape-evil-absolute").exists()
 

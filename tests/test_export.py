@@ -18,6 +18,7 @@ import pytest
 from landscape import open_run
 from landscape.errors import LandscapeError, RunFileError
 from landscape.export import ExportError, default_output, export_run, scalar_fields
+from landscape.runfile import GAN_FIELDS
 from landscape.writer import RunWriter
 
 REPO = Path(__file__).resolve().parents[1]
@@ -29,7 +30,7 @@ PLAIN_FIELDS = {"loss": "<f4", "grad_norm": "<f4", "accuracy": "<f4", "lr": "<f8
 def write_gan_run(path: Path, n: int = 120) -> Path:
     """A GAN run whose d_out_* fields are never logged (NaN), as the trainers write it."""
     rng = np.random.default_rng(0)
-    with RunWriter(path, CONFIG, flush_rows=32) as w:
+    with RunWriter(path, CONFIG, GAN_FIELDS, flush_rows=32) as w:
         for i in range(n):
             g, d = rng.standard_normal(2).astype(np.float32)
             w.log(i, epoch=i // 40, g_loss=g, g_grad_norm=abs(g) * 1e-3, d_loss=d, d_loss_real=d / 3,

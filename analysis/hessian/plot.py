@@ -4,7 +4,8 @@ Both follow seaborn's axes-level convention (data + ``ax=``, return the Axes) an
 colour by training stage with the LGC's palette (``analysis.palettes``: the
 paper's purple, orange, black, green, yellow), so an estimate's colour matches
 the stage of the loss-gradient cloud it sits in. :func:`hessian_figure` lays out
-both for the networks of one run (what ``landscape hessian --plot`` draws).
+both for the networks of one run (what ``landscape hessian --plot`` draws), titled
+with the run's heading ("Vanilla GAN, MNIST, Adam (quickstart)").
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import pandas as pd
 
 from analysis.hessian.storage import read_estimates
 from analysis.palettes import stage_colors
+from analysis.runs import RunData
 from landscape.errors import LandscapeError
 from landscape.networks import PARAMETER_NETWORKS, label
 from landscape.reader import as_run
@@ -24,7 +26,12 @@ if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-ENDS = {"lambda_max": ("^", r"$\lambda_{max}$"), "lambda_min": ("v", r"$\lambda_{min}$")}
+#: Marker and legend label of each end of the spectrum.
+ENDS = {"lambda_max": ("^", r"$\lambda_{max}$ (largest)"), "lambda_min": ("v", r"$\lambda_{min}$ (smallest)")}
+
+#: Line style joining a network's estimates: solid for the discriminator, dashed for the generator (dotted: others).
+LINESTYLES = {"d": "-", "g": "--"}
+_STYLE_NAMES = {"-": "solid", "--": "dashed", ":": "dotted"}
 
 
 def _axes(ax: "Axes | None") -> "Axes":
@@ -61,8 +68,10 @@ def eigenvalueplot(
     ``data`` has one row per estimate with ``step``, ``network``, ``stage``,
     ``lambda_min`` and ``lambda_max`` (:func:`analysis.hessian.read_estimates`).
     Points are coloured by stage (upward triangles: lambda_max, downward:
-    lambda_min), a grey line joins each end through the steps, and a dotted line
-    marks zero. ``symlog`` uses a symmetric log axis for spectra spanning decades.
+    lambda_min), a grey line joins each end through the steps (solid for the
+    discriminator, dashed for the generator, dotted for other networks), and a dotted
+    line marks zero. The legend explains the markers, the stage colours and the line
+    styles. ``symlog`` uses a symmetric log axis for spectra spanning decades.
     """
     _require(data, ["step", "network", "lambda_min", "lambda_max"], "eigenvalue")
     ax = _axes(ax)
@@ -74,7 +83,7 @@ def eigenvalueplot(
         frame = frame.assign(stage=1)
     k = _stages(frame, stages)
     colors = stage_colors(k, palette)
-    linestyles = {"d": "-", "g": "--"}
+    linestyles = LINESTYLES
     for (net, part), (marker, _label) in [((n, e), ENDS[e]) for n in frame["network"].unique() for e in ENDS]:
         rows = frame[frame["network"] == net]
         ax.plot(rows["step"], rows[part], color="0.6", lw=1, ls=linestyles.get(net, ":"), zorder=1)
@@ -87,9 +96,9 @@ def eigenvalueplot(
     handles = [Line2D([], [], marker=m, ls="", color="0.3", label=lab) for m, lab in ENDS.values()]
     present = sorted(int(s) for s in frame["stage"].unique())
     handles += [Line2D([], [], marker="o", ls="", color=colors[s - 1], label=f"stage {s}") for s in present]
-    if frame["network"].nunique() > 1:
-        handles += [Line2D([], [], color="0.6", ls=linestyles.get(n, ":"), label=label(n))
-                    for n in frame["network"].unique()]
+    for net in frame["network"].unique():
+        style = linestyles.get(net, ":")
+        handles.append(Line2D([], [], color="0.6", ls=style, label=f"{label(net)} ({_STYLE_NAMES[style]} line)"))
     ax.legend(handles=handles, fontsize="small", frameon=False)
     if symlog:
         scale = float(np.nanmax(np.abs(frame[["lambda_min", "lambda_max"]].to_numpy())))
@@ -168,7 +177,14 @@ def densityplot(
 
 def hessian_figure(run: Any, networks: Sequence[str] = PARAMETER_NETWORKS, *, stages: int = 5,
                    palette: str = "paper", symlog: bool = False) -> "Figure":
-    """Eigenvalues against step (top row) and spectral densities (bottom row), one column per network."""
+    """Eigenvalues against step (top row) and spectral densities (bottom row), one column per network.
+
+    The figure is titled with the run's heading, e.g. "Vanilla GAN, MNIST, Adam (quickstart)"
+    (architecture, dataset and optimizer from its config, then the file name); each
+    eigenvalue panel's legend explains the markers (upward triangle: largest
+    eigenvalue, downward: smallest), the stage colours and the line style (solid:
+    discriminator, dashed: generator).
+    """
     import matplotlib.pyplot as plt
 
     run = as_run(run)
@@ -177,13 +193,13 @@ def hessian_figure(run: Any, networks: Sequence[str] = PARAMETER_NETWORKS, *, st
     if not networks:
         raise LandscapeError(f"{run.path} holds no Hessian estimates to plot; run `landscape hessian {run.path}` first.")
     densities = density_frame(run, stages=stages)
-    fig, axes = plt.subplots(2, len(networks), figsize=(5.5 * len(networks), 8), squeeze=False)
+    fig, axes = plt.subplots(2, len(networks), figsize=(5.5 * len(networks), 8), squeeze=False,
+                             layout="constrained")
     for col, net in enumerate(networks):
         eigenvalueplot(estimates, network=net, ax=axes[0, col], stages=stages, palette=palette, symlog=symlog)
         if (densities["network"] == net).any():
             densityplot(densities, network=net, ax=axes[1, col], stages=stages, palette=palette)
         else:
             axes[1, col].set_axis_off()
-    fig.suptitle(run.name)
-    fig.tight_layout()
+    fig.suptitle(RunData(name=run.name, config=dict(run.config), tidy=pd.DataFrame()).heading)
     return fig

@@ -13,8 +13,11 @@ from typing import Annotated, Optional
 
 import typer
 
-from landscape.cli.options import completion
+from landscape.cli.options import choices, completion
 from landscape.networks import NETWORKS
+
+#: Draw orders of ``--order`` (the library's ``analysis.lgc.ORDERS``; a test checks they agree).
+ORDERS = ("stage", "reverse", "shuffled")
 
 
 def palette_names() -> list[str]:
@@ -61,6 +64,15 @@ def lgc(
         Optional[tuple[float, float]],
         typer.Option(metavar="MIN MAX", help="Explicit gradient-norm-axis bounds.", show_default=False),
     ] = None,
+    order: Annotated[
+        str, typer.Option(help="Which points end up on top: stage (later stages on top, the paper's), reverse "
+                          "(earlier stages on top) or shuffled (one random, seeded order: no stage hides another).",
+                          **choices(ORDERS))
+    ] = "stage",
+    facet_stages: Annotated[
+        bool, typer.Option("--facet-stages", help="One panel per stage for each run and network, the whole cloud "
+                           "in light grey behind the stage's points, axes shared within a run and network.")
+    ] = False,
     share_x: Annotated[bool, typer.Option("--share-x", help="Same loss axis in every panel of a column.")] = False,
     share_y: Annotated[
         bool, typer.Option("--share-y", help="Same gradient-norm axis in every panel of a column.")
@@ -79,6 +91,10 @@ def lgc(
     from landscape.errors import LandscapeError
 
     check_stages(stages)
+    if order not in ORDERS:
+        from landscape.errors import unknown_choice
+
+        raise LandscapeError(unknown_choice("--order", order, ORDERS))
     if not 10 <= dpi <= 2400:
         raise LandscapeError(f"--dpi must be between 10 and 2400, got {dpi}.")
     from analysis.lgc import check_quantile_range
@@ -105,13 +121,14 @@ def lgc(
 
     grid = lgc_figure(
         collection, list(network) if network else None, stages=stages, palette=palette, log_x=log_x, log_y=log_y,
-        quantile_range=quantile_range, xlim=xlim, ylim=ylim,
+        quantile_range=quantile_range, xlim=xlim, ylim=ylim, order=order, facet_stages=facet_stages,
         sharex="col" if share_x else False, sharey="col" if share_y else False, suptitle=title,
     )
     save_figure(grid.figure, out, dpi)
-    panels = len(grid.col_names)
-    points = sum(run.n_iterations for run in collection) * panels
-    console.print(f"Wrote {out} ({len(collection)} run(s) x {panels} panel(s), {points:,} points).")
+    networks = len(grid.col_names)
+    points = sum(run.n_iterations for run in collection) * networks
+    layout = f"{networks} network(s) x {grid.axes.shape[2]} stage panel(s)" if facet_stages else f"{networks} panel(s)"
+    console.print(f"Wrote {out} ({len(collection)} run(s) x {layout}, {points:,} points).")
 
     if timeline is not None:
         from analysis.timeline import timeline_figure

@@ -12,6 +12,11 @@ data root and moved into place, and the archive is deleted.
 Fetching is idempotent: when the files are already present and their content
 matches the official checksums, nothing is downloaded. Files that are present but
 differ are never overwritten without ``force``.
+
+When files cannot be fetched (offline, mirrors down), every file is still tried
+(a mirror that could not be reached is not tried again for the next files), the
+verified files are kept, folders that the fetch created and left empty are
+removed, and one DataError names every file that is missing and what to do.
 """
 
 from __future__ import annotations
@@ -24,8 +29,10 @@ import tarfile
 import tempfile
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from urllib.parse import urlsplit
 
 from rich.console import Console
 from rich.progress import (
@@ -83,18 +90,51 @@ def _reason(err: BaseException) -> str:
     return str(err) or type(err).__name__
 
 
-def download_file(download: Download, dest: Path, *, progress: Progress | None = None, timeout: float = 60.0) -> Path:
-    """Download ``download`` to ``dest``, trying each URL; keep it only if its MD5 is the official one."""
+class DownloadFailed(DataError):
+    """No URL of one download gave the official file: what each URL did (for one message over many files)."""
+
+    def __init__(self, message: str, download: Download, failures: Sequence[str], refused: Sequence[str]) -> None:
+        super().__init__(message)
+        self.download = download
+        self.failures = list(failures)  # "host (reason)" for URLs that could not be read
+        self.refused = list(refused)  # "host (MD5 ...)" for URLs whose file was not the official one
+
+
+def _host(url: str) -> str:
+    return urlsplit(url).netloc or url
+
+
+def download_file(
+    download: Download,
+    dest: Path,
+    *,
+    progress: Progress | None = None,
+    timeout: float = 60.0,
+    unreachable: dict[str, str] | None = None,
+) -> Path:
+    """Download ``download`` to ``dest``, trying each URL; keep it only if its MD5 is the official one.
+
+    ``unreachable`` (host -> reason), shared between calls, skips hosts that could not be
+    connected to before and records new ones. Raises DownloadFailed when no URL gave the file.
+    """
     _ensure_writable(dest.parent)
     part = dest.with_name(dest.name + ".part")
+    unreachable = {} if unreachable is None else unreachable
     failures: list[str] = []
     refused: list[str] = []
     for url in download.urls:
+        host = _host(url)
+        if host in unreachable:
+            failures.append(f"{host} ({unreachable[host]})")
+            continue
         md5 = hashlib.md5()
         task = None
+        connected = False
         try:
             request = urllib.request.Request(url, headers={"User-Agent": f"landscape/{__version__}"})
-            with urllib.request.urlopen(request, timeout=timeout) as response, open(part, "wb") as out:
+            response = urllib.request.urlopen(request, timeout=timeout)
+            connected = True
+            with response, open(part, "wb") as out:
                 total = int(response.headers.get("Content-Length") or 0) or None
                 if progress is not None:
                     task = progress.add_task(download.filename, total=total)
@@ -105,23 +145,58 @@ def download_file(download: Download, dest: Path, *, progress: Progress | None =
                         progress.advance(task, len(chunk))
         except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as err:
             part.unlink(missing_ok=True)
-            failures.append(f"{url} ({_reason(err)})")
+            reason = _reason(err)
+            if not connected and not isinstance(err, (urllib.error.HTTPError, ValueError)):
+                unreachable[host] = reason  # no connection at all: do not wait for it again for the next files
+            failures.append(f"{host} ({reason})")
             continue
         got = md5.hexdigest()
         if got != download.md5:
             part.unlink(missing_ok=True)
-            refused.append(f"{url} (MD5 {got})")
+            refused.append(f"{host} (MD5 {got}, not the official {download.md5})")
             continue
         os.replace(part, dest)
         return dest
     if refused:
-        raise DataError(
+        message = (
             f"refused and deleted the download of {download.filename}: its MD5 was not the official "
             f"{download.md5} from {', '.join(refused)}; try again later, or place the official file in {dest.parent} by hand."
         )
-    raise DataError(
-        f"could not download {download.filename} from {', '.join(failures)}; check the network connection, "
-        f"or place the file in {dest.parent} by hand."
+    else:
+        message = (
+            f"could not download {download.filename} from {', '.join(failures)}; check the network connection, "
+            f"or place the file in {dest.parent} by hand."
+        )
+    raise DownloadFailed(message, download, failures, refused)
+
+
+def _unique(items: Sequence[str]) -> list[str]:
+    return list(dict.fromkeys(items))
+
+
+def _fetch_failed(
+    spec: DatasetSpec, layout: Layout, root: Path, folder: Path, failed: Sequence[DownloadFailed]
+) -> DataError:
+    """One sentence for every download that failed: which files, why, and what to do."""
+    names = ", ".join(err.download.filename for err in failed)
+    total = len(layout.downloads)
+    if total == 1:
+        what = f"{spec.title}'s {names}"
+    elif len(failed) == total:
+        what = f"all {total} {spec.title} files ({names})"
+    else:
+        what = f"{len(failed)} of {total} {spec.title} files ({names})"
+    why = _unique([item for err in failed for item in err.failures])
+    refused = _unique([f"refused and deleted {err.download.filename} from {item}" for err in failed for item in err.refused])
+    if any(err.download.archive for err in failed):
+        by_hand = f"extract the official {names} into {root} by hand"
+    else:
+        by_hand = f"place the official files in {folder} by hand"
+    kept = "" if len(failed) == total else " (the verified files are kept)"
+    return DataError(
+        f"could not download {what}: {', '.join(why + refused)}; check the network connection and run "
+        f"`landscape data fetch {spec.name}` again{kept}, or run it on a machine with internet access and copy "
+        f"the {layout.folder} folder it makes to {folder}, or {by_hand}."
     )
 
 
@@ -171,9 +246,17 @@ def safe_extract(archive: Path, dest: Path) -> list[Path]:
         raise DataError(f"{archive} is not a readable tar archive ({err}); fetch it again.") from err
 
 
-def _install_archive(download: Download, layout: Layout, root: Path, *, force: bool, progress: Progress | None) -> None:
+def _install_archive(
+    download: Download,
+    layout: Layout,
+    root: Path,
+    *,
+    force: bool,
+    progress: Progress | None,
+    unreachable: dict[str, str] | None = None,
+) -> None:
     root.mkdir(parents=True, exist_ok=True)
-    archive = download_file(download, root / download.filename, progress=progress)
+    archive = download_file(download, root / download.filename, progress=progress, unreachable=unreachable)
     scratch = Path(tempfile.mkdtemp(prefix=".landscape-extract-", dir=root))
     try:
         try:
@@ -243,25 +326,61 @@ def fetch(
     if not force:
         _refuse_differing(status)
     folder = data_root / layout.folder
-    _ensure_writable(data_root)
-    downloaded: list[str] = []
-    with _progress(console or Console(stderr=True)) as progress:
-        for download in layout.downloads:
-            if download.archive:
-                if force or status.missing:
-                    _install_archive(download, layout, data_root, force=force, progress=progress)
-                    downloaded.append(download.filename)
-                continue
-            logical = download.filename[:-3] if download.filename.endswith(".gz") else download.filename
-            if not force and logical in status.present:
-                continue
-            download_file(download, folder / download.filename, progress=progress)
-            raw = folder / logical
-            if raw != folder / download.filename and raw.exists():
-                raw.unlink()  # the loader prefers a raw copy: drop the stale one so the verified .gz is used
-            downloaded.append(download.filename)
+    created = _missing_folders(folder)
+    try:
+        _ensure_writable(data_root)
+        downloaded: list[str] = []
+        failed: list[DownloadFailed] = []
+        unreachable: dict[str, str] = {}
+        with _progress(console or Console(stderr=True)) as progress:
+            for download in layout.downloads:
+                try:
+                    if download.archive:
+                        if force or status.missing:
+                            _install_archive(
+                                download, layout, data_root, force=force, progress=progress, unreachable=unreachable
+                            )
+                            downloaded.append(download.filename)
+                        continue
+                    logical = download.filename[:-3] if download.filename.endswith(".gz") else download.filename
+                    if not force and logical in status.present:
+                        continue
+                    download_file(download, folder / download.filename, progress=progress, unreachable=unreachable)
+                except DownloadFailed as err:
+                    failed.append(err)  # try the other files too: the message names every one that is missing
+                    continue
+                raw = folder / logical
+                if raw != folder / download.filename and raw.exists():
+                    raw.unlink()  # the loader prefers a raw copy: drop the stale one so the verified .gz is used
+                downloaded.append(download.filename)
+        if failed:
+            raise _fetch_failed(spec, layout, data_root, folder, failed)
+    except BaseException:
+        _remove_empty(created)  # leave the data root as it was: no empty folders from a failed fetch
+        raise
     final = layout_status(spec, layout, data_root, verify=True)
     if final.missing:
         missing = ", ".join(display_name(layout, n) for n in final.missing)
         raise DataError(f"after downloading, {folder} still lacks {missing}; the download source changed, please report it.")
     return FetchResult(spec, layout, folder, False, downloaded, list(final.checks))
+
+
+def _missing_folders(folder: Path) -> list[Path]:
+    """``folder`` and those of its parents that do not exist yet, deepest first."""
+    missing = []
+    for path in (folder, *folder.parents):
+        if path.exists() or path.is_symlink():
+            break
+        missing.append(path)
+    return missing
+
+
+def _remove_empty(folders: Sequence[Path]) -> None:
+    """Remove the folders (deepest first) that are empty; stop at the first that is not."""
+    for path in folders:
+        try:
+            path.rmdir()
+        except FileNotFoundError:
+            continue
+        except OSError:
+            return
