@@ -48,6 +48,12 @@ ORDERS = ("stage", "reverse", "shuffled")
 #: Seed of ``order="shuffled"``: the same data always gives the same picture.
 SHUFFLE_SEED = 0
 
+#: ``order="shuffled"`` draws up to this many points as one layer with a colour per point ...
+SHUFFLE_EXACT = 50_000
+
+#: ... and more as this many consecutive batches of the random order, one single-colour layer per stage each.
+SHUFFLE_BATCHES = 32
+
 #: A numeric ``hue`` column with more distinct values than this gets a continuous colour map, not one colour a level.
 HUE_MAX_LEVELS = 10
 
@@ -220,15 +226,28 @@ def _draw_levels(ax: Axes, x: np.ndarray, y: np.ndarray, codes: np.ndarray, draw
     """Scatter points whose level is ``codes`` (1..L, 0: not drawn) in ``order``; legend handles in level order.
 
     "stage" and "reverse" draw one PathCollection per level (labelled, in level order or
-    its reverse, so the last drawn is on top); "shuffled" draws one PathCollection with a
-    colour per point, the points in one seeded random order.
+    its reverse, so the last drawn is on top). "shuffled" draws the points in one seeded
+    random order: up to :data:`SHUFFLE_EXACT` points as one PathCollection with a colour
+    per point; beyond, as :data:`SHUFFLE_BATCHES` consecutive batches of that order, each
+    drawn as one single-colour layer per level in a random level order (matplotlib
+    draws a single-colour layer ~10x faster than a colour per point), so no level is
+    systematically on top.
     """
     present = [lvl for lvl in range(1, len(colors) + 1) if np.any(drawable & (codes == lvl))]
     if order == "shuffled":
-        picked = np.random.default_rng(SHUFFLE_SEED).permutation(np.flatnonzero(drawable & (codes > 0)))
-        if len(picked):
+        rng = np.random.default_rng(SHUFFLE_SEED)
+        picked = rng.permutation(np.flatnonzero(drawable & (codes > 0)))
+        if 0 < len(picked) <= SHUFFLE_EXACT:
             rgb = np.asarray([tuple(c) for c in colors], dtype=np.float64)[codes[picked] - 1]
-            ax.scatter(x[picked], y[picked], c=rgb, label="_shuffled levels", **kws)
+            ax.scatter(x[picked], y[picked], c=rgb, label="_shuffled", **kws)
+        elif len(picked):
+            batches = max(1, min(SHUFFLE_BATCHES, 1_000 // max(len(present), 1)))  # at most ~1,000 layers
+            for batch in np.array_split(picked, batches):
+                batch_codes = codes[batch]
+                for lvl in rng.permutation(present):
+                    members = batch[batch_codes == lvl]
+                    if len(members):
+                        ax.scatter(x[members], y[members], color=colors[lvl - 1], label="_shuffled", **kws)
     else:
         for lvl in present if order == "stage" else present[::-1]:
             members = drawable & (codes == lvl)
@@ -237,16 +256,16 @@ def _draw_levels(ax: Axes, x: np.ndarray, y: np.ndarray, codes: np.ndarray, draw
 
 
 def _hue_frame(data: Any, stages: int | None) -> tuple[pd.DataFrame, str]:
-    """The tidy frame to colour by a column: a frame as given, or the runs' frames stacked with run and config columns."""
+    """The frame to colour by a column, and how messages name it: a frame as given, else the runs' tidy frames
+    stacked with ``run`` and scalar config columns (as ``open_runs(paths).tidy()`` has them)."""
     runs = run_data(data, stages)  # checks the frame's columns and stage counts, or reads the runs
     if isinstance(data, pd.DataFrame):
         return data, runs[0].where if len(runs) == 1 else "The data"
     parts = []
     for run in runs:
-        extra = {"run": run.name}
-        extra.update({key: value for key, value in run.config.items()
-                      if key not in run.tidy.columns and (value is None or np.isscalar(value))})
-        parts.append(run.tidy.assign(**{k: v for k, v in extra.items() if k not in run.tidy.columns}))
+        extra = {"run": run.name, **{key: value for key, value in run.config.items()
+                                     if value is None or np.isscalar(value)}}
+        parts.append(run.tidy.assign(**{key: value for key, value in extra.items() if key not in run.tidy.columns}))
     if not parts:
         raise LandscapeError("No runs to draw; pass at least one run file.")
     return pd.concat(parts, ignore_index=True), runs[0].where if len(runs) == 1 else "The data"
@@ -279,7 +298,7 @@ def _draw_hue(ax: Axes, x: np.ndarray, y: np.ndarray, drawable: np.ndarray, rows
     levels = _hue_levels(column, frame[hue])
     if levels is not None:
         codes = pd.Categorical(column, categories=levels).codes.astype(np.int64) + 1  # NaN / unknown -> 0
-        drawable &= codes > 0
+        drawable &= codes > 0  # in place: the caller counts what was not drawn
         return _draw_levels(ax, x, y, codes, drawable, _hue_palette(len(levels), palette),
                             [str(level) for level in levels], order, kws)
 
@@ -287,7 +306,7 @@ def _draw_hue(ax: Axes, x: np.ndarray, y: np.ndarray, drawable: np.ndarray, rows
     from matplotlib.ticker import MaxNLocator
 
     values = column.to_numpy(dtype=np.float64)
-    drawable &= np.isfinite(values)
+    drawable &= np.isfinite(values)  # in place: the caller counts what was not drawn
     picked = np.flatnonzero(drawable)
     if order == "shuffled":
         picked = np.random.default_rng(SHUFFLE_SEED).permutation(picked)
@@ -425,10 +444,10 @@ def lgcplot(
     order
         Which points end up on top. ``"stage"`` (default, the paper's): one layer
         per stage, later stages on top; ``"reverse"``: earlier stages on top;
-        ``"shuffled"``: every point in one layer, in one random order (seeded, so
-        the picture is reproducible), so no stage systematically hides another.
-        With ``hue`` the same applies to its values (for a continuous column:
-        ascending, descending, shuffled).
+        ``"shuffled"``: the points in one random order (seeded, so the picture is
+        reproducible), so no stage systematically hides another (see Returns for
+        its layers). With ``hue`` the same applies to its values (for a continuous
+        column: ascending, descending, shuffled).
     log_x, log_y
         Logarithmic axes (iterations with a non-positive value on a log axis are
         not drawn and are counted in a note). Log axes get at least three labelled
@@ -453,9 +472,13 @@ def lgcplot(
     -------
     The Axes. With ``order="stage"`` or ``"reverse"`` each stage (or hue value) is
     one rasterized PathCollection labelled with its stage label, added in draw
-    order (last on top); with ``order="shuffled"``, and for a continuous ``hue``,
-    the cloud is one rasterized PathCollection with a colour per point, and the
-    legend still names each stage (or value).
+    order (last on top). With ``order="shuffled"`` the layers are unlabelled: up to
+    50,000 points are one PathCollection with a colour per point; larger clouds are
+    32 consecutive batches of the random order, each one layer per stage in a
+    random stage order (as fast as the default order). A continuous ``hue`` is one
+    PathCollection with a colour per point (``fig.colorbar(ax.collections[0])``
+    works; about 2 s per million points). Every layer is rasterized, and the legend
+    always names each stage (or value) in order.
     """
     return _lgcplot(data, network, stages=stages, palette=palette, hue=hue, order=order, log_x=log_x, log_y=log_y,
                     xlim=xlim, ylim=ylim, quantile_range=quantile_range, legend=legend, ax=ax,
@@ -668,8 +691,9 @@ def _stage_facets(data: list[RunData], networks: list[str], *, palette: str, sha
                     ax.set_ylabel(f"gradient norm ({network_label(key)})")
             skipped = len(rows) - everything
             if skipped:
-                axes[r, c, -1].text(0.99, 0.01, f"{skipped:,} iteration(s) not drawn", transform=axes[r, c, -1].transAxes,
-                                    ha="right", va="bottom", fontsize="x-small", color="0.3")
+                last = axes[r, c, -1]
+                last.text(0.99, 0.01, f"{skipped:,} iteration(s) not drawn", transform=last.transAxes, ha="right",
+                          va="bottom", fontsize="x-small", color="0.3")
         heading = run.heading
         row_titles.append(heading)
         if titles and heading:

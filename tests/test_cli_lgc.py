@@ -65,6 +65,26 @@ def test_writes_png_pdf_and_svg_by_suffix(recorded, tmp_path):
     assert "<image" in svg.read_text()  # the clouds are rasterized inside the vector file
 
 
+def test_order_and_facet_stages(small_run, tmp_path):
+    """--order and --facet-stages reach the figure: the message counts the stage panels, the files are written."""
+    from analysis.lgc import ORDERS
+    from landscape.cli.lgc import ORDERS as CLI_ORDERS
+
+    assert CLI_ORDERS == ORDERS  # the help's [stage|reverse|shuffled] is the library's list
+    facets = tmp_path / "facets.png"
+    result = landscape("lgc", small_run, "-o", facets, "-n", "g", "-n", "d", "--facet-stages", "--order", "shuffled",
+                       "--stages", "4", "--log-y", "--dpi", "40")
+    assert result.returncode == 0, result.stderr
+    assert "(1 run(s) x 2 network(s) x 4 stage panel(s), 200 points)" in result.stdout
+    reverse = tmp_path / "reverse.svg"
+    result = landscape("lgc", small_run, "-o", reverse, "--order", "reverse", "--dpi", "40")
+    assert result.returncode == 0, result.stderr
+    assert "(1 run(s) x 4 panel(s)" in result.stdout
+    for path in (facets, reverse):
+        assert path.read_bytes().startswith(MAGIC[path.suffix]), path
+    assert "<image" in reverse.read_text()  # still rasterized inside the vector file
+
+
 def test_run_still_being_written(tmp_path):
     writer = write_run(tmp_path / "live.h5", 150, close=False)
     try:
@@ -127,13 +147,19 @@ def small_run(tmp_path_factory) -> Path:
         (["--out", "{tmp}/f.png", "--dpi", "1"], ["--dpi"]),
         (["--out", "{tmp}/f.png", "--palette", "no-such-palette"], ["Unknown palette 'no-such-palette'"]),
         (["--out", "{tmp}/f.png", "--timeline", "{tmp}/t.gif"], ["t.gif", "--timeline"]),
+        (["--out", "{tmp}/f.png", "--order", "random"], ["Unknown --order 'random'", "stage, reverse, shuffled"]),
+        (["--out", "{tmp}/f.png", "--order", "revers"], ["(did you mean 'reverse'?)"]),
+        (["--out", "{tmp}/f.png", "--order"], ["--order", "requires an argument"]),
+        (["--out", "{tmp}/f.png", "--facet-stages=yes"], ["--facet-stages", "does not take a value"]),
     ],
 )
 def test_user_errors(small_run, tmp_path, args, fragments):
     (tmp_path / "a-file.txt").write_text("not a directory")
     (tmp_path / "dir.png").mkdir()
     args = [a.format(tmp=tmp_path) for a in args]
-    assert_one_sentence_error(landscape("lgc", small_run, *args), *fragments)
+    result = landscape("lgc", small_run, *args)
+    assert_one_sentence_error(result, *fragments)
+    assert result.returncode == 2
     assert not (tmp_path / "f.png").exists()
 
 
