@@ -181,7 +181,7 @@ def test_progress_in_a_log_is_plain_periodic_lines(tmp_path, shared_data) -> Non
     assert "…" not in result.stdout and "\x1b" not in result.stdout  # no truncation, no terminal codes
 
 
-def test_training_speed_leaves_out_time_in_hessian_estimates(tmp_path, shared_data) -> None:
+def test_training_speed_leaves_out_time_in_hessian_estimates(tmp_path, shared_data, one_torch_thread) -> None:
     """A hook that takes 0.3 s at each of 5 Hessian steps does not slow the reported iterations/s."""
     from landscape.config import TrainConfig
     from landscape.data import load_dataset
@@ -191,11 +191,12 @@ def test_training_speed_leaves_out_time_in_hessian_estimates(tmp_path, shared_da
     config = TrainConfig(subset=512, batch_size=32, max_iters=40, hessian_every=10, device="cpu", data_dir=str(shared_data))
     images = load_dataset("mnist", root=shared_data).images
     trainer = GANTrainer(config, images, on_hessian_step=lambda t: time.sleep(0.3))
-    start = time.monotonic()
     with RunWriter(tmp_path / "r.h5", trainer.config.to_dict()) as writer:
-        trainer.start_recording(writer)
+        trainer.start_recording(writer)  # the step-0 estimate
+        before, start = trainer.hessian_seconds, time.monotonic()
         trainer.run()
-    wall = time.monotonic() - start
-    assert trainer.hessian_seconds >= 1.5  # steps 0, 10, 20, 30, 40
-    assert trainer.training_rate() > 40 / (wall - 1.5) * 0.9  # about the speed without the sleeps
-    assert trainer.training_rate() > 1.5 * 40 / wall  # and clearly above iterations / wall time
+        wall = time.monotonic() - start
+    assert trainer.hessian_seconds >= 1.5 and trainer.hessian_seconds - before >= 1.2  # steps 0, 10, 20, 30, 40
+    # the speed of training alone (however fast this machine is right now), not iterations / wall time
+    assert trainer.training_rate() == pytest.approx(40 / (wall - (trainer.hessian_seconds - before)), rel=0.05)
+    assert trainer.training_rate() > 40 / wall
