@@ -69,12 +69,16 @@ class RunData:
 
 
 def default_networks(runs: list[RunData], preferred: Sequence[str]) -> list[str]:
-    """The networks to draw when none are named: ``preferred`` where every run records them all, else every
-    network the runs record (a run from any training loop has its own)."""
-    recorded = list(dict.fromkeys(key for run in runs for key in run.networks))
-    if not recorded or all(key in run.networks for run in runs for key in preferred):
+    """The networks to draw when none are named: ``preferred`` where every run records them all, else the
+    networks every run records (a run from any training loop has its own); one sentence if they share none."""
+    if all(key in run.networks for run in runs for key in preferred) or all(not len(run.tidy) for run in runs):
         return list(preferred)
-    return recorded
+    common = [key for key in runs[0].networks if all(key in run.networks for run in runs)]
+    if not common:
+        recorded = "; ".join(f"{run.name or 'the data'}: {', '.join(run.networks) or 'none'}" for run in runs)
+        raise LandscapeError(f"These runs record no network in common ({recorded}); name the networks to draw, "
+                             "or draw the runs separately.")
+    return common
 
 
 def check_networks(runs: list[RunData], networks: Sequence[str]) -> list[str]:

@@ -63,3 +63,17 @@ def test_explore_runs_takes_a_classifier_run(classifier_run, tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     for name in ("stage_summary.png", "grad_norm_by_stage.png", "loss_hist.png", "lgc.png"):
         assert (tmp_path / name).stat().st_size > 0, name
+
+
+def test_a_gan_and_a_classifier_together_are_one_sentence(classifier_run, tmp_path):
+    from landscape.runfile import GAN_FIELDS
+    from landscape.writer import RunWriter
+
+    gan = tmp_path / "gan.h5"
+    with RunWriter(gan, {"arch": "vanilla"}, GAN_FIELDS) as w:
+        for i in range(20):
+            w.log(i, **{name: 1.0 + i for name in GAN_FIELDS})
+    result = _run("-m", "landscape", "lgc", str(gan), str(classifier_run), "--out", str(tmp_path / "both.png"),
+                  cwd=tmp_path)
+    assert result.returncode == 2 and "record no network in common" in result.stderr, result.stderr
+    assert "gan: g, d, d_real, d_fake; classifier: clf" in result.stderr
