@@ -167,14 +167,14 @@ def training_progress(console: Any, log_every: float = 30.0) -> Iterator[Any]:
         with _progress_bar(console) as update:
             yield update
         return
-    last = -math.inf
+    last, last_step = -math.inf, -1
 
     def update(tr: Any) -> None:
-        nonlocal last
+        nonlocal last, last_step
         now = time.monotonic()
         done = tr.step >= tr.schedule.total_iters
-        if now - last >= log_every or (done and tr.step > 0):
-            last = now
+        if tr.step != last_step and (now - last >= log_every or done):
+            last, last_step = now, tr.step
             _say(console, progress_line(tr))
 
     yield update
