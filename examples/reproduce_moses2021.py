@@ -105,8 +105,9 @@ def is_complete(item: Planned) -> bool:
         run = open_run(item.path)
     except LandscapeError:
         return False
-    # where the curvature is estimated is not a training setting: missing estimates are added afterwards
-    wanted = {k: v for k, v in item.config.to_dict().items() if k not in ("device", "data_dir", "hessian_every")}
+    # where the curvature is estimated and on how many threads are not training settings
+    wanted = {k: v for k, v in item.config.to_dict().items()
+              if k not in ("device", "data_dir", "hessian_every", "threads")}
     shared = wanted.keys() & run.config.keys()  # settings a newer landscape added are not in older files
     return run.status == "finished" and all(run.config[k] == wanted[k] for k in shared)
 

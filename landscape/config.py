@@ -65,6 +65,7 @@ class TrainConfig:
     share_fake_pass: bool = False  # True: one D forward on the fakes serves both steps (faster, one dropout mask)
     seed: int = 0
     device: str = "auto"  # "auto" | "cpu" | "cuda" | "cuda:N"
+    threads: int | None = None  # CPU threads PyTorch uses; None -> trainers.threads.resolve_threads (stored resolved)
     subset: int | None = None  # train on the first N images only
     max_iters: int | None = None  # stop after this many iterations
     layer_norms: bool = False  # also record per-tensor gradient norms
@@ -100,6 +101,8 @@ class TrainConfig:
             _int_at_least(name, getattr(self, name), 0)
         if self.hessian_every is not None:
             _int_at_least("hessian_every", self.hessian_every, 0)
+        if self.threads is not None:
+            _int_at_least("threads", self.threads, 1)
         _int_at_least("seed", self.seed, 0)
         for name in ("lr_g", "lr_d", "eps", "bn_eps"):
             _positive(name, getattr(self, name))

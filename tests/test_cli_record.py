@@ -176,7 +176,7 @@ def test_progress_in_a_log_is_plain_periodic_lines(tmp_path, shared_data) -> Non
     progress = [line for line in lines if line.startswith("vanilla mnist: step ")]
     assert len(progress) >= 3, result.stdout  # the start, at least one on the way, the end
     assert progress[0].startswith("vanilla mnist: step 0/800 (0%)")
-    assert progress[-1].startswith("vanilla mnist: step 800/800 (100%), ") and " it/s, eta 0:00:00, g " in progress[-1]
+    assert progress[-1].startswith("vanilla mnist: step 800/800 (100%), ") and " it/s on 1 CPU thread, eta 0:00:00, g " in progress[-1]
     assert sum(line.startswith("vanilla mnist: step 800/800") for line in lines) == 1  # the end, once
     assert lines[-2] == f"Recorded 800 iterations into {out}"
     assert "…" not in result.stdout and "\x1b" not in result.stdout  # no truncation, no terminal codes

@@ -11,7 +11,7 @@ import torch
 
 from landscape import open_run
 from landscape.config import TrainConfig
-from landscape.errors import DivergedError
+from landscape.errors import DivergedError, LandscapeError
 from landscape.runfile import GAN_FIELDS
 from landscape.writer import RunWriter
 from trainers import losses
@@ -211,3 +211,33 @@ def test_stop_request_interrupts_between_iterations(tmp_path) -> None:
             trainer.run(progress=progress, progress_every=0)
     run = open_run(tmp_path / "r.h5")
     assert run.status == "interrupted" and len(run.metrics) == trainer.step == 3
+
+
+def test_thread_count_resolution(monkeypatch):
+    """--threads wins, then $OMP_NUM_THREADS / $MKL_NUM_THREADS, then the measured default (1 on a CPU)."""
+    from trainers.threads import available_cores, resolve_threads
+
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        monkeypatch.delenv(name, raising=False)
+    assert resolve_threads(None, "vanilla") == resolve_threads(None, "dcgan") == 1
+    assert resolve_threads(3, "dcgan") == 3
+    assert resolve_threads(None, "dcgan", "cuda") == 1
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    assert resolve_threads(None, "vanilla") == 2 and resolve_threads(4, "vanilla") == 4
+    assert available_cores() >= 1
+
+
+def test_record_stores_and_applies_the_thread_count(tmp_path, shared_data, monkeypatch):
+    import torch
+
+    from trainers import record
+
+    seen = []
+    config = TrainConfig(subset=256, batch_size=64, max_iters=2, hessian_every=0, device="cpu", threads=2,
+                         data_dir=str(shared_data))
+    before = torch.get_num_threads()
+    summary = record(config, tmp_path / "r.h5", progress=lambda t: seen.append(torch.get_num_threads()))
+    assert summary.config.threads == 2 and open_run(tmp_path / "r.h5").config["threads"] == 2
+    assert set(seen) == {2} and torch.get_num_threads() == before  # applied while training, restored after
+    with pytest.raises(LandscapeError, match="threads"):
+        TrainConfig(threads=0)

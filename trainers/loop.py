@@ -43,6 +43,7 @@ from trainers.models import build_models, network_info
 from trainers.optim import make_optimizers
 from trainers.samples import sample_grid
 from trainers.schedule import Schedule, resolve_hessian_every
+from trainers.threads import resolve_threads
 
 #: Number of z vectors in each sample grid (an 8 x 8 grid).
 SAMPLE_COUNT = 64
@@ -82,7 +83,8 @@ class GANTrainer:
     (called with the trainer at each of ``schedule.hessian_steps`` while recording)
     is where curvature estimates plug in (``analysis.hessian.curvature_hook``): the
     trainer itself knows nothing of them. ``config`` is the given config with its
-    device and ``hessian_every`` resolved (:func:`trainers.schedule.resolve_hessian_every`);
+    device, thread count (:func:`trainers.threads.resolve_threads`; applied by
+    :func:`trainers.record`) and ``hessian_every`` resolved (:func:`trainers.schedule.resolve_hessian_every`);
     ``notes`` says why a resolved value differs from the one asked for.
 
     Recording starts when a writer is given, here or later with :meth:`start_recording`.
@@ -97,7 +99,8 @@ class GANTrainer:
     ):
         self.device = resolve_device(config.device)
         every, note = resolve_hessian_every(config, self.device.type, can_estimate=on_hessian_step is not None)
-        self.config = config = config.replace(device=str(self.device), hessian_every=every)
+        threads = resolve_threads(config.threads, config.arch, self.device.type)
+        self.config = config = config.replace(device=str(self.device), hessian_every=every, threads=threads)
         self.notes: list[str] = [note] if note else []
         self.writer = None
         self.on_hessian_step = on_hessian_step

@@ -1,7 +1,8 @@
 """Record one training run: the library function behind ``landscape record``.
 
-``record(config, path)`` loads the dataset, builds the trainer (device and
-Hessian schedule resolved, see :mod:`trainers.schedule`), writes every iteration
+``record(config, path)`` loads the dataset, builds the trainer (device, CPU
+threads and Hessian schedule resolved, see :mod:`trainers.threads` and
+:mod:`trainers.schedule`), writes every iteration
 into a run file and returns a :class:`RunSummary`. A notebook, the reproduction
 script, a sweep and the CLI all call it; the CLI only adds a progress bar, Ctrl-C
 handling and messages::
@@ -32,6 +33,7 @@ from pathlib import Path
 from landscape.config import TrainConfig
 from landscape.errors import DivergedError, LandscapeError, RunFileError
 from trainers.loop import GANTrainer
+from trainers.threads import torch_threads
 
 
 @dataclass
@@ -86,7 +88,8 @@ def record(
     start = time.monotonic()
     status, message = "finished", None
     try:
-        with RunWriter(path, trainer.config.to_dict(), GAN_FIELDS, overwrite=overwrite) as writer:
+        with torch_threads(trainer.config.threads), \
+                RunWriter(path, trainer.config.to_dict(), GAN_FIELDS, overwrite=overwrite) as writer:
             trainer.start_recording(writer)
             trainer.run(progress=progress)
     except DivergedError as err:

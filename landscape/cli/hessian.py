@@ -16,7 +16,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from landscape.cli.options import choices, completion
+from landscape.cli.options import THREADS_HELP, choices, completion
 from landscape.networks import PARAMETER_NETWORKS
 
 #: --network choices: one network that owns parameters, or all of them.
@@ -149,16 +149,18 @@ def hessian(
     stages: Annotated[int, typer.Option(help="Training stages for the stage column and plot colours.")] = 5,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.", metavar="DEVICE")] = "auto",
     seed: Annotated[int, typer.Option(help="Seed of the random start vectors.")] = 0,
+    threads: Annotated[Optional[int], typer.Option(help=THREADS_HELP, show_default=False)] = None,
 ) -> None:
     """Estimate Hessian eigenvalues (both ends), trace and spectral density at checkpoints; store them in the run."""
     from landscape.cli.console import console
-    from landscape.cli.options import check_stages, save_figure, use_file_backend
+    from landscape.cli.options import check_stages, check_threads, save_figure, use_file_backend
     from landscape.errors import LandscapeError
 
     network = network.strip().lower()
     method = method.strip().lower()
     _check_options(k, network, method, tol, class_tol, plot)
     check_stages(stages)
+    check_threads(threads)
 
     from analysis.hessian.estimate import require_probe
     from landscape.reader import open_run
@@ -184,7 +186,10 @@ def hessian(
     results = []
     progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                         TextColumn("{task.fields[hvps]}"), TimeElapsedColumn(), console=console, transient=False)
-    with progress:
+    from trainers.threads import resolve_threads, torch_threads
+
+    n_threads = resolve_threads(threads, str(run.config.get("arch")), device.partition(":")[0])
+    with progress, torch_threads(n_threads):
         task = progress.add_task("Hessian", total=len(jobs), hvps="")
         for step, net in jobs:
             progress.update(task, description=f"step {step} {net}")

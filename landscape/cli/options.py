@@ -94,3 +94,15 @@ def completion(names: Any) -> dict[str, Any]:
 
 def _starting(names: Any, incomplete: str) -> list[str]:
     return [n for n in names if n.startswith(incomplete)]
+
+
+#: ``--threads`` of the commands that compute (record, hessian, report).
+THREADS_HELP = ("CPU threads for PyTorch. (default: $OMP_NUM_THREADS if set, else 1 on a CPU, so that commands "
+                "sharing a machine do not slow each other down)")
+
+
+def check_threads(threads: int | None) -> int | None:
+    """One sentence unless ``--threads`` is unset or at least 1."""
+    if threads is not None and threads < 1:
+        raise LandscapeError(f"--threads must be at least 1, got {threads}.")
+    return threads

@@ -16,7 +16,7 @@ from typing import Annotated, Optional
 import typer
 
 from landscape.cli.lgc import palette_names
-from landscape.cli.options import choices, completion
+from landscape.cli.options import THREADS_HELP, choices, completion
 
 FORMATS = ("text", "markdown", "json")
 SUFFIX_FORMATS = {".md": "markdown", ".markdown": "markdown", ".json": "json", ".txt": "text"}
@@ -90,12 +90,14 @@ def report(
         str, typer.Option(help="Stage colours of --figure: 'paper' or a matplotlib/seaborn palette.",
                           metavar="PALETTE", **completion(palette_names))
     ] = "paper",
+    threads: Annotated[Optional[int], typer.Option(help=THREADS_HELP, show_default=False)] = None,
 ) -> None:
     """Report whether training approaches stationarity: verdicts per network, then per-stage tables."""
     from landscape.cli.console import console, error_console
     from landscape.cli.options import (
         check_figure_path,
         check_stages,
+        check_threads,
         check_text_path,
         save_figure,
         use_file_backend,
@@ -106,6 +108,7 @@ def report(
         fmt = SUFFIX_FORMATS.get(out.suffix.lower(), "text") if out is not None else "text"
     fmt = fmt.lower()
     check_stages(stages)
+    check_threads(threads)
     _check_options(fmt, threshold, relative_threshold, alpha, min_change, max_points, window, noise_factor)
     if out is not None:
         check_text_path(out)
@@ -125,11 +128,13 @@ def report(
                                 "recorded iterations.", highlight=False, soft_wrap=True)
 
     from analysis.stationarity import stationarity_report
+    from trainers.threads import resolve_threads, torch_threads
 
-    result = stationarity_report(
-        collection, stages=stages, absolute_threshold=threshold, relative_threshold=relative_threshold,
-        alpha=alpha, min_change=min_change, max_points=max_points, window=window, noise_factor=noise_factor,
-    )
+    with torch_threads(resolve_threads(threads, str(collection[0].config.get("arch")))):  # ||Hg|| from checkpoints
+        result = stationarity_report(
+            collection, stages=stages, absolute_threshold=threshold, relative_threshold=relative_threshold,
+            alpha=alpha, min_change=min_change, max_points=max_points, window=window, noise_factor=noise_factor,
+        )
     if fmt == "json":
         import json
 
