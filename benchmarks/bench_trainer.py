@@ -8,6 +8,8 @@ B. the same trainer with recording off (its writer detached between chunks; the
    metrics are still computed),
 S. the trainer with recording on and ``share_fake_pass=True`` (``--share-fake-pass``:
    one of D's three forward passes saved, at the cost of one dropout mask for both steps),
+P. the trainer with recording on and ``precision="bf16"`` (``--precision bf16``: bfloat16
+   forward passes; weights, losses and gradient norms float32),
 C. a plain loop written the usual way: the same networks with PyTorch's stock
    ``nn.Dropout``, a ``DataLoader`` over a ``TensorDataset``,
    ``torch.optim.Adam`` with its defaults, ``zero_grad(); loss.backward(); step()``
@@ -177,7 +179,14 @@ def bench_case(case: str, rounds: int, chunk: int | None, data_dir: str | None, 
     def run_shared(n: int) -> None:
         shared.run(until=shared.step + n)
 
-    runners = {"A": with_writer(True), "B": with_writer(False), "C": plain.run, "S": run_shared}
+    bf16_config = config.replace(precision="bf16")
+    bf16_writer = RunWriter(tmp / f"{case}-bf16.h5", bf16_config.to_dict(), overwrite=True)
+    bf16 = GANTrainer(bf16_config, images, bf16_writer)
+
+    def run_bf16(n: int) -> None:
+        bf16.run(until=bf16.step + n)
+
+    runners = {"A": with_writer(True), "B": with_writer(False), "C": plain.run, "S": run_shared, "P": run_bf16}
     warm = max(2, chunk // 5)
     for fn in runners.values():
         fn(warm)
@@ -191,12 +200,15 @@ def bench_case(case: str, rounds: int, chunk: int | None, data_dir: str | None, 
         print(f"  {case} round {r + 1}/{rounds}: " + "  ".join(f"{k} {v[-1]:.2f}" for k, v in speeds.items()), flush=True)
     writer.close()
     shared_writer.close()
+    bf16_writer.close()
     med = {k: statistics.median(v) for k, v in speeds.items()}
     return {
         "A": med["A"],
         "B": med["B"],
         "C": med["C"],
         "S": med["S"],
+        "P": med["P"],
+        "speedup_bf16": statistics.median(p / c for p, c in zip(speeds["P"], speeds["C"])),
         # recording's cost: the median of the per-round ratios is robust to a round-wide slowdown
         "cost": statistics.median(b / a - 1 for a, b in zip(speeds["A"], speeds["B"])),
         "speedup": statistics.median(a / c for a, c in zip(speeds["A"], speeds["C"])),
@@ -232,14 +244,15 @@ def main() -> None:
     print()
     print(
         "| case | A: recording on (it/s) | B: recording off (it/s) | C: plain loop (it/s) | B/A - 1 | log() share "
-        "| A / C | S: shared fake pass (it/s) | S / C |"
+        "| A / C | S: shared fake pass (it/s) | S / C | P: bf16 (it/s) | P / C |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for case, r in results.items():
         share = per_log * r["A"]  # the fraction of an iteration spent in writer.log
         print(
             f"| {case} | {r['A']:.2f} | {r['B']:.2f} | {r['C']:.2f} | {100 * r['cost']:+.1f}% "
-            f"| {100 * share:.2f}% | {r['speedup']:.2f}x | {r['S']:.2f} | {r['speedup_shared']:.2f}x |"
+            f"| {100 * share:.2f}% | {r['speedup']:.2f}x | {r['S']:.2f} | {r['speedup_shared']:.2f}x "
+            f"| {r['P']:.2f} | {r['speedup_bf16']:.2f}x |"
         )
     print(f"\nwriter.log of the ten metrics: {per_log * 1e6:.1f} us per iteration, flushes included")
 

@@ -29,6 +29,8 @@ ARCHS = tuple(ARCH_TITLES)
 OPTIMIZER_TITLES: dict[str, str] = {"adam": "Adam", "rmsprop": "RMSprop", "sgd": "SGD", "sgd-momentum": "SGD with momentum"}
 OPTIMIZERS = tuple(OPTIMIZER_TITLES)
 Z_DISTS = ("uniform", "normal")
+#: Arithmetic of the training step: the paper's float32, bfloat16 autocast, or TF32 matrix products (GPU).
+PRECISIONS = ("fp32", "bf16", "tf32")
 #: Dataset names, from the dataset registry (their display names are its ``title``).
 DATASETS = tuple(_DATASET_SPECS)
 
@@ -66,6 +68,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"  # "auto" | "cpu" | "cuda" | "cuda:N"
     threads: int | None = None  # CPU threads PyTorch uses; None -> trainers.threads.resolve_threads (stored resolved)
+    precision: str = "fp32"  # "fp32" (the paper's), "bf16" (autocast of the forward passes), "tf32" (GPU matmuls)
     subset: int | None = None  # train on the first N images only
     max_iters: int | None = None  # stop after this many iterations
     layer_norms: bool = False  # also record per-tensor gradient norms
@@ -95,6 +98,7 @@ class TrainConfig:
         _choice("dataset", self.dataset, DATASETS)
         _choice("optimizer", self.optimizer, OPTIMIZERS)
         _choice("z_dist", self.z_dist, Z_DISTS)
+        _choice("precision", self.precision, PRECISIONS)
         for name in ("epochs", "batch_size", "z_dim", "probe_size", "hessian_k"):
             _int_at_least(name, getattr(self, name), 1)
         for name in ("stages", "checkpoint_every"):
@@ -226,6 +230,7 @@ __all__ = [
     "DEFAULT_DROPOUT",
     "OPTIMIZERS",
     "OPTIMIZER_TITLES",
+    "PRECISIONS",
     "TrainConfig",
     "Z_DISTS",
     "check_device",

@@ -241,3 +241,48 @@ def test_record_stores_and_applies_the_thread_count(tmp_path, shared_data, monke
     assert set(seen) == {2} and torch.get_num_threads() == before  # applied while training, restored after
     with pytest.raises(LandscapeError, match="threads"):
         TrainConfig(threads=0)
+
+
+def test_bf16_trains_in_float32_state_and_records_float32(tmp_path, shared_data, one_torch_thread):
+    """precision bf16: forward passes in bfloat16; weights, losses, norms and Hessians stay float32."""
+    from analysis.hessian import curvature_hook
+    from trainers import record
+    from trainers.precision import cpu_has_bf16
+
+    if cpu_has_bf16() is False:
+        pytest.skip("this CPU has no bfloat16 units")
+    seen = []
+    config = TrainConfig(subset=256, batch_size=64, max_iters=4, stages=1, hessian_every=4, hessian_k=2,
+                         probe_size=16, precision="bf16", device="cpu", data_dir=str(shared_data))
+    summary = record(config, tmp_path / "bf16.h5", on_hessian_step=curvature_hook(on_result=seen.append))
+    run = open_run(tmp_path / "bf16.h5")
+    assert summary.status == "finished" and run.config["precision"] == "bf16"
+    m = run.metrics
+    assert all(m[name].dtype == np.float32 and np.isfinite(m[name]).all() for name in GAN_FIELDS)
+    assert ((m["d_out_real"] > 0) & (m["d_out_real"] < 1)).all()
+    assert all(w.dtype == np.float32 for w in run.checkpoint(4, "d").values() if w.dtype.kind == "f")
+    assert {r.network for r in seen} == {"g", "d"} and all(r.determinism_diff == 0.0 for r in seen)  # float32
+
+
+def test_bf16_changes_the_arithmetic_and_fp32_is_untouched(shared_data, one_torch_thread):
+    from landscape.data import load_dataset
+
+    images = load_dataset("mnist", root=shared_data).images[:256]
+    config = TrainConfig(subset=256, batch_size=64, max_iters=3, device="cpu", data_dir=str(shared_data))
+    losses_by = {}
+    for precision in ("fp32", "bf16", "fp32"):
+        trainer = GANTrainer(config.replace(precision=precision), images)
+        trainer.run()
+        losses_by.setdefault(precision, []).append(float(trainer.latest["g_loss"]))
+    assert losses_by["fp32"][0] == losses_by["fp32"][1]  # float32 stays bit for bit
+    assert losses_by["bf16"][0] != losses_by["fp32"][0]  # bfloat16 products really ran
+    assert abs(losses_by["bf16"][0] - losses_by["fp32"][0]) < 0.05 * abs(losses_by["fp32"][0])
+
+
+def test_tf32_on_a_cpu_is_one_sentence():
+    from trainers.precision import check_precision
+
+    with pytest.raises(LandscapeError, match="tf32"):
+        check_precision("tf32", "cpu")
+    with pytest.raises(LandscapeError, match="precision"):
+        TrainConfig(precision="fp16")

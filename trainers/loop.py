@@ -28,6 +28,7 @@ runs with recording off, which the benchmark uses to measure recording's cost.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 import time
@@ -43,6 +44,7 @@ from trainers.models import build_models, network_info
 from trainers.optim import make_optimizers
 from trainers.samples import sample_grid
 from trainers.schedule import Schedule, resolve_hessian_every
+from trainers.precision import check_precision
 from trainers.threads import resolve_threads
 
 #: Number of z vectors in each sample grid (an 8 x 8 grid).
@@ -100,6 +102,7 @@ class GANTrainer:
         self.device = resolve_device(config.device)
         every, note = resolve_hessian_every(config, self.device.type, can_estimate=on_hessian_step is not None)
         threads = resolve_threads(config.threads, config.arch, self.device.type)
+        check_precision(config.precision, self.device.type)
         self.config = config = config.replace(device=str(self.device), hessian_every=every, threads=threads)
         self.notes: list[str] = [note] if note else []
         self.writer = None
@@ -174,8 +177,9 @@ class GANTrainer:
         g, d = self.g, self.d
 
         # 1. generator: non-saturating loss through D; only G's gradients are computed
-        fake = g(z)
-        logits_fake = d(fake)
+        with self._autocast():  # bf16: the products and convolutions only; losses and gradients stay float32
+            fake = g(z)
+            logits_fake = d(fake).float()
         g_loss = losses.g_loss(logits_fake)
         self.opt_g.zero_grad(set_to_none=True)
         g_loss.backward(inputs=self.g_params, retain_graph=self.config.share_fake_pass)
@@ -185,9 +189,10 @@ class GANTrainer:
         # 2. discriminator: the same fake batch (made before G's update), real and fake passes apart.
         # G's update does not touch D, so D's forward on the fakes from step 1 has the weights and
         # input the D step needs; the paper's code runs it again (fresh dropout mask), as does the default.
-        logits_real = d(real)
-        if not self.config.share_fake_pass:
-            logits_fake = d(fake.detach())
+        with self._autocast():
+            logits_real = d(real).float()
+            if not self.config.share_fake_pass:
+                logits_fake = d(fake.detach()).float()
         loss_real, loss_fake = losses.d_loss_parts(logits_real, logits_fake)
         self.opt_d.zero_grad(set_to_none=True)
         loss_real.backward(inputs=self.d_params)
@@ -280,6 +285,12 @@ class GANTrainer:
             self._raise_if_diverged()
         if progress is not None:
             progress(self)
+
+    def _autocast(self):  # noqa: ANN202 - a context manager
+        """bfloat16 autocast for ``precision="bf16"``, else nothing (float32 weights, losses and gradients always)."""
+        if self.config.precision == "bf16":
+            return torch.autocast(self.device.type, dtype=torch.bfloat16)
+        return contextlib.nullcontext()
 
     def _estimate_curvature(self) -> None:
         start = time.monotonic()

@@ -33,6 +33,7 @@ from pathlib import Path
 from landscape.config import TrainConfig
 from landscape.errors import DivergedError, LandscapeError, RunFileError
 from trainers.loop import GANTrainer
+from trainers.precision import matmul_precision
 from trainers.threads import torch_threads
 
 
@@ -88,7 +89,7 @@ def record(
     start = time.monotonic()
     status, message = "finished", None
     try:
-        with torch_threads(trainer.config.threads), \
+        with torch_threads(trainer.config.threads), matmul_precision(trainer.config.precision), \
                 RunWriter(path, trainer.config.to_dict(), GAN_FIELDS, overwrite=overwrite) as writer:
             trainer.start_recording(writer)
             trainer.run(progress=progress)

@@ -16,7 +16,7 @@ from typing import Annotated, Any, Iterator, Optional
 import typer
 
 from landscape.cli.options import choices
-from landscape.config import ARCHS, DATASETS, OPTIMIZERS
+from landscape.config import ARCHS, DATASETS, OPTIMIZERS, PRECISIONS
 from landscape.errors import LandscapeError
 
 
@@ -33,6 +33,12 @@ def record(
     seed: Annotated[int, typer.Option(help="Random seed (weights, shuffles, z, dropout).")] = 0,
     out: Annotated[Optional[Path], typer.Option(help="Run file to write (default: runs/ARCH-DATA-SEED.h5).")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.", metavar="DEVICE")] = "auto",
+    precision: Annotated[
+        str,
+        typer.Option(help="fp32: the paper's arithmetic; bf16: bfloat16 forward passes (a CPU with bfloat16 units "
+                     "or a GPU), weights, losses and gradient norms stay float32; tf32: TF32 products on a GPU.",
+                     **choices(PRECISIONS)),
+    ] = "fp32",
     threads: Annotated[
         Optional[int],
         typer.Option(help="CPU threads for PyTorch. (default: $OMP_NUM_THREADS if set, else 1 on a CPU: runs that "
@@ -86,6 +92,7 @@ def record(
         seed=seed,
         device=device.strip().lower(),
         threads=threads,
+        precision=precision.strip().lower(),
         data_dir=str(data_dir) if data_dir is not None else None,
         max_iters=max_iters,
         subset=subset,
