@@ -26,7 +26,8 @@ def _reproduce(out: Path, shared_data: Path, *extra: str) -> subprocess.Complete
 @pytest.fixture(scope="module")
 def reproduced(tmp_path_factory, shared_data) -> tuple[Path, subprocess.CompletedProcess]:
     out = tmp_path_factory.mktemp("moses2021")
-    result = _reproduce(out, shared_data, "--hessian", "none")  # curvature: the slow test below
+    # curvature: the slow test below; two runs side by side (spawned processes, one thread each)
+    result = _reproduce(out, shared_data, "--hessian", "none", "--jobs", "2")
     assert result.returncode == 0, result.stdout + result.stderr
     return out, result
 
@@ -43,6 +44,19 @@ def test_writes_every_figure_and_a_summary_that_states_the_reductions(reproduced
     assert "| MNIST, Fashion-MNIST (28x28x1) | 81,184 | 78,601 |" in summary
     for claim in range(1, 6):
         assert f"### Claim {claim}:" in summary
+
+
+def test_dcgan_trains_in_bf16_on_a_cpu_that_has_it_and_the_summary_says_so(reproduced) -> None:
+    from trainers.precision import cpu_has_bf16
+
+    out, _ = reproduced
+    wanted = "bf16" if cpu_has_bf16() else "fp32"
+    assert open_run(out / "runs" / "dcgan-mnist.h5").config["precision"] == wanted
+    assert open_run(out / "runs" / "vanilla-mnist.h5").config["precision"] == "fp32"  # the paper's arithmetic
+    summary = (out / "summary.md").read_text()
+    assert summary.count(f"| {wanted} |") >= 3
+    if wanted == "bf16":
+        assert "trained with `--precision bf16`" in summary
 
 
 def test_hessian_auto_means_vanilla_always_and_dcgan_only_on_a_gpu() -> None:
@@ -78,3 +92,10 @@ def test_unknown_hessian_choice_is_one_clear_error(tmp_path, shared_data) -> Non
     result = _reproduce(tmp_path, shared_data, "--hessian", "sometimes")
     assert result.returncode != 0
     assert "sometimes" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_unknown_dcgan_precision_is_one_clear_error(tmp_path, shared_data) -> None:
+    result = _reproduce(tmp_path, shared_data, "--dcgan-precision", "fp8")
+    assert result.returncode != 0
+    assert "fp8" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "runs").exists()

@@ -264,6 +264,29 @@ def test_bf16_trains_in_float32_state_and_records_float32(tmp_path, shared_data,
     assert {r.network for r in seen} == {"g", "d"} and all(r.determinism_diff == 0.0 for r in seen)  # float32
 
 
+def test_bf16_dcgan_is_channels_last_and_its_checkpoints_load_back(tmp_path, shared_data, one_torch_thread):
+    """bf16 keeps DCGAN's convolutions channels-last (the fast layout); the stored weights are the trained ones."""
+    from trainers import record
+    from trainers.models import build_models
+    from trainers.precision import cpu_has_bf16
+
+    if cpu_has_bf16() is False:
+        pytest.skip("this CPU has no bfloat16 units")
+    config = TrainConfig(arch="dcgan", subset=64, batch_size=16, max_iters=2, stages=1, hessian_every=0,
+                         probe_size=8, precision="bf16", device="cpu", data_dir=str(shared_data))
+    from landscape.data import load_dataset
+
+    trainer = GANTrainer(config, load_dataset("mnist", root=shared_data).images[:64])
+    convs = [p for p in trainer.d.parameters() if p.dim() == 4]
+    assert convs and all(p.is_contiguous(memory_format=torch.channels_last) for p in convs)
+    assert all(p.is_contiguous() for p in build_models(config)[1].parameters())  # fp32 layout untouched elsewhere
+    record(config, tmp_path / "cl.h5")
+    run = open_run(tmp_path / "cl.h5")
+    _, d = build_models(run.config)
+    d.load_state_dict({k: torch.as_tensor(v) for k, v in run.checkpoint(2, "d").items()})
+    assert all(np.isfinite(v).all() for v in run.checkpoint(2, "d").values() if v.dtype.kind == "f")
+
+
 def test_bf16_changes_the_arithmetic_and_fp32_is_untouched(shared_data, one_torch_thread):
     from landscape.data import load_dataset
 

@@ -44,7 +44,7 @@ from trainers.models import build_models, network_info
 from trainers.optim import make_optimizers
 from trainers.samples import sample_grid
 from trainers.schedule import Schedule, resolve_hessian_every
-from trainers.precision import check_precision
+from trainers.precision import check_precision, use_memory_format
 from trainers.threads import resolve_threads
 
 #: Number of z vectors in each sample grid (an 8 x 8 grid).
@@ -120,8 +120,8 @@ class GANTrainer:
         torch.manual_seed(config.seed)
         side = torch.Generator().manual_seed(config.seed + 1)  # probe and sample z; the main stream is untouched
         self.g, self.d = build_models(config)
-        self.g.to(self.device)
-        self.d.to(self.device)
+        use_memory_format(self.g.to(self.device), config.precision)
+        use_memory_format(self.d.to(self.device), config.precision)
         self.opt_g, self.opt_d = make_optimizers(self.g, self.d, config)
         self.g_params = [p for p in self.g.parameters() if p.requires_grad]
         self.d_params = [p for p in self.d.parameters() if p.requires_grad]
