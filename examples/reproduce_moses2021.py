@@ -32,7 +32,10 @@ from typing import Any, Optional
 
 import typer
 
-from landscape.config import ARCH_TITLES, ARCHS, DATASETS, dataset_title
+from landscape.config import ARCH_TITLES, IMAGE_DATASETS, dataset_title
+
+#: The paper's two architectures (the toolkit has more).
+ARCHS = ("vanilla", "dcgan")
 
 PAPER_EPOCHS = 100
 PAPER_ITERS_PER_EPOCH = {"mnist": 468, "fashion-mnist": 468, "cifar10": 390}
@@ -94,7 +97,7 @@ def plan(out: Path, epochs: int, dcgan_epochs: int, subset: Optional[int], dcgan
     for arch in ARCHS:
         if only and arch not in only:
             continue
-        for dataset in DATASETS:
+        for dataset in IMAGE_DATASETS:
             config = TrainConfig(
                 arch=arch,
                 dataset=dataset,
@@ -344,7 +347,7 @@ def claims(planned: list[Planned], runs: dict[str, Any], report: Any) -> str:
         out += ["### Claim 3: DCGAN shows a wider range of gradient norms than the vanilla GAN", "",
                 "Spread = orders of magnitude between the 1st and 99th percentile of the gradient norm.", "",
                 "| data | network | vanilla spread | DCGAN spread | verdict |", "|---|---|---|---|---|"]
-        for dataset in DATASETS:
+        for dataset in IMAGE_DATASETS:
             v = next((p for p in vanilla if p.dataset == dataset), None)
             d = next((p for p in dcgan if p.dataset == dataset), None)
             if v is None or d is None:

@@ -20,10 +20,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from landscape.data.registry import DATASETS as _DATASET_SPECS
+from landscape.data.toys import TOYS as _TOYS
 from landscape.errors import LandscapeError, unknown_choice
 
 #: Architectures and their display names.
-ARCH_TITLES: dict[str, str] = {"vanilla": "Vanilla GAN", "dcgan": "DCGAN"}
+ARCH_TITLES: dict[str, str] = {"vanilla": "Vanilla GAN", "dcgan": "DCGAN", "mlp": "MLP GAN"}
 ARCHS = tuple(ARCH_TITLES)
 #: Optimizers and their display names.
 OPTIMIZER_TITLES: dict[str, str] = {"adam": "Adam", "rmsprop": "RMSprop", "sgd": "SGD", "sgd-momentum": "SGD with momentum"}
@@ -31,11 +32,48 @@ OPTIMIZERS = tuple(OPTIMIZER_TITLES)
 Z_DISTS = ("uniform", "normal")
 #: Arithmetic of the training step: the paper's float32, bfloat16 autocast, or TF32 matrix products (GPU).
 PRECISIONS = ("fp32", "bf16", "tf32")
-#: Dataset names, from the dataset registry (their display names are its ``title``).
-DATASETS = tuple(_DATASET_SPECS)
+#: Dataset names: the registry's image datasets (display names: their ``title``), then the 2-D toys
+#: generated from the seed (``landscape.data.toys``).
+IMAGE_DATASETS = tuple(_DATASET_SPECS)
+TOY_DATASETS = tuple(_TOYS)
+DATASETS = IMAGE_DATASETS + TOY_DATASETS
 
 # Dropout rate of the discriminator, per architecture, as in the paper's code.
-DEFAULT_DROPOUT = {"vanilla": 0.5, "dcgan": 0.3}
+DEFAULT_DROPOUT = {"vanilla": 0.5, "dcgan": 0.3, "mlp": 0.0}
+
+#: GAN losses and their display names (formulas and references: ``trainers.losses``).
+LOSS_TITLES: dict[str, str] = {
+    "ns": "non-saturating GAN",
+    "minimax": "minimax GAN",
+    "lsgan": "LSGAN",
+    "wgan": "WGAN",
+    "wgan-gp": "WGAN-GP",
+    "hinge": "hinge GAN",
+}
+LOSSES = tuple(LOSS_TITLES)
+#: Losses whose discriminator is a critic: an unbounded score, no sigmoid, no label smoothing.
+CRITIC_LOSSES = ("wgan", "wgan-gp", "hinge")
+
+#: The paper's values of the settings whose default depends on the loss or the architecture.
+PAPER_DEFAULTS: dict[str, Any] = {
+    "optimizer": "adam", "lr_g": 1e-3, "lr_d": 1e-3, "betas": (0.9, 0.999), "rho": 0.9,
+    "batch_size": 128, "z_dim": 20, "z_dist": "uniform", "d_steps": 1,
+}
+#: Where the literature fixes them: WGAN (Arjovsky et al. 2017, Algorithm 1: RMSprop 5e-5, c = 0.01,
+#: n_critic = 5; their code's RMSprop decay 0.99) and WGAN-GP (Gulrajani et al. 2017, Algorithm 1:
+#: Adam 1e-4, betas 0.5/0.9, lambda = 10, n_critic = 5). Any of them can still be given explicitly.
+LOSS_DEFAULTS: dict[str, dict[str, Any]] = {
+    "wgan": {"optimizer": "rmsprop", "lr_g": 5e-5, "lr_d": 5e-5, "rho": 0.99, "d_steps": 5, "clip": 0.01},
+    "wgan-gp": {"optimizer": "adam", "lr_g": 1e-4, "lr_d": 1e-4, "betas": (0.5, 0.9), "d_steps": 5,
+                "gp_weight": 10.0},
+}
+#: Per-architecture defaults where the architecture's paper fixes them: the MLP GAN of the 2-D toys as in
+#: Metz et al. 2017 (Unrolled GANs), Appendix A and the authors' notebook: z ~ N(0, I_256), batch 512,
+#: Adam 1e-4 with beta1 0.5 (``trainers.mlp`` has the network sizes).
+ARCH_DEFAULTS: dict[str, dict[str, Any]] = {
+    "mlp": {"z_dim": 256, "z_dist": "normal", "batch_size": 512, "optimizer": "adam", "lr_g": 1e-4, "lr_d": 1e-4,
+            "betas": (0.5, 0.999)},
+}
 
 
 @dataclass
@@ -50,16 +88,24 @@ class TrainConfig:
     arch: str = "vanilla"
     dataset: str = "mnist"
     epochs: int = 100
-    batch_size: int = 128
-    z_dim: int = 20
-    z_dist: str = "uniform"  # "uniform": U[-1, 1]; "normal": N(0, 1)
-    optimizer: str = "adam"
-    lr_g: float = 1e-3
-    lr_d: float = 1e-3
-    betas: tuple[float, float] = (0.9, 0.999)  # Adam
+    batch_size: int | None = None  # None -> per architecture, else 128
+    z_dim: int | None = None  # None -> per architecture, else 20
+    z_dist: str | None = None  # "uniform": U[-1, 1]; "normal": N(0, 1); None -> per architecture, else uniform
+    optimizer: str | None = None  # None -> per loss (LOSS_DEFAULTS), else "adam"
+    lr_g: float | None = None  # None -> per loss, else 1e-3
+    lr_d: float | None = None  # None -> per loss, else 1e-3
+    betas: tuple[float, float] | None = None  # Adam; None -> per loss, else (0.9, 0.999)
     eps: float = 1e-7  # Adam and RMSprop (Keras default)
     momentum: float = 0.5  # sgd-momentum only
-    rho: float = 0.9  # RMSprop decay (Keras default)
+    rho: float | None = None  # RMSprop decay; None -> per loss, else 0.9 (Keras default)
+    loss: str = "ns"  # ns | minimax | lsgan | wgan | wgan-gp | hinge (trainers.losses)
+    d_steps: int | None = None  # discriminator (critic) updates per generator update; None -> 5 for WGAN(-GP), else 1
+    clip: float | None = None  # wgan only: critic weights clipped to [-clip, clip] after each update; None -> 0.01
+    gp_weight: float | None = None  # wgan-gp only: lambda of the gradient penalty; None -> 10
+    smooth_real: tuple[float, float] | None = None  # BCE losses: real targets drawn from U[low, high] (one-sided)
+    smooth_fake: tuple[float, float] | None = None  # BCE losses: fake targets drawn from U[low, high] (two-sided)
+    unroll: int = 0  # generator loss through D unrolled this many optimizer steps (Metz et al. 2016); 0: plain
+    conditional: bool = False  # class-conditional G and D (Mirza & Osindero 2014)
     leaky_slope: float = 0.3  # Keras LeakyReLU default
     bn_momentum: float = 0.01  # PyTorch convention; Keras momentum 0.99
     bn_eps: float = 1e-3  # Keras BatchNormalization default
@@ -83,13 +129,24 @@ class TrainConfig:
     data_dir: str | None = None  # dataset root; None -> $LANDSCAPE_DATA or ./data
 
     def __post_init__(self) -> None:
-        if isinstance(self.betas, list):
-            self.betas = tuple(self.betas)
-        if isinstance(self.sample_epochs, list):
-            self.sample_epochs = tuple(self.sample_epochs)
+        for name in ("betas", "sample_epochs", "smooth_real", "smooth_fake"):
+            if isinstance(getattr(self, name), list):
+                setattr(self, name, tuple(getattr(self, name)))
         if self.dropout is None and self.arch in DEFAULT_DROPOUT:
             self.dropout = DEFAULT_DROPOUT[self.arch]
+        self._resolve_defaults()
         self.validate()
+
+    def _resolve_defaults(self) -> None:
+        """Fill the settings left as None: the loss's literature value, else the architecture's, else the paper's."""
+        loss_defaults = LOSS_DEFAULTS.get(self.loss, {}) if isinstance(self.loss, str) else {}
+        arch_defaults = ARCH_DEFAULTS.get(self.arch, {}) if isinstance(self.arch, str) else {}
+        for name in (*PAPER_DEFAULTS, "clip", "gp_weight"):
+            if getattr(self, name) is None:
+                for table in (loss_defaults, arch_defaults, PAPER_DEFAULTS):
+                    if name in table:
+                        setattr(self, name, table[name])
+                        break
 
     # ------------------------------------------------------------------ checks
     def validate(self) -> None:
@@ -99,6 +156,17 @@ class TrainConfig:
         _choice("optimizer", self.optimizer, OPTIMIZERS)
         _choice("z_dist", self.z_dist, Z_DISTS)
         _choice("precision", self.precision, PRECISIONS)
+        _choice("loss", self.loss, LOSSES)
+        toy = self.dataset in TOY_DATASETS
+        if toy != (self.arch == "mlp"):
+            raise LandscapeError(
+                f"arch {self.arch} does not train on dataset {self.dataset}: the 2-D toys ({', '.join(TOY_DATASETS)}) "
+                f"go with arch mlp, and arch mlp only with them; use "
+                + ("arch mlp." if toy else f"arch vanilla or dcgan, or a toy dataset ({', '.join(TOY_DATASETS)}).")
+            )
+        if toy and self.conditional:
+            raise LandscapeError(f"conditional is for the image datasets; dataset {self.dataset} (a 2-D toy) "
+                                 "has no classes to condition on, drop conditional.")
         for name in ("epochs", "batch_size", "z_dim", "probe_size", "hessian_k"):
             _int_at_least(name, getattr(self, name), 1)
         for name in ("stages", "checkpoint_every"):
@@ -133,18 +201,53 @@ class TrainConfig:
         if self.sample_epochs is not None:
             for e in self.sample_epochs:
                 _int_at_least("sample_epochs", e, 1)
-        for name in ("layer_norms", "share_fake_pass"):
+        for name in ("layer_norms", "share_fake_pass", "conditional"):
             if not isinstance(getattr(self, name), bool):
                 raise LandscapeError(f"{name} must be true or false, got {getattr(self, name)!r}.")
+        self._validate_variant()
         check_device(self.device)
+
+    def _validate_variant(self) -> None:
+        """The GAN variant's settings, and the combinations that cannot go together (naming both settings)."""
+        _int_at_least("d_steps", self.d_steps, 1)
+        _int_at_least("unroll", self.unroll, 0)
+        if self.clip is not None:
+            if self.loss != "wgan":
+                raise LandscapeError(f"clip (weight clipping) belongs to loss wgan, not loss {self.loss}; drop clip "
+                                     "or use loss wgan (wgan-gp replaces clipping by its gradient penalty).")
+            _positive("clip", self.clip)
+        if self.gp_weight is not None:
+            if self.loss != "wgan-gp":
+                raise LandscapeError(f"gp_weight (the gradient penalty) belongs to loss wgan-gp, not loss "
+                                     f"{self.loss}; drop gp_weight or use loss wgan-gp.")
+            if not (_is_number(self.gp_weight) and math.isfinite(self.gp_weight) and self.gp_weight >= 0):
+                raise LandscapeError(f"gp_weight must be a finite number >= 0, got {self.gp_weight!r}.")
+        for name in ("smooth_real", "smooth_fake"):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if self.loss in CRITIC_LOSSES or self.loss == "lsgan":
+                raise LandscapeError(f"{name} (label smoothing) needs loss ns or minimax (a cross-entropy), not "
+                                     f"loss {self.loss}, whose discriminator has no labels to smooth.")
+            ok = (isinstance(value, tuple) and len(value) == 2 and all(_is_number(v) and math.isfinite(v) for v in value)
+                  and value[0] <= value[1])
+            if not ok:
+                raise LandscapeError(f"{name} must be two numbers LOW <= HIGH (targets drawn from U[LOW, HIGH]), "
+                                     f"got {value!r}.")
+        if self.unroll and self.d_steps != 1:
+            raise LandscapeError(f"unroll ({self.unroll}) and d_steps ({self.d_steps}) cannot be combined: an "
+                                 "unrolled generator step already looks several discriminator steps ahead; use one.")
+        if self.unroll and self.share_fake_pass:
+            raise LandscapeError("unroll and share_fake_pass cannot be combined: the generator step's D forward "
+                                 "runs through the unrolled weights; drop share_fake_pass.")
 
     # ----------------------------------------------------------- conversions
     def to_dict(self) -> dict[str, Any]:
         """A flat, JSON-ready dict (tuples become lists)."""
         out = dataclasses.asdict(self)
-        out["betas"] = list(self.betas)
-        if self.sample_epochs is not None:
-            out["sample_epochs"] = list(self.sample_epochs)
+        for name in ("betas", "sample_epochs", "smooth_real", "smooth_fake"):
+            if out[name] is not None:
+                out[name] = list(out[name])
         return out
 
     @classmethod
@@ -168,13 +271,19 @@ class TrainConfig:
         values = self.to_dict()
         if "arch" in changes and "dropout" not in changes:
             values["dropout"] = None  # re-resolve the architecture default
+        if "loss" in changes or "arch" in changes:  # re-resolve the per-loss and per-architecture defaults
+            for name in (*PAPER_DEFAULTS, "clip", "gp_weight"):
+                if name not in changes:
+                    values[name] = None
         values.update(changes)
         return TrainConfig.from_dict(values)
 
     # --------------------------------------------------------------- derived
     @property
-    def image_shape(self) -> tuple[int, int, int]:
-        """(C, H, W) of the dataset's images."""
+    def image_shape(self) -> tuple[int, ...]:
+        """(C, H, W) of the dataset's images; (2,) for a 2-D toy's points."""
+        if self.dataset in TOY_DATASETS:
+            return (2,)
         return (3, 32, 32) if self.dataset == "cifar10" else (1, 28, 28)
 
 
@@ -219,14 +328,22 @@ def _in_unit(name: str, value: Any, closed_right: bool) -> None:
 
 def dataset_title(name: str) -> str:
     """The display name of a dataset ("Fashion-MNIST"), or the name itself if it is not registered."""
-    spec = _DATASET_SPECS.get(str(name))
+    spec = _DATASET_SPECS.get(str(name)) or _TOYS.get(str(name))
     return spec.title if spec is not None else str(name)
 
 
 __all__ = [
     "ARCHS",
+    "ARCH_DEFAULTS",
     "ARCH_TITLES",
+    "CRITIC_LOSSES",
+    "LOSSES",
+    "LOSS_DEFAULTS",
+    "LOSS_TITLES",
+    "PAPER_DEFAULTS",
     "DATASETS",
+    "IMAGE_DATASETS",
+    "TOY_DATASETS",
     "DEFAULT_DROPOUT",
     "OPTIMIZERS",
     "OPTIMIZER_TITLES",

@@ -27,6 +27,7 @@ from landscape.runfile import (
     METRICS,
     NETWORK_FIELDS_META,
     PROBE,
+    QUALITY,
     SAMPLES,
     STATUS_MEANINGS,
     open_for_read,
@@ -47,6 +48,8 @@ class Run:
             self.sample_epochs: list[int] = sorted(int(k) for k in handle.get(SAMPLES, {}).keys())
             self.layer_networks: list[str] = sorted(handle.get(LAYERS, {}).keys())
             self.has_probe: bool = PROBE in handle
+            quality = [(int(step), {k: _plain(v) for k, v in group.attrs.items()})
+                       for step, group in handle.get(QUALITY, {}).items()]
             self.hessian_keys: list[tuple[int, str]] = [
                 (int(step), network)
                 for step, group in handle.get(HESSIAN, {}).items()
@@ -57,6 +60,7 @@ class Run:
         except json.JSONDecodeError:
             raise RunFileError(f"{self.path} has a damaged config attribute (not valid JSON).") from None
         self.metrics: pd.DataFrame = _metrics_frame(metrics)
+        self._quality = sorted(quality, key=lambda item: item[0])
         self._status = run_status(self.attrs)
 
     # ------------------------------------------------------------------ basics
@@ -160,7 +164,7 @@ class Run:
             return {name: net_group[name][()] for name in names}
 
     def sample(self, epoch: int) -> np.ndarray:
-        """The uint8 image grid (H x W x C) of the fixed z after ``epoch``."""
+        """The uint8 image grid (H x W x C) of the fixed z after ``epoch``; for a 2-D toy run, the points (N x 2)."""
         if epoch not in self.sample_epochs:
             raise RunFileError(f"{self.path} has no sample grid for epoch {epoch}; stored: {_list(self.sample_epochs)}.")
         with open_for_read(self.path) as handle:
@@ -172,6 +176,21 @@ class Run:
             return None
         with open_for_read(self.path) as handle:
             return handle[f"{PROBE}/real"][()], handle[f"{PROBE}/z"][()]
+
+    @property
+    def quality(self) -> pd.DataFrame:
+        """Sample-quality measurements, tidy: one row per (step, metric) with its value, epoch and sample size n."""
+        rows = [{"step": step, "epoch": attrs.get("epoch"), "metric": name, "value": float(value), "n": attrs.get("n")}
+                for step, attrs in self._quality for name, value in attrs.items() if name not in ("n", "epoch")]
+        return pd.DataFrame(rows, columns=["step", "epoch", "metric", "value", "n"])
+
+    def probe_labels(self) -> np.ndarray | None:
+        """The classes of the probe's real images (a conditional GAN's probe; the fakes are asked for
+        the same classes), or None for an unconditional run."""
+        if not self.has_probe:
+            return None
+        with open_for_read(self.path) as handle:
+            return handle[f"{PROBE}/labels"][()] if "labels" in handle[PROBE] else None
 
     def hessian(self) -> pd.DataFrame:
         """One row per stored Hessian estimate (step x network) with its scalar attributes as columns."""
@@ -273,6 +292,8 @@ def tidy_frame(metrics: pd.DataFrame, stages: int = 5, networks: list[Network] |
     """The long-form (step, epoch, stage, stage_label, network, loss, grad_norm) view of a metrics table.
 
     ``networks`` defaults to those the table's columns name (:func:`landscape.networks.networks_in`).
+    A network that did not update in an iteration (the generator in a critic-only row,
+    ``d_steps > 1``) has no values there, and no row: its loss and gradient norm are both NaN.
     """
     n = len(metrics)
     stage = assign_stages(n, stages)
@@ -300,6 +321,7 @@ def tidy_frame(metrics: pd.DataFrame, stages: int = 5, networks: list[Network] |
     if not parts:
         return pd.DataFrame(columns=["step", "epoch", "stage", "stage_label", "network", "loss", "grad_norm"])
     frame = pd.concat(parts, ignore_index=True)
+    frame = frame[~(frame["loss"].isna() & frame["grad_norm"].isna())].reset_index(drop=True)
     frame["network"] = pd.Categorical(frame["network"], categories=[net.key for net in networks], ordered=True)
     return frame
 

@@ -27,6 +27,8 @@ CHECKPOINTS = "checkpoints"
 SAMPLES = "samples"
 HESSIAN = "hessian"
 PROBE = "probe"
+#: Sample-quality measurements: one subgroup per step, its attributes metric -> value (plus n, epoch).
+QUALITY = "quality"
 
 #: What a writer records as a run's ``status`` attribute.
 STATUSES = ("running", "finished", "diverged", "interrupted")

@@ -38,6 +38,7 @@ from landscape.runfile import (
     METRICS,
     NETWORK_FIELDS_META,
     PROBE,
+    QUALITY,
     SAMPLES,
     STATUSES,
     metrics_dtype,
@@ -267,14 +268,19 @@ class RunWriter:
         return self._buf[name][: self._n].copy()
 
     # ------------------------------------------------------------------ occasional groups
-    def set_probe(self, real: Any, z: Any) -> None:
-        """Store the fixed batch (real images and z) used for curvature estimates."""
+    def set_probe(self, real: Any, z: Any, labels: Any = None) -> None:
+        """Store the fixed batch (real images and z, and for a conditional GAN the real images'
+        classes, which the fakes are asked for too) used for curvature estimates."""
         self._check_open()
         group = self._file.require_group(PROBE)
-        for name, value in (("real", real), ("z", z)):
+        arrays = {"real": to_numpy(real).astype("<f4", copy=False), "z": to_numpy(z).astype("<f4", copy=False)}
+        if labels is not None:
+            arrays["labels"] = to_numpy(labels).astype("<i8", copy=False)
+        for name in ("real", "z", "labels"):
             if name in group:
                 del group[name]
-            group.create_dataset(name, data=to_numpy(value).astype("<f4", copy=False))
+        for name, array in arrays.items():
+            group.create_dataset(name, data=array)
         self._file.flush()
 
     def add_checkpoint(self, step: int, states: Mapping[str, Mapping[str, Any]]) -> None:
@@ -294,16 +300,30 @@ class RunWriter:
         self._file.flush()
 
     def add_samples(self, epoch: int, grid: Any) -> None:
-        """Store an image grid (uint8, H x W x C) of the fixed z after ``epoch``."""
+        """Store the generator's output for the fixed z after ``epoch``: an image grid (uint8,
+        H x W x C), or for 2-D toy data the point set (float32, N x 2)."""
         self._check_open()
         array = to_numpy(grid)
-        if array.dtype != np.uint8:
-            raise ValueError("sample grids are stored as uint8 images")
+        if array.dtype.kind == "f" and array.ndim == 2:
+            array = array.astype("<f4", copy=False)
+        elif array.dtype != np.uint8:
+            raise ValueError("samples are stored as uint8 image grids or as float (N, 2) point sets")
         group = self._file.require_group(SAMPLES)
         key = str(int(epoch))
         if key in group:
             del group[key]
         group.create_dataset(key, data=array)
+        self._file.flush()
+
+    def add_quality(self, step: int, values: Mapping[str, float], n: int, epoch: int | None = None) -> None:
+        """Store sample-quality measurements at ``step`` (e.g. a toy's modes covered), made on ``n`` samples."""
+        self._check_open()
+        group = self._file.require_group(f"{QUALITY}/{int(step)}")
+        for name, value in values.items():
+            group.attrs[str(name)] = float(value)
+        group.attrs["n"] = int(n)
+        if epoch is not None:
+            group.attrs["epoch"] = int(epoch)
         self._file.flush()
 
     def add_hessian(self, step: int, network: str, arrays: Mapping[str, Any], attrs: Mapping[str, Any]) -> None:

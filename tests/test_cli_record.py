@@ -78,17 +78,29 @@ def test_default_out_path_and_refusal_to_overwrite(tmp_path, shared_data, monkey
         (["--arch", "resnet"], ["resnet", "vanilla"]),
         (["--data", "imagenet"], ["imagenet", "mnist"]),
         (["--optimizer", "adagrad"], ["adagrad", "sgd-momentum"]),
-        (["--batch-size", "0"], ["batch_size"]),
-        (["--lr-d", "-1"], ["lr_d"]),
+        (["--batch-size", "0"], ["--batch-size"]),  # the config's sentence, with the flag for the setting
+        (["--lr-d", "-1"], ["--lr-d"]),
         (["--device", "tpu"], ["tpu"]),
-        (["--subset", "10"], ["subset"]),
-        (["--hessian-every", "-1"], ["hessian_every"]),
+        (["--subset", "10"], ["--subset"]),
+        (["--hessian-every", "-1"], ["--hessian-every"]),
+        (["--loss", "wasserstein"], ["wasserstein", "wgan"]),
+        (["--clip", "0.1"], ["--clip", "--loss wgan"]),
+        (["--gp-weight", "5", "--loss", "wgan"], ["--gp-weight", "--loss wgan-gp"]),
+        (["--loss", "hinge", "--smooth-real", "0.8", "1.1"], ["--smooth-real", "--loss hinge"]),
+        (["--smooth-fake", "0.3", "0.0"], ["--smooth-fake", "LOW <= HIGH"]),
+        (["--unroll", "3", "--d-steps", "2"], ["--unroll", "--d-steps"]),
+        (["--d-steps", "0"], ["--d-steps"]),
+        (["--arch", "mlp"], ["--arch mlp", "--data mnist"]),
+        (["--data", "ring8", "--arch", "mlp", "--conditional"], ["--conditional", "ring8"]),
     ],
 )
 def test_unknown_names_and_impossible_values(tmp_path, option: list[str], words: list[str]) -> None:
     base = {"--arch": "vanilla", "--data": "mnist"}
-    base[option[0]] = option[1]
-    args = [x for kv in base.items() for x in kv]
+    rest = option
+    if option[0] in base:
+        base[option[0]] = option[1]
+        rest = option[2:]
+    args = [x for kv in base.items() for x in kv] + rest  # a later repeat of a flag wins
     result = _landscape("record", *args, "--out", str(tmp_path / "r.h5"))
     _assert_one_line_error(result, *words)
     assert not (tmp_path / "r.h5").exists()

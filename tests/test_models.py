@@ -258,7 +258,9 @@ def test_config_rejects_unknown_settings() -> None:
 def test_config_datasets_agree_with_the_data_registry() -> None:
     from landscape.data import DATASETS as REGISTRY
 
-    assert set(DATASETS) == set(REGISTRY)
+    from landscape.config import IMAGE_DATASETS, TOY_DATASETS
+
+    assert set(IMAGE_DATASETS) == set(REGISTRY) and set(DATASETS) == set(REGISTRY) | set(TOY_DATASETS)
 
 
 def test_sample_epochs_scale_to_the_run() -> None:

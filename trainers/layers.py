@@ -105,3 +105,49 @@ class KerasDropout(nn.Dropout):
         if self.inplace:
             return x.mul_(keep)
         return x * keep
+
+
+class ConditionalSequential(nn.Sequential):
+    """``nn.Sequential`` with an optional class-label embedding outside its chain of layers.
+
+    Subclasses build their layers, call :func:`keras_init`, then :meth:`add_label_embedding`:
+    the embedding is created (its default N(0, 1) draw from torch's global RNG) only after every
+    existing initialisation, and only when ``n_classes > 0``, so an unconditional network
+    consumes the RNG exactly as before and a seed gives the same weights.
+    """
+
+    n_classes: int = 0
+    #: How the label enters the network (for summaries); empty when unconditional.
+    label_layout: str = ""
+
+    def add_label_embedding(self, n_classes: int, dim: int, layout: str) -> None:
+        if n_classes < 0:
+            raise ValueError(f"n_classes must be 0 (unconditional) or a positive number of classes, got {n_classes}.")
+        self.n_classes = int(n_classes)
+        if self.n_classes:
+            self.embed = nn.Embedding(self.n_classes, dim)  # registered last: after the chain, outside it
+            self.label_layout = f"label -> Embedding({self.n_classes}, {dim}), {layout}"
+
+    def check_labels(self, labels: torch.Tensor | None, batch: int) -> None:
+        """ValueError in one sentence unless ``labels`` fit this network (none when unconditional)."""
+        name = type(self).__name__
+        if not self.n_classes:
+            if labels is not None:
+                raise ValueError(f"{name} is unconditional (conditional is false) and takes no labels; "
+                                 "build it with conditional true or call it without labels.")
+            return
+        if labels is None:
+            raise ValueError(f"{name} is conditional on {self.n_classes} classes and needs labels "
+                             "(int64 class indices of shape (N,)) as its second argument.")
+        if labels.dtype != torch.int64 or labels.shape != (batch,):
+            raise ValueError(f"{name} needs labels as int64 class indices of shape ({batch},), "
+                             f"got {labels.dtype} of shape {tuple(labels.shape)}.")
+
+    def chain(self, x: torch.Tensor) -> torch.Tensor:
+        """The layers in order, without the label embedding."""
+        if not self.n_classes:
+            return super().forward(x)
+        for name, layer in self._modules.items():
+            if name != "embed":
+                x = layer(x)
+        return x

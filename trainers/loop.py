@@ -38,17 +38,23 @@ import torch
 
 from landscape.config import TrainConfig, check_device
 from landscape.data import to_unit_range
+from landscape.data.toys import is_toy, toy_quality
 from landscape.errors import DivergedError, LandscapeError
 from trainers import losses
 from trainers.models import build_models, network_info
 from trainers.optim import make_optimizers
-from trainers.samples import sample_grid
+from trainers.samples import sample_grid, sample_points
 from trainers.schedule import Schedule, resolve_hessian_every
 from trainers.precision import check_precision, use_memory_format
 from trainers.threads import resolve_threads
+from trainers.unroll import unrolled_g_loss
 
 #: Number of z vectors in each sample grid (an 8 x 8 grid).
 SAMPLE_COUNT = 64
+#: Samples per class in a conditional GAN's grid (one row per class).
+SAMPLE_PER_CLASS = 8
+#: Points drawn for a 2-D toy's samples and its quality measure (the count of VEEGAN and PacGAN).
+TOY_SAMPLE_COUNT = 2500
 #: On an accelerator, check the losses for NaN/inf every this many iterations (one sync each).
 DIVERGENCE_CHECK_EVERY = 100
 
@@ -77,6 +83,11 @@ def sample_z(
     return torch.randn(n, config.z_dim, device=device, generator=generator)
 
 
+def as_training_input(batch: torch.Tensor) -> torch.Tensor:
+    """uint8 images to float32 in [-1, 1] (the paper's scaling); float data (2-D toy points) as they are."""
+    return to_unit_range(batch) if batch.dtype == torch.uint8 else batch
+
+
 class GANTrainer:
     """A GAN, its optimizers, its data and its schedule; :meth:`run` trains it.
 
@@ -98,6 +109,8 @@ class GANTrainer:
         images: torch.Tensor,
         writer=None,
         on_hessian_step: Callable[[GANTrainer], None] | None = None,
+        labels: torch.Tensor | None = None,
+        n_classes: int = 0,
     ):
         self.device = resolve_device(config.device)
         every, note = resolve_hessian_every(config, self.device.type, can_estimate=on_hessian_step is not None)
@@ -107,8 +120,11 @@ class GANTrainer:
         self.notes: list[str] = [note] if note else []
         self.writer = None
         self.on_hessian_step = on_hessian_step
+        if config.conditional and (labels is None or n_classes < 2):
+            raise LandscapeError(f"conditional training needs class labels, and {config.dataset} has none.")
         if config.subset is not None:
             images = images[: config.subset]
+            labels = labels[: config.subset] if labels is not None else None
         if images.shape[0] < config.batch_size:
             raise LandscapeError(
                 f"{images.shape[0]} training images are fewer than one batch of {config.batch_size}; "
@@ -125,13 +141,22 @@ class GANTrainer:
         self.opt_g, self.opt_d = make_optimizers(self.g, self.d, config)
         self.g_params = [p for p in self.g.parameters() if p.requires_grad]
         self.d_params = [p for p in self.d.parameters() if p.requires_grad]
-        self.images = images.to(self.device)  # uint8, converted one batch at a time
+        self.images = images.to(self.device)  # uint8 images, converted one batch at a time; float32 toy points
         self.n_images = images.shape[0]
+        self.n_classes = n_classes
+        self.labels = labels.to(self.device) if config.conditional else None
 
         probe_idx = torch.randperm(self.n_images, generator=side)[: config.probe_size]
-        self.probe_real = to_unit_range(images[probe_idx])
+        self.probe_real = as_training_input(images[probe_idx])
+        self.probe_labels = labels[probe_idx] if config.conditional else None
         self.probe_z = sample_z(config.probe_size, config, torch.device("cpu"), side)
-        self.fixed_z = sample_z(SAMPLE_COUNT, config, torch.device("cpu"), side).to(self.device)
+        self.toy = is_toy(config.dataset)
+        count = TOY_SAMPLE_COUNT if self.toy else SAMPLE_COUNT
+        if config.conditional:  # one row of the grid per class
+            count = SAMPLE_PER_CLASS * n_classes
+        self.fixed_z = sample_z(count, config, torch.device("cpu"), side).to(self.device)
+        self.fixed_labels = (torch.arange(n_classes).repeat_interleave(SAMPLE_PER_CLASS).to(self.device)
+                             if config.conditional else None)
 
         self.step = 0  # iterations done
         self.hessian_seconds = 0.0  # wall time spent in on_hessian_step (not training)
@@ -156,7 +181,7 @@ class GANTrainer:
         s = self.schedule
         w.set_meta("networks", network_info(self.g, self.d, self.config))
         w.set_meta("schedule", s.as_meta(self.n_images))
-        w.set_probe(self.probe_real, self.probe_z)
+        w.set_probe(self.probe_real, self.probe_z, self.probe_labels)
         if self.config.layer_norms:
             w.declare_layers("g", [n for n, p in self.g.named_parameters() if p.requires_grad])
             w.declare_layers("d", [n for n, p in self.d.named_parameters() if p.requires_grad])
@@ -169,31 +194,61 @@ class GANTrainer:
         self.writer.add_checkpoint(self.step, {"g": self.g.state_dict(), "d": self.d.state_dict()})
 
     def _samples(self) -> None:
-        self.writer.add_samples(self.epoch, sample_grid(self.g, self.fixed_z))
+        if not self.toy:
+            nrow = SAMPLE_PER_CLASS if self.config.conditional else None
+            self.writer.add_samples(self.epoch, sample_grid(self.g, self.fixed_z, self.fixed_labels, nrow=nrow))
+            return
+        points = sample_points(self.g, self.fixed_z)
+        self.writer.add_samples(self.epoch, points)
+        quality = toy_quality(points, self.config.dataset)
+        self.writer.add_quality(self.step, {k: quality[k] for k in ("modes_covered", "high_quality")},
+                                n=len(points), epoch=self.epoch)
 
     # ------------------------------------------------------------------ one iteration
-    def train_step(self, real: torch.Tensor, z: torch.Tensor) -> dict[str, torch.Tensor]:
-        """One G step then one D step; returns the iteration's metrics as 0-d tensors."""
-        g, d = self.g, self.d
+    def train_step(self, real: torch.Tensor, z: torch.Tensor,
+                   real_labels: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """One iteration (one recorded row): a G step when this row has one, then one D step.
 
-        # 1. generator: non-saturating loss through D; only G's gradients are computed
-        with self._autocast():  # bf16: the products and convolutions only; losses and gradients stay float32
-            fake = g(z)
-            logits_fake = d(fake).float()
-        g_loss = losses.g_loss(logits_fake)
-        self.opt_g.zero_grad(set_to_none=True)
-        g_loss.backward(inputs=self.g_params, retain_graph=self.config.share_fake_pass)
-        g_norms = torch._foreach_norm([p.grad for p in self.g_params])
-        self.opt_g.step()
+        Returns the row's metrics as 0-d tensors; rows without a G step (``d_steps > 1``)
+        have no generator fields.
+        """
+        cfg, g, d = self.config, self.g, self.d
+        loss = cfg.loss
+        fake_labels = self._fake_labels(real.shape[0]) if cfg.conditional else None
+        g_row = self.step % cfg.d_steps == 0
+        logits_fake = None
+        metrics: dict[str, torch.Tensor] = {}
+
+        # 1. generator: its loss through D; only G's gradients are computed
+        if g_row:
+            with self._autocast():  # bf16: the products and convolutions only; losses and gradients stay float32
+                fake = self._forward(g, z, fake_labels)
+                if not cfg.unroll:
+                    logits_fake = self._forward(d, fake, fake_labels).float()
+            if cfg.unroll:  # Metz et al.: G's loss through D unrolled K optimizer steps, differentiated through
+                g_loss = unrolled_g_loss(d, self.opt_d, cfg, real, fake, real_labels, fake_labels, self._autocast)
+            else:
+                g_loss = losses.g_loss(logits_fake, loss)
+            self.opt_g.zero_grad(set_to_none=True)
+            g_loss.backward(inputs=self.g_params, retain_graph=cfg.share_fake_pass)
+            g_norms = torch._foreach_norm([p.grad for p in self.g_params])
+            self.opt_g.step()
+            metrics["g_loss"] = g_loss.detach()
+            metrics["g_grad_norm"] = torch.linalg.vector_norm(torch.stack(g_norms))
+        else:  # a critic-only row: fresh fakes, no G update
+            with torch.no_grad(), self._autocast():
+                fake = self._forward(g, z, fake_labels)
 
         # 2. discriminator: the same fake batch (made before G's update), real and fake passes apart.
         # G's update does not touch D, so D's forward on the fakes from step 1 has the weights and
         # input the D step needs; the paper's code runs it again (fresh dropout mask), as does the default.
         with self._autocast():
-            logits_real = d(real).float()
-            if not self.config.share_fake_pass:
-                logits_fake = d(fake.detach()).float()
-        loss_real, loss_fake = losses.d_loss_parts(logits_real, logits_fake)
+            logits_real = self._forward(d, real, real_labels).float()
+            if not (cfg.share_fake_pass and logits_fake is not None):
+                logits_fake = self._forward(d, fake.detach(), fake_labels).float()
+        real_target, fake_target = self._smoothing_targets(real.shape[0])
+        loss_real, loss_fake = losses.d_loss_parts(logits_real, logits_fake, loss,
+                                                   real_target=real_target, fake_target=fake_target)
         self.opt_d.zero_grad(set_to_none=True)
         loss_real.backward(inputs=self.d_params)
         grads_real = [p.grad for p in self.d_params]
@@ -201,25 +256,55 @@ class GANTrainer:
         norms_real = torch._foreach_norm(grads_real)
         norms_fake = torch._foreach_norm(grads_fake)
         torch._foreach_add_(grads_real, grads_fake)  # .grad now holds the total the optimizer applies
+        d_loss = loss_real + loss_fake
+        if loss == "wgan-gp":  # the penalty's gradient joins the total (neither the real nor the fake part)
+            penalty = cfg.gp_weight * losses.gradient_penalty(
+                lambda x: self._forward(d, x, real_labels), real, fake.detach())
+            grads_gp = torch.autograd.grad(penalty, self.d_params, allow_unused=True)
+            torch._foreach_add_(grads_real, [gp if gp is not None else torch.zeros_like(p)
+                                             for gp, p in zip(grads_gp, self.d_params)])
+            d_loss = d_loss + penalty
+            metrics["d_gp"] = penalty.detach()
         d_norms = torch._foreach_norm(grads_real)
         self.opt_d.step()
+        if loss == "wgan":  # weight clipping (Arjovsky et al. 2017, Algorithm 1): every critic parameter
+            with torch.no_grad():
+                torch._foreach_clamp_min_(self.d_params, -cfg.clip)
+                torch._foreach_clamp_max_(self.d_params, cfg.clip)
 
         with torch.no_grad():
-            g_norms, d_norms = torch.stack(g_norms), torch.stack(d_norms)
-            metrics = {
-                "g_loss": g_loss.detach(),
-                "g_grad_norm": torch.linalg.vector_norm(g_norms),
-                "d_loss": (loss_real + loss_fake).detach(),
+            d_norms = torch.stack(d_norms)
+            metrics.update({
+                "d_loss": d_loss.detach(),
                 "d_loss_real": loss_real.detach(),
                 "d_loss_fake": loss_fake.detach(),
                 "d_grad_norm": torch.linalg.vector_norm(d_norms),
                 "d_grad_norm_real": torch.linalg.vector_norm(torch.stack(norms_real)),
                 "d_grad_norm_fake": torch.linalg.vector_norm(torch.stack(norms_fake)),
-                "d_out_real": torch.sigmoid(logits_real.detach()).mean(),
-                "d_out_fake": torch.sigmoid(logits_fake.detach()).mean(),
-            }
-        self.layer_norms = (g_norms, d_norms)
+                "d_out_real": losses.d_output(logits_real.detach(), loss).mean(),
+                "d_out_fake": losses.d_output(logits_fake.detach(), loss).mean(),
+            })
+            if loss in ("wgan", "wgan-gp"):
+                metrics["wasserstein"] = losses.wasserstein_estimate(logits_real.detach(), logits_fake.detach())
+            g_layer = torch.stack(g_norms) if g_row else torch.full((len(self.g_params),), math.nan)
+        self.layer_norms = (g_layer, d_norms)
         return metrics
+
+    @staticmethod
+    def _forward(net: torch.nn.Module, x: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+        """``net(x)``, or ``net(x, labels)`` for a conditional network."""
+        return net(x) if labels is None else net(x, labels)
+
+    def _fake_labels(self, n: int) -> torch.Tensor:
+        """Classes asked of the generator: uniform over the dataset's classes (main random stream)."""
+        return torch.randint(0, self.n_classes, (n,), device=self.device)
+
+    def _smoothing_targets(self, n: int) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """Per-sample BCE targets for label smoothing (None: the exact 1 and 0)."""
+        cfg = self.config
+        real = losses.smoothing_targets(n, *cfg.smooth_real, device=self.device) if cfg.smooth_real else None
+        fake = losses.smoothing_targets(n, *cfg.smooth_fake, device=self.device) if cfg.smooth_fake else None
+        return real, fake
 
     # ------------------------------------------------------------------ the loop
     def run(
@@ -254,11 +339,13 @@ class GANTrainer:
             if self.batch_in_epoch == 0:  # a new epoch: a fresh shuffle
                 self.perm = torch.randperm(self.n_images, device=self.device)
             i = self.batch_in_epoch
-            real = to_unit_range(self.images.index_select(0, self.perm[i * bs : (i + 1) * bs]))  # index_select: ~10x faster than []
+            rows = self.perm[i * bs : (i + 1) * bs]
+            real = as_training_input(self.images.index_select(0, rows))  # index_select: ~10x faster than []
             z = sample_z(bs, cfg, self.device)
+            real_labels = self.labels.index_select(0, rows) if self.labels is not None else None
 
-            metrics = self.train_step(real, z)
-            self.latest = metrics
+            metrics = self.train_step(real, z, real_labels)
+            self.latest.update(metrics)  # a critic-only row keeps the last generator values for the display
             if w is not None:
                 if cfg.layer_norms:
                     w.log_layers("g", self.layer_norms[0])
@@ -344,7 +431,7 @@ class GANTrainer:
 
     # ------------------------------------------------------------------ divergence
     def _check_finite(self, metrics: dict[str, torch.Tensor], on_cpu: bool) -> None:
-        loss = metrics["g_loss"] + metrics["d_loss"]
+        loss = metrics["g_loss"] + metrics["d_loss"] if "g_loss" in metrics else metrics["d_loss"]
         if on_cpu:  # reading a CPU scalar never waits: check every iteration
             if not math.isfinite(loss.item()):
                 self._raise_diverged()

@@ -29,8 +29,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from landscape.config import TrainConfig
+from landscape.data.toys import is_toy, toy_dataset
 from landscape.errors import DivergedError, LandscapeError, RunFileError
 from trainers.loop import GANTrainer
 from trainers.precision import matmul_precision
@@ -72,8 +74,6 @@ def record(
     before anything is recorded (e.g. to show ``trainer.notes`` or keep the
     trainer to stop it); ``progress(trainer)`` a few times a second while training.
     """
-    from landscape.data import load_dataset
-    from landscape.runfile import GAN_FIELDS
     from landscape.writer import RunWriter
 
     path = Path(path)
@@ -81,22 +81,42 @@ def record(
         raise RunFileError(f"{path} is a directory; give a run file name such as {path / 'run.h5'}.")
     if path.exists() and not overwrite:
         raise RunFileError(f"{path} already exists; choose another path, or overwrite=True to replace it.")
-    dataset = load_dataset(config.dataset, root=config.data_dir)
+    dataset = load_training_data(config)
     check_dataset_size(config, len(dataset))
-    trainer = GANTrainer(config, dataset.images, on_hessian_step=on_hessian_step)
+    data = dataset.points if is_toy(config.dataset) else dataset.images
+    trainer = GANTrainer(config, data, on_hessian_step=on_hessian_step, labels=dataset.labels,
+                         n_classes=len(dataset.classes))
     if on_start is not None:
         on_start(trainer)
     start = time.monotonic()
     status, message = "finished", None
     try:
         with torch_threads(trainer.config.threads), matmul_precision(trainer.config.precision), \
-                RunWriter(path, trainer.config.to_dict(), GAN_FIELDS, overwrite=overwrite) as writer:
+                RunWriter(path, trainer.config.to_dict(), run_fields(trainer.config), overwrite=overwrite) as writer:
             trainer.start_recording(writer)
             trainer.run(progress=progress)
     except DivergedError as err:
         status, message = "diverged", str(err)
     return RunSummary(path, status, trainer.step, trainer.schedule.total_iters, time.monotonic() - start,
                       trainer.config, list(trainer.notes), message)
+
+
+def load_training_data(config: TrainConfig) -> Any:
+    """The training split of ``config.dataset``: a real dataset from disk, or a 2-D toy drawn from the seed."""
+    from landscape.data import load_dataset
+
+    if is_toy(config.dataset):
+        return toy_dataset(config.dataset, seed=config.seed)
+    return load_dataset(config.dataset, root=config.data_dir)
+
+
+def run_fields(config: TrainConfig) -> tuple[str, ...]:
+    """The per-iteration fields a run with ``config`` records: the paper's, plus the critic's Wasserstein
+    estimate (wgan, wgan-gp) and the gradient-penalty term (wgan-gp)."""
+    from landscape.runfile import GAN_FIELDS
+
+    extra = {"wgan": ("wasserstein",), "wgan-gp": ("wasserstein", "d_gp")}.get(config.loss, ())
+    return (*GAN_FIELDS, *extra)
 
 
 def check_dataset_size(config: TrainConfig, n_images: int) -> None:
@@ -111,4 +131,4 @@ def check_dataset_size(config: TrainConfig, n_images: int) -> None:
         )
 
 
-__all__ = ["RunSummary", "check_dataset_size", "default_run_path", "record"]
+__all__ = ["RunSummary", "check_dataset_size", "default_run_path", "load_training_data", "record", "run_fields"]

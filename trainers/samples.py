@@ -27,17 +27,27 @@ def image_grid(images: torch.Tensor, nrow: int | None = None, pad: int = 2, pad_
     return grid.permute(1, 2, 0).contiguous()
 
 
-def sample_grid(generator: nn.Module, z: torch.Tensor) -> torch.Tensor:
-    """The generator's images for ``z`` in inference mode (BatchNorm running statistics), as a grid.
+def sample_grid(generator: nn.Module, z: torch.Tensor, labels: torch.Tensor | None = None,
+                nrow: int | None = None) -> torch.Tensor:
+    """The generator's images for ``z`` (and, for a conditional G, ``labels``) in inference mode, as a grid.
 
-    Uses eval mode as the paper's code does (``training=False``) and restores the
-    generator's previous mode afterwards; no gradients, no effect on training.
+    Uses eval mode as the paper's code does (``training=False``: BatchNorm running
+    statistics) and restores the generator's previous mode afterwards; no gradients,
+    no effect on training. ``nrow`` images per grid row (default: a square).
     """
+    return image_grid(_generate(generator, z, labels), nrow=nrow)
+
+
+def sample_points(generator: nn.Module, z: torch.Tensor) -> torch.Tensor:
+    """A 2-D toy generator's points for ``z`` (N x 2, float32 on the CPU), in inference mode."""
+    return _generate(generator, z, None).detach().float().cpu()
+
+
+def _generate(generator: nn.Module, z: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
     was_training = generator.training
     generator.eval()
     try:
         with torch.inference_mode():
-            images = generator(z)
+            return generator(z) if labels is None else generator(z, labels)
     finally:
         generator.train(was_training)
-    return image_grid(images)

@@ -9,7 +9,7 @@ import typer
 
 from landscape.cli.console import console, error_console
 from landscape.cli.options import completion
-from landscape.config import DATASETS
+from landscape.config import IMAGE_DATASETS
 
 app = typer.Typer(
     help="List and fetch the datasets (MNIST, Fashion-MNIST, CIFAR-10).",
@@ -70,7 +70,7 @@ def list_datasets(
 @app.command("fetch")
 def fetch_dataset(
     name: str = typer.Argument(..., help="The dataset: mnist, fashion-mnist or cifar10.", metavar="NAME",
-                               **completion(DATASETS)),
+                               **completion(IMAGE_DATASETS)),
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
     force: bool = typer.Option(False, "--force", help="Download again and replace files that are already there."),
 ) -> None:

@@ -16,7 +16,7 @@ from typing import Annotated, Any, Iterator, Optional
 import typer
 
 from landscape.cli.options import choices
-from landscape.config import ARCHS, DATASETS, OPTIMIZERS, PRECISIONS
+from landscape.config import ARCHS, DATASETS, LOSSES, OPTIMIZERS, PRECISIONS
 from landscape.errors import LandscapeError
 
 
@@ -24,12 +24,60 @@ def record(
     arch: Annotated[str, typer.Option("--arch", help="Architecture.", **choices(ARCHS))],
     data: Annotated[str, typer.Option("--data", help="Dataset.", **choices(DATASETS))],
     epochs: Annotated[int, typer.Option(help="Training epochs (each a fresh shuffle, full batches).")] = 100,
-    batch_size: Annotated[int, typer.Option("--batch-size", help="Images per batch.")] = 128,
+    batch_size: Annotated[
+        Optional[int], typer.Option("--batch-size", help="Images per batch. (default: 128; mlp: 512)", show_default=False)
+    ] = None,
     optimizer: Annotated[
-        str, typer.Option(help="Optimizer of both networks (sgd-momentum: momentum 0.5).", **choices(OPTIMIZERS))
-    ] = "adam",
-    lr_g: Annotated[float, typer.Option("--lr-g", help="Generator learning rate.")] = 1e-3,
-    lr_d: Annotated[float, typer.Option("--lr-d", help="Discriminator learning rate.")] = 1e-3,
+        Optional[str],
+        typer.Option(help="Optimizer of both networks (sgd-momentum: momentum 0.5). (default: adam; wgan: rmsprop)",
+                     show_default=False, **choices(OPTIMIZERS)),
+    ] = None,
+    lr_g: Annotated[
+        Optional[float],
+        typer.Option("--lr-g", help="Generator learning rate. (default: 1e-3; wgan 5e-5, wgan-gp and mlp 1e-4)",
+                     show_default=False),
+    ] = None,
+    lr_d: Annotated[
+        Optional[float], typer.Option("--lr-d", help="Discriminator learning rate. (default: as --lr-g)",
+                                      show_default=False)
+    ] = None,
+    loss: Annotated[
+        str,
+        typer.Option(help="GAN loss: ns (non-saturating, the paper's), minimax, lsgan, wgan (weight clipping), "
+                     "wgan-gp (gradient penalty), hinge.", **choices(LOSSES)),
+    ] = "ns",
+    d_steps: Annotated[
+        Optional[int],
+        typer.Option("--d-steps", help="Discriminator (critic) updates per generator update; every one is recorded. "
+                     "(default: 5 for wgan and wgan-gp, else 1)", show_default=False),
+    ] = None,
+    clip: Annotated[
+        Optional[float],
+        typer.Option(help="--loss wgan: clip every critic weight to [-CLIP, CLIP]. (default: 0.01)", show_default=False),
+    ] = None,
+    gp_weight: Annotated[
+        Optional[float],
+        typer.Option("--gp-weight", help="--loss wgan-gp: weight of the gradient penalty. (default: 10)",
+                     show_default=False),
+    ] = None,
+    smooth_real: Annotated[
+        Optional[tuple[float, float]],
+        typer.Option("--smooth-real", help="One-sided label smoothing (ns, minimax): real targets drawn from "
+                     "U[LOW, HIGH], e.g. 0.8 1.1 or 0.9 0.9.", metavar="LOW HIGH", show_default=False),
+    ] = None,
+    smooth_fake: Annotated[
+        Optional[tuple[float, float]],
+        typer.Option("--smooth-fake", help="Two-sided label smoothing (ns, minimax): fake targets drawn from "
+                     "U[LOW, HIGH], e.g. 0.0 0.3.", metavar="LOW HIGH", show_default=False),
+    ] = None,
+    unroll: Annotated[
+        int,
+        typer.Option(help="Generator loss through the discriminator unrolled K optimizer steps (Metz et al. 2017); "
+                     "0: plain.", metavar="K"),
+    ] = 0,
+    conditional: Annotated[
+        bool, typer.Option("--conditional", help="Class-conditional G and D (labels embedded into both inputs).")
+    ] = False,
     seed: Annotated[int, typer.Option(help="Random seed (weights, shuffles, z, dropout).")] = 0,
     out: Annotated[Optional[Path], typer.Option(help="Run file to write (default: runs/ARCH-DATA-SEED.h5).")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.", metavar="DEVICE")] = "auto",
@@ -78,17 +126,72 @@ def record(
     ] = 30.0,
 ) -> None:
     """Train a GAN (defaults: the paper's setup) and record every iteration into a run file."""
+    with settings_as_flags():
+        config = _config(**{k: v for k, v in locals().items() if k in _CONFIG_ARGS})
+    from trainers.recording import default_run_path
+
+    path = out if out is not None else default_run_path(config)
+    if path.is_dir():
+        raise LandscapeError(f"{path} is a directory; give --out a file name such as {path / 'run.h5'}.")
+    if path.exists() and not force:
+        raise LandscapeError(f"{path} already exists; choose another --out or pass --force to overwrite it.")
+    if not log_every > 0:
+        raise LandscapeError(f"--log-every must be a positive number of seconds, got {log_every:g}.")
+    _record_with_progress(config, path, force=force, log_every=log_every)
+
+
+#: The settings whose names a library error may mention, and the flags that set them.
+SETTING_FLAGS = {
+    "arch": "--arch", "dataset": "--data", "loss": "--loss", "d_steps": "--d-steps", "clip": "--clip",
+    "gp_weight": "--gp-weight", "smooth_real": "--smooth-real", "smooth_fake": "--smooth-fake", "unroll": "--unroll",
+    "conditional": "--conditional", "share_fake_pass": "--share-fake-pass", "batch_size": "--batch-size",
+    "subset": "--subset", "lr_g": "--lr-g", "lr_d": "--lr-d", "max_iters": "--max-iters", "epochs": "--epochs",
+    "optimizer": "--optimizer", "threads": "--threads", "precision": "--precision", "seed": "--seed",
+    "hessian_every": "--hessian-every",
+}
+
+
+@contextmanager
+def settings_as_flags() -> Iterator[None]:
+    """Re-raise a config's one-sentence error with the command-line flags in place of the setting names."""
+    import re
+
+    try:
+        yield
+    except LandscapeError as err:
+        pattern = r"(?<![\w-])(" + "|".join(map(re.escape, SETTING_FLAGS)) + r")(?![\w-])"
+        raise LandscapeError(re.sub(pattern, lambda m: SETTING_FLAGS[m.group(1)], str(err))) from None
+
+
+_CONFIG_ARGS = ("arch", "data", "epochs", "batch_size", "optimizer", "lr_g", "lr_d", "loss", "d_steps", "clip",
+                "gp_weight", "smooth_real", "smooth_fake", "unroll", "conditional", "seed", "device", "threads",
+                "precision", "data_dir", "max_iters", "subset", "layer_norms", "share_fake_pass", "hessian_every")
+
+
+def _config(*, arch: str, data: str, epochs: int, batch_size: Any, optimizer: Any, lr_g: Any, lr_d: Any, loss: str,
+            d_steps: Any, clip: Any, gp_weight: Any, smooth_real: Any, smooth_fake: Any, unroll: int,
+            conditional: bool, seed: int, device: str, threads: Any, precision: str, data_dir: Any, max_iters: Any,
+            subset: Any, layer_norms: bool, share_fake_pass: bool, hessian_every: Any) -> Any:
+    """The TrainConfig the flags describe (the library checks every value)."""
     from landscape.config import TrainConfig
     from landscape.data import canonical_name
 
-    config = TrainConfig(
+    return TrainConfig(
         arch=arch.strip().lower(),
         dataset=canonical_name(data),
         epochs=epochs,
         batch_size=batch_size,
-        optimizer=optimizer.strip().lower(),
+        optimizer=optimizer.strip().lower() if optimizer is not None else None,
         lr_g=lr_g,
-        lr_d=lr_d,
+        lr_d=lr_d if lr_d is not None else lr_g,
+        loss=loss.strip().lower(),
+        d_steps=d_steps,
+        clip=clip,
+        gp_weight=gp_weight,
+        smooth_real=smooth_real,
+        smooth_fake=smooth_fake,
+        unroll=unroll,
+        conditional=conditional,
         seed=seed,
         device=device.strip().lower(),
         threads=threads,
@@ -100,16 +203,6 @@ def record(
         share_fake_pass=share_fake_pass,
         hessian_every=hessian_every,
     )
-    from trainers.recording import default_run_path
-
-    path = out if out is not None else default_run_path(config)
-    if path.is_dir():
-        raise LandscapeError(f"{path} is a directory; give --out a file name such as {path / 'run.h5'}.")
-    if path.exists() and not force:
-        raise LandscapeError(f"{path} already exists; choose another --out or pass --force to overwrite it.")
-    if not log_every > 0:
-        raise LandscapeError(f"--log-every must be a positive number of seconds, got {log_every:g}.")
-    _record_with_progress(config, path, force=force, log_every=log_every)
 
 
 def _record_with_progress(config: Any, path: Path, force: bool = False, log_every: float = 30.0) -> None:

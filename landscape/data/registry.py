@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Mapping
 
+from landscape.data.toys import TOYS
 from landscape.errors import DataError, unknown_choice
 
 SPLITS = ("train", "test")
@@ -223,9 +224,14 @@ def canonical_name(name: str) -> str:
     for spec in DATASETS.values():
         if key == spec.name or key in spec.aliases:
             return spec.name
-    raise DataError(unknown_choice("dataset", name, DATASETS))
+    if key in TOYS:  # the 2-D toys: generated from the seed, no files
+        return key
+    raise DataError(unknown_choice("dataset", name, (*DATASETS, *TOYS)))
 
 
 def get_spec(name: str) -> DatasetSpec:
-    """The :class:`DatasetSpec` registered under ``name`` or one of its aliases."""
-    return DATASETS[canonical_name(name)]
+    """The :class:`DatasetSpec` registered under ``name`` or one of its aliases (image datasets: files on disk)."""
+    key = canonical_name(name)
+    if key in TOYS:
+        raise DataError(f"{key} is a 2-D toy drawn from the run's seed; it has no files to fetch or load from disk.")
+    return DATASETS[key]
