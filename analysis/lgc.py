@@ -382,7 +382,7 @@ def _lgcplot(
     if ylim is not None:
         ax.set_ylim(*ylim)
 
-    name = network_label(network)
+    name = network_label(network, critic=hue is None and run.critic)
     ax.set_xlabel(f"loss ({name})")
     ax.set_ylabel(f"gradient norm ({name})")
     skipped = len(rows) - n_drawn
@@ -622,7 +622,7 @@ def lgc_figure(
                                   log_y=log_y, xlim=None, ylim=None, quantile_range=None, legend=False, ax=ax,
                                   scatter_kws=scatter_kws)
             if titles:
-                ax.set_title(network_label(key), fontsize="medium")
+                ax.set_title(network_label(key, run.critic), fontsize="medium")
                 ax.set_xlabel("loss")  # the title names the network
                 ax.set_ylabel("gradient norm")
         heading = run.heading
@@ -685,10 +685,10 @@ def _stage_facets(data: list[RunData], networks: list[str], *, palette: str, sha
                     if c == 0:
                         ax.set_title(f"stage {names[s - 1]}", fontsize="medium", color=colors[s - 1])
                     ax.set_xlabel("loss" if c == nnet - 1 else "")
-                    ax.set_ylabel(f"{network_label(key)}\ngradient norm" if s == 1 else "")
+                    ax.set_ylabel(f"{network_label(key, run.critic)}\ngradient norm" if s == 1 else "")
                 else:
-                    ax.set_xlabel(f"loss ({network_label(key)})")
-                    ax.set_ylabel(f"gradient norm ({network_label(key)})")
+                    ax.set_xlabel(f"loss ({network_label(key, run.critic)})")
+                    ax.set_ylabel(f"gradient norm ({network_label(key, run.critic)})")
             skipped = len(rows) - everything
             if skipped:
                 last = axes[r, c, -1]

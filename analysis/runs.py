@@ -17,7 +17,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from landscape.config import ARCH_TITLES, OPTIMIZER_TITLES, dataset_title
+from landscape.config import ARCH_TITLES, CRITIC_LOSSES, LOSS_TITLES, OPTIMIZER_TITLES, dataset_title
 from landscape.errors import LandscapeError, unknown_choice
 from landscape.reader import no_iterations_message
 from landscape.stages import stage_count
@@ -34,6 +34,11 @@ class RunData:
     config: dict[str, Any]
     tidy: pd.DataFrame
     status: str = "unknown"
+
+    @property
+    def critic(self) -> bool:
+        """Whether the run's loss makes D a critic (WGAN, WGAN-GP, hinge): its plots say "critic"."""
+        return self.config.get("loss") in CRITIC_LOSSES
 
     @property
     def title(self) -> str:
@@ -94,12 +99,20 @@ def check_networks(runs: list[RunData], networks: Sequence[str]) -> list[str]:
 
 
 def run_title(config: dict[str, Any], fallback: str = "") -> str:
-    """Title naming a run by its architecture, dataset and optimizer."""
+    """Title naming a run by its architecture, dataset and optimizer, and its loss, unrolling and
+    conditioning where they are not the paper's."""
     parts = [
         ARCH_TITLES.get(str(config.get("arch")), config.get("arch")),
         dataset_title(config["dataset"]) if config.get("dataset") is not None else None,
         OPTIMIZER_TITLES.get(str(config.get("optimizer")).lower(), config.get("optimizer")),
     ]
+    # a variant of the paper's recipe says which (the default adds nothing: the paper's titles stay)
+    if config.get("loss") not in (None, "ns"):
+        parts.append(LOSS_TITLES.get(str(config.get("loss")), config.get("loss")))
+    if config.get("unroll"):
+        parts.append(f"unrolled K={config['unroll']}")
+    if config.get("conditional"):
+        parts.append("conditional")
     parts = [str(p) for p in parts if p is not None and not (isinstance(p, float) and np.isnan(p))]
     return ", ".join(parts) if parts else fallback
 

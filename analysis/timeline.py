@@ -105,9 +105,9 @@ def timelineplot(
         if window > 1:
             ax.plot(steps, values, color=color, lw=0.4, alpha=0.25, rasterized=True)
             smoothed = pd.Series(values).rolling(window, min_periods=1, center=True).mean().to_numpy()
-            (line,) = ax.plot(steps, smoothed, color=color, lw=1.4, label=f"{label(key)} (mean of {window})")
+            (line,) = ax.plot(steps, smoothed, color=color, lw=1.4, label=f"{label(key, run.critic)} (mean of {window})")
         else:
-            (line,) = ax.plot(steps, values, color=color, lw=0.8, label=label(key),
+            (line,) = ax.plot(steps, values, color=color, lw=0.8, label=label(key, run.critic),
                               rasterized=len(rows) > 2_000)
         line_handles.append(line)
     if log_y:

@@ -92,10 +92,15 @@ def network(key: str) -> Network:
         raise LandscapeError(unknown_choice("network", key, NETWORKS)) from None
 
 
-def label(key: str) -> str:
-    """The readable label of ``key`` (the key itself for a network not in the table)."""
+def label(key: str, critic: bool = False) -> str:
+    """The readable label of ``key`` (the key itself for a network not in the table).
+
+    ``critic``: the run's loss makes D a critic (an unbounded score: WGAN, WGAN-GP, hinge), and
+    the label says so ("critic, real part").
+    """
     entry = NETWORKS.get(key)
-    return entry.label if entry is not None else key
+    text = entry.label if entry is not None else key
+    return text.replace("discriminator", "critic") if critic else text
 
 
 def title(key: str) -> str:

@@ -2,8 +2,9 @@
 
 :func:`estimate` takes a run (or a path to one) and a checkpoint step, rebuilds the
 networks from the run's config (``trainers.models.load_models``) and uses the
-run's probe batch; :func:`estimate_models` does the same for networks in memory
-(the training loop's hook calls it). Both return a :class:`HessianResult`, built
+run's probe batch and loss (``loss``, ``gp_weight``, a conditional run's probe
+labels); :func:`estimate_models` does the same for networks in memory (the
+training loop's hook calls it). Both return a :class:`HessianResult`, built
 by :func:`analyse` from any Hessian-vector product. Storing results in a run file
 is :mod:`analysis.hessian.storage`'s job.
 """
@@ -123,6 +124,9 @@ def estimate_models(
     check: bool = True,
     g_loss_fn: Callable | None = None,
     d_loss_parts_fn: Callable | None = None,
+    loss: str = "ns",
+    gp_weight: float | None = None,
+    probe_labels: torch.Tensor | np.ndarray | None = None,
     on_product: Callable[[int], None] | None = None,
     **options: Any,
 ) -> HessianResult:
@@ -131,13 +135,18 @@ def estimate_models(
     The networks are copied (their weights, buffers and gradients are never
     touched), so a training loop can call this between iterations. ``check``
     verifies determinism first (two products from fresh graphs must agree); the
-    loss functions default to ``trainers.losses`` (see :func:`gan_loss`);
+    loss is ``loss`` (a ``TrainConfig.loss``, with ``gp_weight`` for wgan-gp, whose
+    critic Hessian includes the gradient penalty) from ``trainers.losses``, unless
+    ``g_loss_fn`` / ``d_loss_parts_fn`` override it; ``probe_labels`` are a
+    conditional GAN's probe classes (see :func:`gan_loss`, which also says what the
+    Hessian is of under label smoothing and unrolling);
     ``options`` go to :func:`analyse` (``method``, ``tol``, ``trace_products``, ...);
     ``on_product(n)`` is called after every Hessian-vector product (progress bars).
     """
     start = time.perf_counter()
     closure = gan_loss(
-        generator, discriminator, probe_real, probe_z, network, g_loss_fn=g_loss_fn, d_loss_parts_fn=d_loss_parts_fn
+        generator, discriminator, probe_real, probe_z, network, g_loss_fn=g_loss_fn, d_loss_parts_fn=d_loss_parts_fn,
+        loss=loss, gp_weight=gp_weight, probe_labels=probe_labels,
     )
     hvp = HessianVectorProduct(closure.loss_fn, closure.params, callback=on_product)
     diff = None
@@ -166,20 +175,46 @@ def estimate(
 
     ``run`` is a :class:`~landscape.reader.Run` or the path of a run file; the
     networks are rebuilt from its config and checkpoint, and its probe batch is
-    used unless ``probe=(real, z)`` is given. ``options`` go to :func:`estimate_models`.
+    used unless ``probe=(real, z)`` is given. The loss is the run's: ``loss`` and
+    ``gp_weight`` from its config (a run file older than the loss variants has no
+    ``loss``: "ns"), and a conditional run's probe classes (``Run.probe_labels()``)
+    go to both networks; ``loss=``, ``gp_weight=`` or ``probe_labels=`` in
+    ``options`` replace the run's (give ``probe_labels`` with a ``probe`` of another
+    size). ``options`` go to :func:`estimate_models`.
     """
     from landscape.reader import as_run
     from trainers.models import load_models
 
     run = as_run(run)
     real, z = probe if probe is not None else require_probe(run)
+    config = run.config
+    run_loss = config.get("loss") or "ns"
+    loss = options.setdefault("loss", run_loss)
+    options.setdefault("gp_weight", config.get("gp_weight") if loss == run_loss == "wgan-gp" else None)
+    if "probe_labels" not in options:
+        options["probe_labels"] = run_probe_labels(run)
     g, d = load_models(run, int(step), device)
     return estimate_models(g, d, real, z, network, k, step=int(step), **options)
 
 
 def require_probe(run: Any) -> tuple[Any, Any]:
-    """The run's probe batch (real images, z); one sentence if it has none."""
+    """The run's probe batch (real images, z); one sentence if it has none (or a conditional run's has no labels)."""
     stored = run.probe()
     if stored is None:
         raise LandscapeError(f"{run.path} has no probe batch, so its Hessian cannot be estimated; record it again.")
+    run_probe_labels(run)
     return stored
+
+
+def run_probe_labels(run: Any) -> np.ndarray | None:
+    """A conditional run's probe classes (``Run.probe_labels()``), None for an unconditional run.
+
+    One sentence if the run is conditional but its probe has no labels: its networks cannot be called without them.
+    """
+    labels = run.probe_labels()
+    if labels is None and run.config.get("conditional", False):
+        raise LandscapeError(f"{run.path} is a conditional run but its probe batch has no labels, so its Hessian "
+                             "cannot be estimated; record it again.")
+    if labels is not None and not run.config.get("conditional", False):
+        return None  # an unconditional network takes no labels
+    return labels

@@ -28,13 +28,26 @@ def curvature_hook(
     fails with a :class:`LandscapeError` (for example a determinism check that does
     not hold) is skipped, reported to ``on_skip(step, network, error)``, and never
     stops the run. ``options`` go to :func:`~analysis.hessian.estimate.estimate_models`.
+
+    The loss is the trainer's: ``trainer.config.loss`` and ``trainer.config.gp_weight`` (a WGAN-GP
+    critic's Hessian includes its gradient penalty) and a conditional trainer's ``trainer.probe_labels``;
+    a trainer or config without them gets the defaults (ns, no penalty, no labels), and ``loss``,
+    ``gp_weight`` or ``probe_labels`` in ``options`` replace them. Label smoothing and unrolling are
+    training-time only: the Hessian is of the plain loss with targets 1 and 0 (see
+    :func:`~analysis.hessian.gan.gan_loss`).
     """
 
     def hook(trainer: Any) -> None:
+        config = trainer.config
+        kwargs = dict(options)  # what curvature_hook() was given wins over the trainer's
+        own_loss = getattr(config, "loss", None) or "ns"
+        loss = kwargs.setdefault("loss", own_loss)
+        kwargs.setdefault("gp_weight", getattr(config, "gp_weight", None) if loss == own_loss == "wgan-gp" else None)
+        kwargs.setdefault("probe_labels", getattr(trainer, "probe_labels", None))
         for network in PARAMETER_NETWORKS:
             try:
                 result = estimate_models(trainer.g, trainer.d, trainer.probe_real, trainer.probe_z, network,
-                                         trainer.config.hessian_k, step=trainer.step, **options)
+                                         config.hessian_k, step=trainer.step, **kwargs)
             except LandscapeError as err:
                 if on_skip is not None:
                     on_skip(trainer.step, network, err)

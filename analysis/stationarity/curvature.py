@@ -82,7 +82,11 @@ def gradient_and_hessian_gradient(run: Any, step: int, network: str) -> tuple[fl
     if probe is None:
         raise LandscapeError(f"{run.path} has no probe batch, so ||Hg|| cannot be computed.")
     generator, discriminator = load_models(run, step)
-    loss = gan_loss(generator, discriminator, probe[0], probe[1], network)
+    from analysis.hessian.estimate import run_probe_labels
+
+    loss = gan_loss(generator, discriminator, probe[0], probe[1], network, loss=run.config.get("loss", "ns"),
+                    gp_weight=run.config.get("gp_weight") if run.config.get("loss") == "wgan-gp" else None,
+                    probe_labels=run_probe_labels(run))
     hvp = HessianVectorProduct(loss.loss_fn, loss.params)
     grad = hvp.gradient()
     hg = hvp(grad)
