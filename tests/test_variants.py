@@ -125,3 +125,25 @@ def test_a_toy_run_stores_points_and_its_coverage(recorded) -> None:
     assert set(quality["metric"]) == {"modes_covered", "high_quality"} and (quality["n"] == 2500).all()
     covered = quality[quality["metric"] == "modes_covered"]["value"]
     assert ((covered >= 0) & (covered <= 8)).all()
+
+
+@pytest.mark.parametrize("name", ["ring8", "conditional"])
+def test_samples_command_draws_points_or_grids(recorded, name, tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from landscape.cli import app
+
+    out = tmp_path / "samples.png"
+    result = CliRunner().invoke(app, ["samples", str(recorded[name]), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert out.stat().st_size > 0
+
+
+def test_samples_of_an_epoch_not_stored_is_one_sentence(recorded, tmp_path) -> None:
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "landscape", "samples", str(recorded["ring8"]), "--epoch", "99",
+                             "--out", str(tmp_path / "s.png")], capture_output=True, text=True)
+    assert result.returncode == 2 and "epoch 99" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "s.png").exists()

@@ -12,7 +12,7 @@ import sys
 
 import typer
 
-from landscape.cli import data, export, helpstyle, hessian, info, lgc, record, report
+from landscape.cli import data, export, helpstyle, hessian, info, lgc, record, report, samples
 
 helpstyle.install()
 
@@ -46,6 +46,7 @@ app.command("hessian")(hessian.hessian)
 app.command("report")(report.report)
 app.command("export")(export.export)
 app.command("info")(info.info)
+app.command("samples")(samples.samples)
 app.add_typer(data.app, name="data")
 
 
