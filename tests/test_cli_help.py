@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-COMMANDS = [["record"], ["lgc"], ["hessian"], ["report"], ["export"], ["info"], ["data", "list"], ["data", "fetch"]]
+COMMANDS = [["record"], ["lgc"], ["hessian"], ["report"], ["export"], ["info"], ["samples"], ["data", "list"],
+            ["data", "fetch"]]
 SCRIPT = Path(sys.executable).with_name("landscape")  # the console script pip installed next to this Python
 
 
@@ -41,7 +42,8 @@ def test_help_shows_no_python_types_and_flags_as_flags(command):
 
 def test_choices_are_listed_in_the_help():
     out = landscape("record", "--help").stdout
-    assert "[vanilla|dcgan]" in out and "[mnist|fashion-mnist|cifar10]" in out and "[adam|rmsprop|sgd|sgd-momentum]" in out
+    assert "[vanilla|dcgan|mlp]" in out and "[mnist|fashion-mnist|cifar10|ring8|grid25]" in out
+    assert "[adam|rmsprop|sgd|sgd-momentum]" in out and "[ns|minimax|lsgan|wgan|wgan-gp|hinge]" in out
     assert "g, d, d_real, d_fake for a GAN run" in " ".join(landscape("lgc", "--help").stdout.split())
     assert "[text|markdown|json]" in landscape("report", "--help").stdout
     assert "[csv|parquet|tensorboard]" in landscape("export", "--help").stdout
