@@ -490,7 +490,7 @@ def precision_note(planned: list[Planned], runs: dict[str, Any]) -> list[str]:
     return [f"{'; '.join(bf16)}: trained with `--precision bf16` (bfloat16 forward passes; weights, optimizer "
             "states, losses and the recorded gradient norms float32), which `--dcgan-precision auto` picks on a CPU "
             "with bfloat16 units, where DCGAN trains about 2x faster. What it changes is measured in "
-            "the README (\"bfloat16 fidelity\"): per-stage medians within the float32 seed-to-seed spread. The "
+            "the README (Performance, \"bfloat16\"): per-stage medians within the float32 seed-to-seed spread over short runs. The "
             "other runs trained in float32.", ""]
 
 
