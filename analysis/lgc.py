@@ -558,6 +558,7 @@ def lgc_figure(
     aspect: float = 1.25,
     titles: bool = True,
     suptitle: str | None = None,
+    annotate: str | None = None,
     **scatter_kws: Any,
 ) -> LGCGrid:
     """Lay out loss-gradient clouds: one row per run, one column per network.
@@ -582,6 +583,11 @@ def lgc_figure(
     then runs x networks x stages). The paper's layout stays the default. The
     remaining arguments are those of :func:`lgcplot`.
 
+    ``annotate`` names a sample-quality metric (``"class_kl"``, ``"inception_score"``,
+    ``"modes_covered"``, ...; see ``Run.quality``): each stage in a row's legend then shows
+    that metric's last measurement in the stage, so a collapse can be read off the stage
+    whose cloud it happened in.
+
     One call on the paper's six runs (vanilla and DCGAN on MNIST, Fashion-MNIST
     and CIFAR-10) draws its Figures 2-7, one row each.
     """
@@ -603,6 +609,10 @@ def lgc_figure(
     if not data:
         raise LandscapeError("No runs to draw; pass at least one run file.")
     networks = check_networks(data, default_networks(data, PAPER_PANELS) if networks is None else networks)
+    if annotate is not None:
+        check_annotation(data, annotate)
+        if facet_stages:
+            raise LandscapeError("annotate goes with the paper's layout (facet_stages=False), whose legends name the stages.")
     if facet_stages:
         return _stage_facets(data, networks, palette=palette, sharex=sharex, sharey=sharey, log_x=log_x,
                              log_y=log_y, xlim=xlim, ylim=ylim, quantile_range=quantile_range, height=height,
@@ -629,7 +639,10 @@ def lgc_figure(
         row_titles.append(heading)
         if titles and heading:
             rows[r].suptitle(heading, fontsize="large")
-        axes[r, -1].legend(handles=handles, title=STAGE_LEGEND_TITLE, loc="center left", bbox_to_anchor=(1.02, 0.5),
+        title = STAGE_LEGEND_TITLE
+        if annotate is not None:
+            handles, title = annotate_stages(run, handles, annotate), f"{STAGE_LEGEND_TITLE}\n(last {metric_title(annotate)})"
+        axes[r, -1].legend(handles=handles, title=title, loc="center left", bbox_to_anchor=(1.02, 0.5),
                            fontsize="small", title_fontsize="small", frameon=False)
 
     panels = axes[:, :, np.newaxis]
@@ -639,6 +652,39 @@ def lgc_figure(
         fig.suptitle(suptitle)
     return LGCGrid(figure=fig, axes=axes, row_names=[r.name for r in data], col_names=networks,
                    row_titles=row_titles)
+
+
+def metric_title(metric: str) -> str:
+    """A quality metric's display name."""
+    from analysis.quality.measure import METRIC_TITLES
+
+    return METRIC_TITLES.get(metric, metric)
+
+
+def check_annotation(data: list[RunData], metric: str) -> None:
+    """One sentence unless every run measured ``metric`` (a sample-quality metric)."""
+    for run in data:
+        present = list(dict.fromkeys(run.quality["metric"]))
+        if not present:
+            raise LandscapeError(f"{run.where} has no sample-quality measurements to annotate its stages with; make "
+                                 "them with `landscape quality`.")
+        if metric not in present:
+            raise LandscapeError(unknown_choice("quality metric", metric, present))
+
+
+def annotate_stages(run: RunData, handles: list[Any], metric: str) -> list[Any]:
+    """Stage legend handles whose labels end with the stage's last value of ``metric`` ("-" where not measured)."""
+    q = run.quality[run.quality["metric"] == metric].sort_values("step", kind="stable")
+    values = {int(s): float(v) for s, v in q.groupby("stage")["value"].last().items()}
+    by_label = {lab: s for s, lab in stage_label_map(run.tidy).items()}
+    out = []
+    for handle in handles:
+        stage = by_label.get(handle.get_label())
+        value = values.get(stage) if stage is not None else None
+        text = "-" if value is None else (f"{value:.0f}" if metric.endswith("_covered") else f"{value:.3g}")
+        out.append(_legend_handle(handle.get_color() if hasattr(handle, "get_color") else handle.get_facecolor(),
+                                  f"{handle.get_label()}  [{text}]"))
+    return out
 
 
 def _stage_facets(data: list[RunData], networks: list[str], *, palette: str, sharex: bool | str, sharey: bool | str,

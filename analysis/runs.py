@@ -11,7 +11,7 @@ run file itself (checkpoints, Hessian estimates) take a Run or a path through
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
 import numpy as np
@@ -34,6 +34,8 @@ class RunData:
     config: dict[str, Any]
     tidy: pd.DataFrame
     status: str = "unknown"
+    #: Sample-quality measurements (``Run.quality`` plus a ``stage`` column); empty for a tidy frame.
+    quality: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=QUALITY_COLUMNS))
 
     @property
     def critic(self) -> bool:
@@ -71,6 +73,16 @@ class RunData:
         if network not in self.networks:
             raise LandscapeError(unknown_choice("network", network, self.networks))
         return frame[(frame["network"] == network).to_numpy()]
+
+
+#: Columns of :attr:`RunData.quality`.
+QUALITY_COLUMNS = ["step", "stage", "epoch", "metric", "value", "n", "n_real"]
+
+
+def measured_stage(run: Any, steps: Sequence[int], stages: int = 5) -> np.ndarray:
+    """The stage a measurement made after ``step`` iterations belongs to: that of its last iteration (``step - 1``),
+    so a measurement at a stage's end counts for the stage it ends (step 0: stage 1)."""
+    return run.stage_of([max(int(s) - 1, 0) for s in steps], stages).astype(np.int64)
 
 
 def default_networks(runs: list[RunData], preferred: Sequence[str]) -> list[str]:
@@ -143,6 +155,8 @@ def run_data(data: Any, stages: int | None = None) -> list[RunData]:
     """
     from landscape.reader import Run, open_run
 
+    if isinstance(data, RunData):
+        return [data]
     if isinstance(data, pd.DataFrame):
         _check_tidy(data)
         if "run" not in data.columns:
@@ -157,8 +171,11 @@ def run_data(data: Any, stages: int | None = None) -> list[RunData]:
     if isinstance(data, (str, os.PathLike)):
         data = open_run(data)
     if isinstance(data, Run):
-        return [RunData(name=data.name, config=dict(data.config), tidy=data.tidy(5 if stages is None else stages),
-                        status=data.status)]
+        k = 5 if stages is None else stages
+        quality = data.quality
+        quality.insert(1, "stage", measured_stage(data, quality["step"].tolist(), k))
+        return [RunData(name=data.name, config=dict(data.config), tidy=data.tidy(k), status=data.status,
+                        quality=quality)]
     if isinstance(data, Iterable):
         return [item for part in data for item in run_data(part, stages)]
     raise LandscapeError(f"Cannot analyse {type(data).__name__!r}: pass a Run, a run-file path or a tidy DataFrame.")
@@ -173,4 +190,5 @@ def single_run(data: Any, stages: int | None = None, *, several: str = "lgc_figu
     return runs[0]
 
 
-__all__ = ["RunData", "TIDY_COLUMNS", "check_networks", "default_networks", "run_data", "run_title", "single_run"]
+__all__ = ["RunData", "TIDY_COLUMNS", "check_networks", "default_networks", "measured_stage", "run_data", "run_title",
+           "single_run"]

@@ -13,7 +13,9 @@ Axes), so a timeline can go into any Axes of your own figure, e.g. beside a clou
     lgcplot(run, "g", ax=left)
     timelineplot(run, "loss", ax=right)
 
-:func:`timeline_figure` is figure-level: per run, loss and gradient norm stacked.
+:func:`timeline_figure` is figure-level: per run, loss and gradient norm stacked, and, for a
+run with sample-quality measurements, a third panel with the quality metrics on the same
+iteration axis (:func:`qualityplot`), so a collapse can be matched to the landscape.
 """
 
 from __future__ import annotations
@@ -121,10 +123,67 @@ def timelineplot(
     return ax
 
 
+#: The quality metrics a timeline's quality panel shows by default: left axis, right axis.
+DEFAULT_QUALITY = {"image": ("class_kl", "inception_score"), "toy": ("modes_covered", "high_quality")}
+QUALITY_COLORS = ("#2c3e50", "#16a085")
+
+
+def qualityplot(
+    data: Any,
+    metric: str = "class_kl",
+    *,
+    stages: int | None = None,
+    palette: str = "paper",
+    shade: bool = True,
+    color: str | None = None,
+    ax: Axes | None = None,
+) -> Axes:
+    """Draw one sample-quality ``metric`` of a run against the iteration at which it was measured, stages shaded.
+
+    ``data`` is a Run or a run-file path with quality measurements (``Run.quality``;
+    ``landscape record`` makes them at the sample epochs, ``landscape quality`` at checkpoints).
+    ``shade=False`` leaves the stage shading out (a second metric on a twin axis). Returns the Axes.
+    """
+    import matplotlib.pyplot as plt
+
+    from analysis.quality.measure import METRIC_TITLES
+
+    run = single_run(data, stages, several="timeline_figure")
+    quality = run.quality
+    if quality.empty:
+        raise LandscapeError(f"{run.where} has no sample-quality measurements; make them with `landscape quality` "
+                             "or record with quality_every.")
+    present = list(dict.fromkeys(quality["metric"]))
+    if metric not in present:
+        raise LandscapeError(unknown_choice("quality metric", metric, present))
+    if ax is None:
+        ax = plt.gca()
+    if shade:
+        shade_stages(ax, run.tidy, palette)
+    rows = quality[quality["metric"] == metric].sort_values("step")
+    color = color or QUALITY_COLORS[0]
+    ax.plot(rows["step"], rows["value"], marker="o", ms=4, lw=1.2, color=color, label=METRIC_TITLES.get(metric, metric))
+    ax.set_ylabel(METRIC_TITLES.get(metric, metric), color=color)
+    ax.set_xlabel("iteration")
+    if len(run.tidy):
+        ax.set_xlim(run.tidy["step"].min(), run.tidy["step"].max() + 1)
+    return ax
+
+
+def default_quality_metrics(quality: pd.DataFrame) -> tuple[str, ...]:
+    """The metrics a quality panel shows for a run's measurements (class KL and Inception Score; a toy's modes)."""
+    present = set(quality["metric"])
+    for names in DEFAULT_QUALITY.values():
+        if names[0] in present:
+            return tuple(n for n in names if n in present)
+    return tuple(dict.fromkeys(quality["metric"]))[:2]
+
+
 def timeline_figure(
     runs: Any,
     networks: Sequence[str] | None = None,
     *,
+    quality: Sequence[str] | bool | None = None,
     stages: int | None = None,
     palette: str = "paper",
     smooth: int | str | None = "auto",
@@ -133,11 +192,14 @@ def timeline_figure(
     width: float = 11.0,
     suptitle: str | None = None,
 ) -> Figure:
-    """Figure with, per run, its loss and its gradient norm against iteration (two stacked panels).
+    """Figure with, per run, its loss and its gradient norm against iteration (two stacked panels), and a
+    sample-quality panel under them.
 
     ``runs`` is anything :func:`analysis.lgc.lgc_figure` takes. Panels share the
     iteration axis within a run; the stage shading and its legend use the same
-    colours as the run's loss-gradient clouds.
+    colours as the run's loss-gradient clouds. ``quality``: None draws the quality panel
+    when a run has measurements (class KL on the left axis, Inception Score on the right;
+    a toy's modes covered and high-quality fraction), False never, or one or two metric names.
     """
     import matplotlib.pyplot as plt
 
@@ -145,11 +207,17 @@ def timeline_figure(
     if not data:
         raise LandscapeError("No runs to draw; pass at least one run file.")
     networks = check_networks(data, default_networks(data, PARAMETER_NETWORKS) if networks is None else networks)
-    fig, axes = plt.subplots(2 * len(data), 1, figsize=(width, 2 * len(data) * height), squeeze=False,
+    panels = _quality_panels(data, quality)
+    n_panels = 2 + bool(any(panels))
+    fig, axes = plt.subplots(n_panels * len(data), 1, figsize=(width, n_panels * len(data) * height), squeeze=False,
                              layout="constrained")
     for r, run in enumerate(data):
-        top, bottom = axes[2 * r, 0], axes[2 * r + 1, 0]
+        top, bottom = axes[n_panels * r, 0], axes[n_panels * r + 1, 0]
         bottom.sharex(top)
+        if n_panels == 3:
+            _quality_panel(run, panels[r], axes[n_panels * r + 2, 0], top, palette)
+            bottom.tick_params(labelbottom=False)
+            bottom.set_xlabel("")
         timelineplot(run.tidy, "loss", networks=networks, palette=palette, smooth=smooth, log_y=log_y, ax=top,
                      legend=False)
         timelineplot(run.tidy, "grad_norm", networks=networks, palette=palette, smooth=smooth, log_y=log_y,
@@ -165,6 +233,45 @@ def timeline_figure(
     if suptitle:
         fig.suptitle(suptitle)
     return fig
+
+
+def _quality_panels(data: list[Any], quality: Sequence[str] | bool | None) -> list[tuple[str, ...]]:
+    """The metrics of each run's quality panel (empty: none), checked against what the runs measured."""
+    if quality is False:
+        return [() for _ in data]
+    if quality is None or quality is True:
+        if quality is True and all(run.quality.empty for run in data):
+            raise LandscapeError("No run has sample-quality measurements to draw; make them with `landscape quality`.")
+        return [default_quality_metrics(run.quality) if not run.quality.empty else () for run in data]
+    names = (quality,) if isinstance(quality, str) else tuple(quality)
+    if not 1 <= len(names) <= 2:
+        raise LandscapeError(f"quality takes one or two metric names (left and right axis), got {len(names)}.")
+    for run in data:
+        present = list(dict.fromkeys(run.quality["metric"]))
+        for name in names:
+            if name not in present:
+                if not present:
+                    raise LandscapeError(f"{run.where} has no sample-quality measurements to draw.")
+                raise LandscapeError(unknown_choice("quality metric", name, present))
+    return [names for _ in data]
+
+
+def _quality_panel(run: Any, metrics: tuple[str, ...], ax: Axes, top: Axes, palette: str) -> None:
+    ax.sharex(top)
+    if not metrics:
+        shade_stages(ax, run.tidy, palette)
+        ax.text(0.5, 0.5, "no sample-quality measurements", transform=ax.transAxes, ha="center", va="center",
+                color="0.4")
+        ax.set_yticks([])
+        return
+    qualityplot(run, metrics[0], ax=ax, palette=palette)
+    lines = ax.get_lines()
+    if len(metrics) > 1:
+        twin = ax.twinx()
+        qualityplot(run, metrics[1], ax=twin, shade=False, color=QUALITY_COLORS[1])
+        lines = lines + twin.get_lines()
+    ax.legend(handles=lines, loc="center left", bbox_to_anchor=(1.08, 0.5), fontsize="small", frameon=False,
+              title="sample quality", title_fontsize="small")
 
 
 def shade_stages_handles(tidy: pd.DataFrame, palette: str = "paper", alpha: float = 0.12) -> list[Any]:

@@ -1,4 +1,5 @@
-"""Changing a closed run file, atomically: adding the Hessian estimates computed after training.
+"""Changing a closed run file, atomically: adding the Hessian estimates and sample-quality measurements
+computed after training.
 
 A run file is written by one :class:`~landscape.writer.RunWriter` while training;
 afterwards, analyses such as ``landscape hessian`` add groups to it. Each change
@@ -12,10 +13,11 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any, Mapping
 
 from landscape.errors import RunFileError
-from landscape.runfile import open_for_read, run_status, write_hessian_group
+from landscape.runfile import open_for_read, run_status, write_hessian_group, write_quality_group
 
 
 def append_hessian(
@@ -26,6 +28,18 @@ def append_hessian(
     A run whose writer is still alive is refused: its writer would overwrite the
     change or be broken by it.
     """
+    _change(path, lambda handle: write_hessian_group(handle, step, network, arrays, attrs))
+
+
+def append_quality(path: str | os.PathLike, step: int, values: Mapping[str, float], n: int,
+                   epoch: int | None = None, attrs: Mapping[str, Any] | None = None) -> None:
+    """Add (or replace) the sample-quality measurements at ``step`` in a closed run file, atomically
+    (see :meth:`landscape.writer.RunWriter.add_quality`)."""
+    _change(path, lambda handle: write_quality_group(handle, step, values, n, epoch, attrs))
+
+
+def _change(path: str | os.PathLike, write: Callable[[Any], None]) -> None:
+    """Apply ``write(h5py file)`` to a copy of the closed run file at ``path`` and swap it in with one rename."""
     import h5py
 
     path = Path(path)
@@ -38,7 +52,7 @@ def append_hessian(
     shutil.copy2(path, tmp)
     try:
         with h5py.File(tmp, "a") as handle:
-            write_hessian_group(handle, step, network, arrays, attrs)
+            write(handle)
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -47,4 +61,4 @@ def append_hessian(
             tmp.unlink()
 
 
-__all__ = ["append_hessian"]
+__all__ = ["append_hessian", "append_quality"]

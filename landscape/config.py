@@ -126,6 +126,9 @@ class TrainConfig:
     # A run stores the value its schedule resolved (trainers.schedule.resolve_hessian_every): 0 where none were made.
     hessian_every: int | None = None
     hessian_k: int = 5  # extreme eigenvalues estimated at each end of the spectrum
+    # Sample quality during training: None -> at the end of each sample epoch, 0 -> never, N -> every N iterations.
+    quality_every: int | None = None
+    quality_samples: int = 10_000  # generated images per quality measurement (image datasets; toys use 2,500 points)
     data_dir: str | None = None  # dataset root; None -> $LANDSCAPE_DATA or ./data
 
     def __post_init__(self) -> None:
@@ -173,6 +176,9 @@ class TrainConfig:
             _int_at_least(name, getattr(self, name), 0)
         if self.hessian_every is not None:
             _int_at_least("hessian_every", self.hessian_every, 0)
+        if self.quality_every is not None:
+            _int_at_least("quality_every", self.quality_every, 0)
+        _int_at_least("quality_samples", self.quality_samples, 10)
         if self.threads is not None:
             _int_at_least("threads", self.threads, 1)
         _int_at_least("seed", self.seed, 0)

@@ -28,6 +28,7 @@ from landscape.runfile import (
     NETWORK_FIELDS_META,
     PROBE,
     QUALITY,
+    QUALITY_INFO,
     SAMPLES,
     STATUS_MEANINGS,
     open_for_read,
@@ -179,10 +180,13 @@ class Run:
 
     @property
     def quality(self) -> pd.DataFrame:
-        """Sample-quality measurements, tidy: one row per (step, metric) with its value, epoch and sample size n."""
-        rows = [{"step": step, "epoch": attrs.get("epoch"), "metric": name, "value": float(value), "n": attrs.get("n")}
-                for step, attrs in self._quality for name, value in attrs.items() if name not in ("n", "epoch")]
-        return pd.DataFrame(rows, columns=["step", "epoch", "metric", "value", "n"])
+        """Sample-quality measurements, tidy: one row per (step, metric) with its value, the epoch, the generated
+        sample size ``n`` and the real (reference) sample size ``n_real`` (missing for the toys' exact measures)."""
+        rows = [{"step": step, "epoch": attrs.get("epoch"), "metric": name, "value": float(value), "n": attrs.get("n"),
+                 "n_real": attrs.get("n_real")}
+                for step, attrs in self._quality for name, value in attrs.items() if name not in QUALITY_INFO]
+        frame = pd.DataFrame(rows, columns=["step", "epoch", "metric", "value", "n", "n_real"])
+        return frame.astype({"step": "int64", "epoch": "Int64", "n": "Int64", "n_real": "Int64"})
 
     def probe_labels(self) -> np.ndarray | None:
         """The classes of the probe's real images (a conditional GAN's probe; the fakes are asked for

@@ -27,8 +27,12 @@ CHECKPOINTS = "checkpoints"
 SAMPLES = "samples"
 HESSIAN = "hessian"
 PROBE = "probe"
-#: Sample-quality measurements: one subgroup per step, its attributes metric -> value (plus n, epoch).
+#: Sample-quality measurements: one subgroup per step, its attributes metric -> value, plus the
+#: attributes in :data:`QUALITY_INFO` that describe the measurement.
 QUALITY = "quality"
+#: Attributes of a ``/quality/<step>`` group that are not metrics: generated sample size, epoch, real
+#: (reference) sample size, the classifier's cache key, and the seconds the measurement took.
+QUALITY_INFO = ("n", "epoch", "n_real", "classifier", "seconds")
 
 #: What a writer records as a run's ``status`` attribute.
 STATUSES = ("running", "finished", "diverged", "interrupted")
@@ -191,6 +195,30 @@ def write_hessian_group(handle, step: int, network: str, arrays: Mapping[str, An
             group.attrs[name] = "null"
         else:
             group.attrs[name] = to_json(value)
+
+
+def write_quality_group(handle, step: int, values: Mapping[str, float], n: int, epoch: int | None = None,
+                        attrs: Mapping[str, Any] | None = None) -> None:
+    """Write the quality measurements at ``step`` as the attributes of ``/quality/<step>`` (replacing any there):
+    each metric's value, ``n`` (generated samples), ``epoch`` and the :data:`QUALITY_INFO` entries of ``attrs``."""
+    unknown = set(attrs or {}) - set(QUALITY_INFO)
+    if unknown:
+        raise ValueError(f"quality attributes must be among {QUALITY_INFO}, got {sorted(unknown)}")
+    clash = set(values) & set(QUALITY_INFO)
+    if clash:
+        raise ValueError(f"{sorted(clash)} are reserved quality attributes, not metric names")
+    key = f"{QUALITY}/{int(step)}"
+    if key in handle:
+        del handle[key]
+    group = handle.create_group(key)
+    for name, value in values.items():
+        group.attrs[str(name)] = float(value)
+    group.attrs["n"] = int(n)
+    if epoch is not None:
+        group.attrs["epoch"] = int(epoch)
+    for name, value in (attrs or {}).items():
+        if value is not None:
+            group.attrs[name] = value
 
 
 def to_numpy(value: Any) -> np.ndarray:

@@ -38,13 +38,13 @@ from landscape.runfile import (
     METRICS,
     NETWORK_FIELDS_META,
     PROBE,
-    QUALITY,
     SAMPLES,
     STATUSES,
     metrics_dtype,
     to_json,
     to_numpy,
     write_hessian_group,
+    write_quality_group,
 )
 
 
@@ -315,15 +315,12 @@ class RunWriter:
         group.create_dataset(key, data=array)
         self._file.flush()
 
-    def add_quality(self, step: int, values: Mapping[str, float], n: int, epoch: int | None = None) -> None:
-        """Store sample-quality measurements at ``step`` (e.g. a toy's modes covered), made on ``n`` samples."""
+    def add_quality(self, step: int, values: Mapping[str, float], n: int, epoch: int | None = None,
+                    attrs: Mapping[str, Any] | None = None) -> None:
+        """Store sample-quality measurements at ``step`` (e.g. a toy's modes covered, a classifier's Inception
+        Score), made on ``n`` generated samples; ``attrs`` may add ``n_real``, ``classifier`` and ``seconds``."""
         self._check_open()
-        group = self._file.require_group(f"{QUALITY}/{int(step)}")
-        for name, value in values.items():
-            group.attrs[str(name)] = float(value)
-        group.attrs["n"] = int(n)
-        if epoch is not None:
-            group.attrs["epoch"] = int(epoch)
+        write_quality_group(self._file, step, values, n, epoch, attrs)
         self._file.flush()
 
     def add_hessian(self, step: int, network: str, arrays: Mapping[str, Any], attrs: Mapping[str, Any]) -> None:

@@ -9,10 +9,18 @@ CI sets ``LANDSCAPE_DATA=../shared/data`` (``.ci/run``), elsewhere run
 
 Tests that use ``shared_data`` need MNIST; one parametrized over ``data``/``dataset``
 also needs that dataset, and ``@pytest.mark.needs_data("cifar10", ...)`` names others.
+
+Sample quality needs a domain classifier per dataset, which ``landscape record`` trains on
+first use (minutes). The suite never touches the user's cache: ``$LANDSCAPE_CACHE`` points
+at a temporary folder, and before the first test that needs a dataset, a quick classifier
+(two epochs on 20,000 images, seconds) is trained into it where the full recipe's
+would be, so recording runs measure quality as they do for users, at a small cost.
 """
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 from typing import Callable
 
@@ -51,8 +59,37 @@ def require_datasets(*names: str, root: Path = DATA_ROOT) -> Path:
     return root
 
 
+#: Quick classifiers: epochs and training images (real classifiers on a small budget: MNIST ~98%).
+QUICK_CLASSIFIER = {"epochs": 2, "subset": 20_000}
+_planted: set[str] = set()
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "needs_data(*names): the test needs these datasets under the data root (else skipped)")
+    os.environ["LANDSCAPE_CACHE"] = tempfile.mkdtemp(prefix="landscape-test-cache-")
+
+
+def plant_quick_classifier(name: str) -> None:
+    """Train ``name``'s classifier on a small budget into the cache, under the full recipe's key (once per session)."""
+    if name in _planted:
+        return
+    _planted.add(name)
+    import torch
+
+    from analysis.quality.classifiers import cache_key, classifiers_dir, data_digest, load_splits, train_reference
+    from trainers.classifier import RECIPES
+
+    if name not in RECIPES:
+        return
+    splits = load_splits(name, DATA_ROOT)
+    path = classifiers_dir() / f"{cache_key(name, RECIPES[name], data_digest(*splits))}.h5"
+    if not path.exists():
+        before = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            train_reference(name, data=splits, out=path, **QUICK_CLASSIFIER)
+        finally:
+            torch.set_num_threads(before)
 
 
 def _needed_datasets(item: pytest.Item) -> list[str]:
@@ -77,6 +114,8 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     needed = _needed_datasets(item)
     if needed:
         require_datasets(*needed)
+        for name in needed:
+            plant_quick_classifier(name)
 
 
 @pytest.fixture(scope="session")

@@ -18,7 +18,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGES = ("landscape", "trainers", "analysis")
-H5PY_OWNERS = {"landscape/runfile.py", "landscape/writer.py", "landscape/amend.py"}
+H5PY_OWNERS = {"landscape/runfile.py", "landscape/writer.py", "landscape/amend.py", "landscape/weights.py"}
 
 
 def _sources(*folders: str) -> list[Path]:

@@ -44,7 +44,7 @@ from trainers import losses
 from trainers.models import build_models, network_info
 from trainers.optim import make_optimizers
 from trainers.samples import sample_grid, sample_points
-from trainers.schedule import Schedule, resolve_hessian_every
+from trainers.schedule import Schedule, resolve_hessian_every, resolve_quality_every
 from trainers.precision import check_precision, use_memory_format
 from trainers.threads import resolve_threads
 from trainers.unroll import unrolled_g_loss
@@ -55,6 +55,8 @@ SAMPLE_COUNT = 64
 SAMPLE_PER_CLASS = 8
 #: Points drawn for a 2-D toy's samples and its quality measure (the count of VEEGAN and PacGAN).
 TOY_SAMPLE_COUNT = 2500
+#: The toys' exact quality measures a run records (``landscape.data.toys.toy_quality``).
+TOY_QUALITY_METRICS = ("modes_covered", "high_quality")
 #: On an accelerator, check the losses for NaN/inf every this many iterations (one sync each).
 DIVERGENCE_CHECK_EVERY = 100
 
@@ -94,8 +96,11 @@ class GANTrainer:
     The trainer can be run in pieces (``run(until=...)`` continues where the last
     call stopped), which the benchmark uses to interleave trainers. ``on_hessian_step``
     (called with the trainer at each of ``schedule.hessian_steps`` while recording)
-    is where curvature estimates plug in (``analysis.hessian.curvature_hook``): the
-    trainer itself knows nothing of them. ``config`` is the given config with its
+    is where curvature estimates plug in (``analysis.hessian.curvature_hook``), and
+    ``on_quality_step`` (at each of ``schedule.quality_steps``) where a sample-quality
+    measurement does (``analysis.quality.quality_hook``): the trainer itself knows
+    nothing of them. A 2-D toy's exact quality measure needs no hook: the trainer
+    measures it itself at its quality steps. ``config`` is the given config with its
     device, thread count (:func:`trainers.threads.resolve_threads`; applied by
     :func:`trainers.record`) and ``hessian_every`` resolved (:func:`trainers.schedule.resolve_hessian_every`);
     ``notes`` says why a resolved value differs from the one asked for.
@@ -111,15 +116,19 @@ class GANTrainer:
         on_hessian_step: Callable[[GANTrainer], None] | None = None,
         labels: torch.Tensor | None = None,
         n_classes: int = 0,
+        on_quality_step: Callable[[GANTrainer], None] | None = None,
     ):
         self.device = resolve_device(config.device)
         every, note = resolve_hessian_every(config, self.device.type, can_estimate=on_hessian_step is not None)
+        quality_every, quality_note = resolve_quality_every(config, can_measure=on_quality_step is not None)
         threads = resolve_threads(config.threads, config.arch, self.device.type)
         check_precision(config.precision, self.device.type)
-        self.config = config = config.replace(device=str(self.device), hessian_every=every, threads=threads)
-        self.notes: list[str] = [note] if note else []
+        self.config = config = config.replace(device=str(self.device), hessian_every=every, threads=threads,
+                                              quality_every=quality_every)
+        self.notes: list[str] = [n for n in (note, quality_note) if n]
         self.writer = None
         self.on_hessian_step = on_hessian_step
+        self.on_quality_step = on_quality_step
         if config.conditional and (labels is None or n_classes < 2):
             raise LandscapeError(f"conditional training needs class labels, and {config.dataset} has none.")
         if config.subset is not None:
@@ -159,7 +168,7 @@ class GANTrainer:
                              if config.conditional else None)
 
         self.step = 0  # iterations done
-        self.hessian_seconds = 0.0  # wall time spent in on_hessian_step (not training)
+        self.hessian_seconds = 0.0  # wall time spent in on_hessian_step and quality measurements (not training)
         self._clock_start: tuple[float, int, float] | None = None  # (time, step, hessian seconds) at the first run()
         self.epoch = 1  # the epoch the next iteration belongs to
         self.batch_in_epoch = 0
@@ -198,11 +207,21 @@ class GANTrainer:
             nrow = SAMPLE_PER_CLASS if self.config.conditional else None
             self.writer.add_samples(self.epoch, sample_grid(self.g, self.fixed_z, self.fixed_labels, nrow=nrow))
             return
-        points = sample_points(self.g, self.fixed_z)
-        self.writer.add_samples(self.epoch, points)
-        quality = toy_quality(points, self.config.dataset)
-        self.writer.add_quality(self.step, {k: quality[k] for k in ("modes_covered", "high_quality")},
-                                n=len(points), epoch=self.epoch)
+        self.writer.add_samples(self.epoch, sample_points(self.g, self.fixed_z))
+
+    def _measure_quality(self) -> None:
+        """Sample quality at this step: a toy's exact measure on the fixed z's points, else the quality hook."""
+        start = time.monotonic()
+        try:
+            if self.toy:
+                points = sample_points(self.g, self.fixed_z)
+                quality = toy_quality(points, self.config.dataset)
+                self.writer.add_quality(self.step, {k: quality[k] for k in TOY_QUALITY_METRICS}, n=len(points),
+                                        epoch=self.epoch, attrs={"seconds": time.monotonic() - start})
+            else:
+                self.on_quality_step(self)
+        finally:
+            self.hessian_seconds += time.monotonic() - start
 
     # ------------------------------------------------------------------ one iteration
     def train_step(self, real: torch.Tensor, z: torch.Tensor,
@@ -326,7 +345,7 @@ class GANTrainer:
         bs = cfg.batch_size
         on_cpu = self.device.type == "cpu"
         checkpoint_at, sample_at = set(s.checkpoint_steps), set(s.sample_epochs)
-        hessian_at = set(s.hessian_steps)
+        hessian_at, quality_at = set(s.hessian_steps), set(s.quality_steps)
         if self._clock_start is None:
             self._clock_start = (time.monotonic(), self.step, self.hessian_seconds)
         if progress is not None:
@@ -362,6 +381,8 @@ class GANTrainer:
             end_of_epoch = self.batch_in_epoch == s.iters_per_epoch
             if w is not None and self.epoch in sample_at and (end_of_epoch or self.step == s.total_iters):
                 self._samples()
+            if w is not None and self.step in quality_at:
+                self._measure_quality()
             if end_of_epoch:
                 self.epoch += 1
                 self.batch_in_epoch = 0

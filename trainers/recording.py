@@ -64,13 +64,16 @@ def record(
     *,
     overwrite: bool = False,
     on_hessian_step: Callable[[GANTrainer], None] | None = None,
+    on_quality_step: Callable[[GANTrainer], None] | None = None,
     on_start: Callable[[GANTrainer], None] | None = None,
     progress: Callable[[GANTrainer], None] | None = None,
 ) -> RunSummary:
     """Train a GAN with ``config`` and record every iteration into the run file at ``path``.
 
     ``on_hessian_step(trainer)`` is called at each planned Hessian step (without it
-    the run makes no estimates); ``on_start(trainer)`` once the trainer is built,
+    the run makes no estimates); ``on_quality_step(trainer)`` at each planned
+    sample-quality step of an image run (``analysis.quality.quality_hook()``; a toy's
+    exact measure needs none); ``on_start(trainer)`` once the trainer is built,
     before anything is recorded (e.g. to show ``trainer.notes`` or keep the
     trainer to stop it); ``progress(trainer)`` a few times a second while training.
     """
@@ -85,7 +88,7 @@ def record(
     check_dataset_size(config, len(dataset))
     data = dataset.points if is_toy(config.dataset) else dataset.images
     trainer = GANTrainer(config, data, on_hessian_step=on_hessian_step, labels=dataset.labels,
-                         n_classes=len(dataset.classes))
+                         n_classes=len(dataset.classes), on_quality_step=on_quality_step)
     if on_start is not None:
         on_start(trainer)
     start = time.monotonic()

@@ -1,4 +1,4 @@
-"""When things happen in a run: iterations, checkpoints, sample grids and Hessian estimates.
+"""When things happen in a run: iterations, checkpoints, sample grids, Hessian estimates and quality measurements.
 
 Everything is derived from the run's config and the dataset size, once, before
 training starts. The stage boundaries come from :mod:`landscape.stages` (the same
@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from landscape.config import TrainConfig
+from landscape.data.toys import is_toy
 from landscape.stages import stage_starts
 from trainers.samples import default_sample_epochs
 
@@ -37,6 +38,20 @@ def resolve_hessian_every(config: TrainConfig, device_type: str, can_estimate: b
     return every, None
 
 
+def resolve_quality_every(config: TrainConfig, can_measure: bool) -> tuple[int | None, str | None]:
+    """The ``quality_every`` a run actually uses, and a note saying why it differs from the config, if it does.
+
+    A 2-D toy's exact measure needs nothing: the config's value is kept. An image run
+    measures through a quality hook (``analysis.quality.quality_hook``); without one
+    it makes no measurements (``0``), and says so when it was asked for some.
+    """
+    every = config.quality_every
+    if is_toy(config.dataset) or can_measure or every == 0:
+        return every, None
+    note = None if every is None else "no sample-quality measurements during training: no quality hook was given."
+    return 0, note
+
+
 @dataclass
 class Schedule:
     """When things happen in a run, all derived from the config and the dataset size."""
@@ -47,6 +62,7 @@ class Schedule:
     checkpoint_steps: list[int] = field(default_factory=list)  # weights after this many iterations
     sample_epochs: list[int] = field(default_factory=list)
     hessian_steps: list[int] = field(default_factory=list)  # Hessian estimates after this many iterations
+    quality_steps: list[int] = field(default_factory=list)  # sample-quality measurements after this many iterations
 
     @classmethod
     def plan(cls, config: TrainConfig, n_images: int) -> Schedule:
@@ -70,7 +86,14 @@ class Schedule:
             hessian = set()
         else:
             hessian = set(range(0, total + 1, config.hessian_every)) | {total}
-        return cls(ipe, total, epochs, sorted(steps), sorted(e for e in wanted if e <= epochs), sorted(hessian))
+        sample_epochs = sorted(e for e in wanted if e <= epochs)
+        if config.quality_every is None:  # where the sample grids are made: the end of each sample epoch
+            quality = {min(e * ipe, total) for e in sample_epochs}
+        elif config.quality_every == 0:
+            quality = set()
+        else:
+            quality = set(range(config.quality_every, total + 1, config.quality_every)) | {total}
+        return cls(ipe, total, epochs, sorted(steps), sample_epochs, sorted(hessian), sorted(quality))
 
     def as_meta(self, n_images: int) -> dict[str, object]:
         """What the run file stores as its ``schedule`` metadata."""
@@ -81,7 +104,8 @@ class Schedule:
             "checkpoint_steps": self.checkpoint_steps,
             "sample_epochs": self.sample_epochs,
             "hessian_steps": self.hessian_steps,
+            "quality_steps": self.quality_steps,
         }
 
 
-__all__ = ["DCGAN_ON_CPU_NOTE", "Schedule", "resolve_hessian_every"]
+__all__ = ["DCGAN_ON_CPU_NOTE", "Schedule", "resolve_hessian_every", "resolve_quality_every"]

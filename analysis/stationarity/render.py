@@ -120,6 +120,24 @@ def _curvature(frame: pd.DataFrame, with_run: bool) -> pd.DataFrame:
     return _finish(rows, with_run)
 
 
+def _quality(frame: pd.DataFrame, with_run: bool) -> pd.DataFrame:
+    from analysis.quality.measure import METRIC_TITLES
+
+    if frame.empty:
+        return frame
+    counted = ("classes_covered", "modes_covered")
+    metrics = [m for m in METRIC_TITLES if m in frame.columns]
+    rows = []
+    for _, r in frame.iterrows():
+        row = {"run": r["run"], "stage": r.get("stage_label", r["stage"]), "step": f"{int(r['step']):,}",
+               "G loss": _num(r.get("g_loss_median")), "G grad": _num(r.get("g_grad_norm_median")),
+               "D loss": _num(r.get("d_loss_median")), "D grad": _num(r.get("d_grad_norm_median"))}
+        for m in metrics:
+            row[METRIC_TITLES[m]] = f"{int(r[m])}" if m in counted and pd.notna(r[m]) else _num(r[m])
+        rows.append(row)
+    return _finish(rows, with_run)
+
+
 def _finish(rows: list[dict], with_run: bool) -> pd.DataFrame:
     frame = pd.DataFrame(rows)
     if not with_run and "run" in frame.columns:
@@ -160,6 +178,10 @@ def render(report: "StationarityReport", fmt: str) -> str:
         (f"Longest stagnant stretches (at most {STRETCHES_SHOWN} per network)", _stretches(report.stagnation, with_run)),
         ("Curvature at checkpoints (Hessian estimates)", _curvature(report.curvature, with_run)),
     ]
+    if not report.quality.empty:
+        sections.append(("Sample quality by stage (last measurement; loss and gradient-norm medians beside)",
+                         _quality(report.quality, with_run)))
+    findings = [(f"{r['run']}: " if with_run else "") + r["finding"] for r in report.quality_changes.to_dict("records")]
     out: list[str] = []
     if md:
         out += ["# Stationarity report", "", *[f"- {line}" for line in _header(report)], "", "## Verdicts", ""]
@@ -170,6 +192,10 @@ def render(report: "StationarityReport", fmt: str) -> str:
         for r in report.verdicts.to_dict("records"):
             prefix = f"[{r['run']}] " if with_run else ""
             out.append(textwrap.fill(f"{prefix}{r['headline']} {r['evidence']}", width=110, initial_indent="* ", subsequent_indent="  "))
+    if findings:
+        out += ["", "## Sample quality and the landscape", ""] if md else ["", "SAMPLE QUALITY AND THE LANDSCAPE"]
+        out += [f"- {f}" if md else textwrap.fill(f, width=110, initial_indent="* ", subsequent_indent="  ")
+                for f in findings]
     for title, table in sections:
         out.append("")
         out += [f"## {title}", ""] if md else [title.upper()]

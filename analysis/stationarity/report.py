@@ -19,6 +19,7 @@ from typing import Any
 
 import pandas as pd
 
+from analysis.quality.stages import KL_RISE, quality_changes, quality_frame, stage_quality
 from analysis.stationarity.curvature import curvature_table
 from analysis.stationarity.frames import prepare_tidy
 from analysis.stationarity.stagnation import NOISE_FACTOR, stagnation_tables
@@ -28,7 +29,8 @@ from analysis.stationarity.verdicts import verdict_table
 from landscape.errors import LandscapeError
 from landscape.reader import as_runs
 
-TABLES = ("verdicts", "summary", "near_stationary", "trends", "stagnation_summary", "stagnation", "curvature")
+TABLES = ("verdicts", "summary", "near_stationary", "trends", "stagnation_summary", "stagnation", "curvature", "quality",
+          "quality_changes")
 
 
 @dataclass
@@ -38,7 +40,11 @@ class StationarityReport:
     Tables: ``verdicts`` (one row per run x network: the last stage's verdict, the
     whole run's, a one-line ``headline`` and the ``evidence`` behind it), ``summary``, ``near_stationary``, ``trends``,
     ``stagnation_summary`` and ``stagnation`` (one row per stagnant stretch) and
-    ``curvature`` (one row per Hessian estimate; empty if the run has none).
+    ``curvature`` (one row per Hessian estimate; empty if the run has none), ``quality`` (per run and stage:
+    the stage's last sample-quality measurement beside the generator's and discriminator's loss and
+    gradient-norm medians; empty without measurements) and ``quality_changes`` (per run: the stage where
+    quality changes most, whether that is a collapse, and whether the landscape summaries change most
+    in the same stage; :mod:`analysis.quality.stages`).
     ``runs`` describes each run; ``tidy`` is the frame everything was computed
     from (for plots; not part of ``to_dict``).
     """
@@ -52,6 +58,8 @@ class StationarityReport:
     stagnation_summary: pd.DataFrame
     stagnation: pd.DataFrame
     curvature: pd.DataFrame
+    quality: pd.DataFrame = field(default_factory=pd.DataFrame)
+    quality_changes: pd.DataFrame = field(default_factory=pd.DataFrame)
     notes: list[str] = field(default_factory=list)
     tidy: pd.DataFrame | None = field(default=None, repr=False)
 
@@ -148,8 +156,31 @@ def stationarity_report(
                "stagnation_threshold": stagnation_threshold}
     notes = _notes(trends, stagnation_summary, options) + curvature_notes
     verdicts = verdict_table(summary, near, trends, stagnation_summary, curvature)
+    quality, changes = quality_tables(runs or [], summary, stages)
+    if not quality.empty:
+        notes.append(f"Sample quality: each stage shows its last measurement; collapse is a drop in the classes (modes) "
+                     f"covered or a rise of the class KL by at least {KL_RISE:g}; the landscape summaries' change is "
+                     "the largest |log ratio| of consecutive stages' loss or gradient-norm medians of G and D.")
     return StationarityReport(pd.DataFrame(run_rows), options, verdicts, summary, near, trends,
-                              stagnation_summary, stretches, curvature, notes, tidy)
+                              stagnation_summary, stretches, curvature, quality, changes, notes, tidy)
+
+
+def quality_tables(runs: list[Any], summary: pd.DataFrame, stages: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The report's quality tables: per stage, quality beside the loss and gradient-norm medians; per run, the changes."""
+    per_stage = stage_quality(quality_frame(runs, stages))
+    if per_stage.empty:
+        return pd.DataFrame(), pd.DataFrame()
+    staged = summary[summary["stage"].notna()].copy()
+    staged["stage"] = staged["stage"].astype(int)
+    beside = per_stage[["run", "stage"]].copy()
+    for network in ("g", "d"):
+        part = staged[staged["network"] == network][["run", "stage", "stage_label", "loss_median", "grad_norm_median"]]
+        part = part.rename(columns={"loss_median": f"{network}_loss_median", "grad_norm_median": f"{network}_grad_norm_median"})
+        if "stage_label" in beside.columns:
+            part = part.drop(columns="stage_label")
+        beside = beside.merge(part, on=["run", "stage"], how="left")
+    table = beside.merge(per_stage, on=["run", "stage"], how="left")
+    return table, quality_changes(per_stage, summary)
 
 
 def _notes(trends: pd.DataFrame, stagnation: pd.DataFrame, options: dict[str, Any]) -> list[str]:

@@ -12,7 +12,7 @@ import sys
 
 import typer
 
-from landscape.cli import data, export, helpstyle, hessian, info, lgc, record, report, samples
+from landscape.cli import classifier, data, export, helpstyle, hessian, info, lgc, quality, record, report, samples
 
 helpstyle.install()
 
@@ -47,6 +47,8 @@ app.command("report")(report.report)
 app.command("export")(export.export)
 app.command("info")(info.info)
 app.command("samples")(samples.samples)
+app.command("quality")(quality.quality)
+app.add_typer(classifier.app, name="classifier")
 app.add_typer(data.app, name="data")
 
 

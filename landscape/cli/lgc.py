@@ -82,7 +82,14 @@ def lgc(
     timeline: Annotated[
         Optional[Path],
         typer.Option(help="Also write loss and gradient norm against iteration (stages shaded) to this "
-                     ".png/.pdf/.svg file.", show_default=False),
+                     ".png/.pdf/.svg file, with a sample-quality panel when the run has measurements.",
+                     show_default=False),
+    ] = None,
+    annotate: Annotated[
+        Optional[str],
+        typer.Option(help="Show a sample-quality metric (class_kl, inception_score, classes_covered, "
+                     "frechet_distance, recall, ...; a toy's modes_covered) beside each stage in the legends: its "
+                     "last measurement in that stage.", metavar="METRIC", show_default=False),
     ] = None,
 ) -> None:
     """Draw loss-gradient clouds: gradient norm against loss, one point per iteration, coloured by stage."""
@@ -123,6 +130,7 @@ def lgc(
         collection, list(network) if network else None, stages=stages, palette=palette, log_x=log_x, log_y=log_y,
         quantile_range=quantile_range, xlim=xlim, ylim=ylim, order=order, facet_stages=facet_stages,
         sharex="col" if share_x else False, sharey="col" if share_y else False, suptitle=title,
+        annotate=annotate.strip().lower() if annotate else None,
     )
     save_figure(grid.figure, out, dpi)
     networks = len(grid.col_names)
@@ -135,4 +143,6 @@ def lgc(
 
         fig = timeline_figure(collection, stages=stages, palette=palette, suptitle=title)
         save_figure(fig, timeline, dpi)
-        console.print(f"Wrote {timeline} (loss and gradient norm against iteration).")
+        quality = any(not run.quality.empty for run in collection)
+        what = "loss, gradient norm and sample quality" if quality else "loss and gradient norm"
+        console.print(f"Wrote {timeline} ({what} against iteration).")

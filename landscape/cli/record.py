@@ -118,6 +118,23 @@ def record(
             "GAN on a CPU, minutes for DCGAN.",
         ),
     ] = None,
+    quality_every: Annotated[
+        Optional[int],
+        typer.Option(
+            "--quality-every",
+            help="Measure sample quality (classifier Inception Score, class KL, Frechet distance, precision/recall; "
+            "a toy's modes covered) every N iterations and store it in the run (0: never; default: at the sample "
+            "epochs). The dataset's classifier is trained once on first use and cached.",
+        ),
+    ] = None,
+    quality_samples: Annotated[
+        int, typer.Option("--quality-samples", help="Generated images per quality measurement (image datasets).")
+    ] = 10_000,
+    classifier: Annotated[
+        Optional[Path],
+        typer.Option(help="Domain classifier weights file for the quality metrics. (default: the cached one)",
+                     show_default=False),
+    ] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing run file.")] = False,
     log_every: Annotated[
         float,
@@ -137,7 +154,7 @@ def record(
         raise LandscapeError(f"{path} already exists; choose another --out or pass --force to overwrite it.")
     if not log_every > 0:
         raise LandscapeError(f"--log-every must be a positive number of seconds, got {log_every:g}.")
-    _record_with_progress(config, path, force=force, log_every=log_every)
+    _record_with_progress(config, path, force=force, log_every=log_every, classifier=classifier)
 
 
 #: The settings whose names a library error may mention, and the flags that set them.
@@ -147,7 +164,7 @@ SETTING_FLAGS = {
     "conditional": "--conditional", "share_fake_pass": "--share-fake-pass", "batch_size": "--batch-size",
     "subset": "--subset", "lr_g": "--lr-g", "lr_d": "--lr-d", "max_iters": "--max-iters", "epochs": "--epochs",
     "optimizer": "--optimizer", "threads": "--threads", "precision": "--precision", "seed": "--seed",
-    "hessian_every": "--hessian-every",
+    "hessian_every": "--hessian-every", "quality_every": "--quality-every", "quality_samples": "--quality-samples",
 }
 
 
@@ -165,13 +182,15 @@ def settings_as_flags() -> Iterator[None]:
 
 _CONFIG_ARGS = ("arch", "data", "epochs", "batch_size", "optimizer", "lr_g", "lr_d", "loss", "d_steps", "clip",
                 "gp_weight", "smooth_real", "smooth_fake", "unroll", "conditional", "seed", "device", "threads",
-                "precision", "data_dir", "max_iters", "subset", "layer_norms", "share_fake_pass", "hessian_every")
+                "precision", "data_dir", "max_iters", "subset", "layer_norms", "share_fake_pass", "hessian_every",
+                "quality_every", "quality_samples")
 
 
 def _config(*, arch: str, data: str, epochs: int, batch_size: Any, optimizer: Any, lr_g: Any, lr_d: Any, loss: str,
             d_steps: Any, clip: Any, gp_weight: Any, smooth_real: Any, smooth_fake: Any, unroll: int,
             conditional: bool, seed: int, device: str, threads: Any, precision: str, data_dir: Any, max_iters: Any,
-            subset: Any, layer_norms: bool, share_fake_pass: bool, hessian_every: Any) -> Any:
+            subset: Any, layer_norms: bool, share_fake_pass: bool, hessian_every: Any, quality_every: Any,
+            quality_samples: int) -> Any:
     """The TrainConfig the flags describe (the library checks every value)."""
     from landscape.config import TrainConfig
     from landscape.data import canonical_name
@@ -202,15 +221,19 @@ def _config(*, arch: str, data: str, epochs: int, batch_size: Any, optimizer: An
         layer_norms=layer_norms,
         share_fake_pass=share_fake_pass,
         hessian_every=hessian_every,
+        quality_every=quality_every,
+        quality_samples=quality_samples,
     )
 
 
-def _record_with_progress(config: Any, path: Path, force: bool = False, log_every: float = 30.0) -> None:
-    """Record one run with a progress bar and Hessian messages; Ctrl-C stops it cleanly. Exits 1 on divergence."""
+def _record_with_progress(config: Any, path: Path, force: bool = False, log_every: float = 30.0,
+                          classifier: Optional[Path] = None) -> None:
+    """Record one run with a progress bar, Hessian and quality messages; Ctrl-C stops it cleanly. Exits 1 on divergence."""
     from landscape.cli.console import console
     from trainers import record
 
     state: dict[str, Any] = {}
+    on_quality = quality_hook(config, classifier, console)
 
     def on_start(trainer: Any) -> None:
         state["trainer"] = trainer
@@ -219,7 +242,7 @@ def _record_with_progress(config: Any, path: Path, force: bool = False, log_ever
     try:
         with training_progress(console, log_every) as progress, _stop_on_sigint(state, console):
             summary = record(config, path, overwrite=force, on_start=on_start, progress=progress,
-                             on_hessian_step=hessian_hook(console))
+                             on_hessian_step=hessian_hook(console), on_quality_step=on_quality)
     except KeyboardInterrupt:
         trainer = state.get("trainer")
         if trainer is None:
@@ -255,6 +278,30 @@ def hessian_hook(console: Any) -> Any:
         _say(console, f"[yellow]Hessian at step {step:,} ({network}) skipped:[/] {err}")
 
     return curvature_hook(on_result=on_result, on_skip=on_skip)
+
+
+def quality_hook(config: Any, classifier: Optional[Path], console: Any) -> Any:
+    """``analysis.quality.quality_hook`` printing one line per measurement, or None (a toy, or quality_every 0).
+
+    The dataset's classifier is found (or trained, with a progress bar) now, before training starts, and the
+    sample size is checked against its test set.
+    """
+    from landscape.data.toys import is_toy
+
+    if is_toy(config.dataset) or config.quality_every == 0:
+        return None
+    from analysis.quality.hook import quality_hook as make_hook
+    from analysis.quality.classifiers import check_sample_size
+    from landscape.cli.quality import describe, resolve_reference
+
+    reference = resolve_reference(config.dataset, config.data_dir, classifier, console)
+    with settings_as_flags():
+        check_sample_size(config.quality_samples, reference, "generated")
+
+    def on_result(step: int, values: dict[str, float], seconds: float) -> None:
+        _say(console, f"Quality at step {step:,}: {describe(values)} ({seconds:.1f} s)")
+
+    return make_hook(reference, on_result=on_result)
 
 
 def _say(console: Any, text: str) -> None:

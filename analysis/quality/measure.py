@@ -1,0 +1,163 @@
+"""Measuring a generator's sample quality: generate, classify, compare with the real test set.
+
+``measure_generator(g, config, reference)`` draws ``n`` images from a generator
+(a fixed, seeded z, so two measurements of one run differ only by the weights),
+passes them through the dataset's domain classifier and computes every metric of
+:mod:`analysis.quality.metrics` against the real test set of the
+:class:`~analysis.quality.classifiers.QualityReference`. A 2-D toy needs no
+classifier: its exact measure (modes covered, high-quality fraction,
+:func:`landscape.data.toys.toy_quality`) is computed on 2,500 points instead.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from analysis.quality import metrics
+from analysis.quality.classifiers import PRDC_K, QualityReference, check_sample_size
+from landscape.data.toys import is_toy, toy_quality
+
+#: What a measurement on an image dataset stores, in display order.
+IMAGE_METRICS = ("inception_score", "class_kl", "classes_covered", "frechet_distance", "precision", "recall",
+                 "density", "coverage")
+#: What a measurement on a 2-D toy stores.
+TOY_METRICS = ("modes_covered", "high_quality")
+#: Display names of every metric (tables, figure labels).
+METRIC_TITLES: dict[str, str] = {
+    "inception_score": "Inception Score",
+    "class_kl": "class KL",
+    "classes_covered": "classes covered",
+    "frechet_distance": "Frechet distance",
+    "precision": "precision",
+    "recall": "recall",
+    "density": "density",
+    "coverage": "coverage",
+    "modes_covered": "modes covered",
+    "high_quality": "high-quality fraction",
+}
+#: Whether a larger value is better (None: neither, e.g. density's ideal is 1).
+HIGHER_IS_BETTER: dict[str, bool | None] = {
+    "inception_score": True, "class_kl": False, "classes_covered": True, "frechet_distance": False,
+    "precision": True, "recall": True, "density": None, "coverage": True, "modes_covered": True, "high_quality": True,
+}
+#: Points a toy measurement draws (VEEGAN's and PacGAN's count).
+TOY_POINTS = 2500
+#: Images generated per forward pass.
+GENERATE_BATCH = 1000
+
+
+def measure_outputs(probs: Any, features: Any, reference: QualityReference, n_real: int | None = None) -> dict[str, float]:
+    """Every image metric of generated images given their classifier outputs (probabilities, penultimate features)."""
+    real = reference.real_side(n_real)
+    probs = np.asarray(probs, dtype=np.float64)
+    features = np.asarray(features, dtype=np.float32)
+    p_gen = metrics.class_distribution(probs, reference.n_classes)
+    mu, sigma = metrics.feature_statistics(features)
+    values = {
+        "inception_score": metrics.inception_score(probs),
+        "class_kl": metrics.class_kl(p_gen, real["p_real"]),
+        "classes_covered": metrics.classes_covered(p_gen, real["p_real"]),
+        "frechet_distance": metrics.frechet_distance(mu, sigma, real["mu"], real["sigma"]),
+    }
+    values.update(metrics.prdc(real["features"], features, k=PRDC_K, real_radii=real["radii"]))
+    return {name: float(values[name]) for name in IMAGE_METRICS}
+
+
+def measure_images(images: Any, reference: QualityReference, n_real: int | None = None) -> dict[str, float]:
+    """Every image metric of a batch of images (uint8, or float in [-1, 1]; N x C x H x W)."""
+    from trainers.classifier import classify
+
+    images = torch.as_tensor(images)
+    check_sample_size(int(images.shape[0]), reference, "generated")
+    probs, features = classify(reference.model_on(images.device), images)
+    return measure_outputs(probs.cpu().numpy(), features.cpu().numpy(), reference, n_real)
+
+
+def generate(g: torch.nn.Module, config: Any, n: int, *, seed: int = 0, n_classes: int = 10) -> torch.Tensor:
+    """``n`` samples of a generator in inference mode, from a z drawn with ``seed`` (the run's z distribution);
+    a conditional generator is asked for every class equally often. Training mode is restored afterwards."""
+    from trainers.loop import sample_z
+
+    cfg = _config(config)
+    device = next(g.parameters()).device
+    rng = torch.Generator().manual_seed(int(seed))
+    z = sample_z(n, cfg, torch.device("cpu"), rng)
+    labels = torch.arange(n) % n_classes if cfg.conditional else None
+    was_training = g.training
+    g.eval()
+    out = []
+    try:
+        with torch.inference_mode():
+            for start in range(0, n, GENERATE_BATCH):
+                zb = z[start : start + GENERATE_BATCH].to(device)
+                if labels is None:
+                    out.append(g(zb).float())
+                else:
+                    out.append(g(zb, labels[start : start + GENERATE_BATCH].to(device)).float())
+    finally:
+        g.train(was_training)
+    return torch.cat(out)
+
+
+def measure_generator(
+    g: torch.nn.Module,
+    config: Any,
+    reference: QualityReference | None = None,
+    *,
+    n: int | None = None,
+    n_real: int | None = None,
+    seed: int = 0,
+) -> dict[str, float]:
+    """The sample quality of generator ``g`` of a run with ``config`` (a TrainConfig or its dict).
+
+    Image datasets: ``n`` generated images (default ``config.quality_samples``) against
+    ``n_real`` real test images (default: all) in ``reference``'s terms. 2-D toys: the exact
+    measure on :data:`TOY_POINTS` points; ``reference`` is not needed.
+    """
+    cfg = _config(config)
+    if is_toy(cfg.dataset):
+        points = generate(g, cfg, TOY_POINTS, seed=seed).cpu()
+        quality = toy_quality(points, cfg.dataset)
+        return {name: float(quality[name]) for name in TOY_METRICS}
+    if reference is None:
+        raise ValueError("an image dataset's quality needs its QualityReference (analysis.quality.get_reference)")
+    n = int(n if n is not None else cfg.quality_samples)
+    check_sample_size(n, reference, "generated")
+    if n_real is not None:
+        check_sample_size(int(n_real), reference, "real")
+    images = generate(g, cfg, n, seed=seed, n_classes=reference.n_classes)
+    return measure_images(images, reference, n_real)
+
+
+def sample_sizes(config: Any, reference: QualityReference | None, n: int | None = None,
+                 n_real: int | None = None) -> tuple[int, int | None]:
+    """(generated, real) sample sizes a measurement of a run with ``config`` uses: toys 2,500 points and no real side."""
+    cfg = _config(config)
+    if is_toy(cfg.dataset) or reference is None:
+        return TOY_POINTS, None
+    return int(n if n is not None else cfg.quality_samples), int(n_real if n_real is not None else reference.n_real)
+
+
+def _config(config: Any) -> Any:
+    from landscape.config import TrainConfig
+
+    if isinstance(config, TrainConfig):
+        return config
+    return TrainConfig.from_dict(dict(config), strict=False)
+
+
+__all__ = [
+    "HIGHER_IS_BETTER",
+    "IMAGE_METRICS",
+    "METRIC_TITLES",
+    "TOY_METRICS",
+    "TOY_POINTS",
+    "generate",
+    "measure_generator",
+    "measure_images",
+    "measure_outputs",
+    "sample_sizes",
+]
