@@ -26,6 +26,8 @@ trains N runs side by side in separate processes, one thread each (longest first
 
 from __future__ import annotations
 
+import sys
+
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
@@ -128,7 +130,7 @@ def is_complete(item: Planned) -> bool:
         return False
     # where the curvature is estimated and on how many threads are not training settings
     wanted = {k: v for k, v in item.config.to_dict().items()
-              if k not in ("device", "data_dir", "hessian_every", "threads")}
+              if k not in ("device", "data_dir", "hessian_every", "threads", "quality_every", "quality_samples")}
     shared = wanted.keys() & run.config.keys()  # settings a newer landscape added are not in older files
     return run.status == "finished" and all(run.config[k] == wanted[k] for k in shared)
 
@@ -173,7 +175,7 @@ def record_one(item: Planned, log_every: Optional[float] = None) -> float:
 
     from landscape.cli import show_warning_line
     from landscape.cli.console import console
-    from landscape.cli.record import hessian_hook, show_notes, training_progress
+    from landscape.cli.record import hessian_hook, quality_hook, show_notes, training_progress
     from trainers import record
 
     warnings.showwarning = show_warning_line  # one line, as the CLI shows it (also in a worker process)
@@ -183,10 +185,109 @@ def record_one(item: Planned, log_every: Optional[float] = None) -> float:
     progress_kwargs = {} if log_every is None else {"log_every": log_every}
     with training_progress(console, **progress_kwargs) as progress:
         summary = record(item.config, item.path, overwrite=True, progress=progress,
-                         on_start=lambda trainer: show_notes(trainer, console), on_hessian_step=hessian_hook(console))
+                         on_start=lambda trainer: show_notes(trainer, console), on_hessian_step=hessian_hook(console),
+                         on_quality_step=quality_hook(item.config, None, console))
     console.print(f"{item.title}: {summary.status}, {summary.iterations:,} iterations in {summary.seconds:.0f} s"
                   + (f" ({summary.message})" if summary.message else ""), highlight=False)
     return summary.seconds
+
+
+def ensure_classifiers(planned: list[Planned]) -> None:
+    """Train (once, cached) the domain classifier of every dataset planned, before any run starts: runs side by
+    side then find it in the cache instead of each training its own."""
+    from landscape.cli.console import console
+    from landscape.cli.quality import resolve_reference
+
+    for dataset in dict.fromkeys(item.dataset for item in planned):
+        ref = resolve_reference(dataset, planned[0].config.data_dir, None, console)
+        console.print(f"{dataset} classifier: {100 * ref.accuracy:.2f}% test accuracy ({ref.path.name})", highlight=False)
+
+
+def add_missing_quality(planned: list[Planned]) -> None:
+    """Measure sample quality at the checkpoints of runs recorded without it (older run files)."""
+    from analysis.quality.checkpoints import measure_checkpoint
+    from analysis.quality.classifiers import get_reference
+    from landscape import open_run
+    from landscape.cli.console import console
+
+    for item in planned:
+        run = open_run(item.path)
+        if not run.quality.empty:
+            continue
+        reference = get_reference(item.dataset, data_dir=item.config.data_dir, train=False)
+        for step in run.checkpoint_steps:
+            measure_checkpoint(run, step, reference)
+            console.print(f"{item.path.name}: quality at checkpoint {step:,}", highlight=False)
+
+
+def quality_table(planned: list[Planned], runs: dict[str, Any]) -> str:
+    """Markdown: each run's sample quality at every measured step, and what the report says about it."""
+    from analysis.quality.measure import METRIC_TITLES
+
+    shown = ("inception_score", "class_kl", "classes_covered", "frechet_distance", "precision", "recall", "coverage")
+    rows = ["| configuration | epoch | step | " + " | ".join(METRIC_TITLES[m] for m in shown) + " | n |",
+            "|---|---:|---:|" + "---:|" * len(shown) + "---:|"]
+    for item in planned:
+        q = runs[item.key].quality
+        if q.empty:
+            rows.append(f"| {item.title} | - | - |" + " - |" * len(shown) + " - |")
+            continue
+        wide = q.pivot_table(index=["step", "epoch"], columns="metric", values="value").reset_index()
+        n = q.groupby("step")["n"].first()
+        for _, r in wide.iterrows():
+            cells = [f"{int(r[m])}" if m == "classes_covered" else f"{r[m]:.3g}" for m in shown]
+            rows.append(f"| {item.title} | {int(r['epoch'])} | {int(r['step']):,} | " + " | ".join(cells)
+                        + f" | {int(n[r['step']]):,} |")
+    return "\n".join(rows)
+
+
+def classifier_accuracies(planned: list[Planned]) -> str:
+    """``mnist 99.1%, ...``: the test accuracy of each dataset's cached classifier."""
+    from analysis.quality.classifiers import get_reference
+
+    parts = []
+    for dataset in dict.fromkeys(item.dataset for item in planned):
+        ref = get_reference(dataset, data_dir=planned[0].config.data_dir, train=False)
+        parts.append(f"{dataset} {100 * ref.accuracy:.1f}%")
+    return ", ".join(parts)
+
+
+def quality_markdown(planned: list[Planned], runs: dict[str, Any], report: Any, level: str = "##") -> str:
+    """The sample-quality section: how it was measured, the table, and the report's findings."""
+    return "\n".join([
+        f"{level} Sample quality",
+        "",
+        "Measured during training at the sample epochs by each dataset's own classifier (test accuracy: "
+        f"{classifier_accuracies(planned)}) on 10,000 generated images against the 10,000 real test images. "
+        "Class KL is KL(p_gen || p_real) of the predicted classes (0: the real class mix; log 10 = 2.30: one class); "
+        "the Frechet distance, precision, recall and coverage are on the classifier's penultimate features.",
+        "",
+        quality_table(planned, runs),
+        "",
+        "Where quality changes most, and whether the landscape summaries change in the same stage (`landscape report`):",
+        "",
+        *[f"- {finding}" for finding in quality_findings(report)],
+    ])
+
+
+def quality_figure(planned: list[Planned], runs: dict[str, Any], out: Path, dpi: int) -> list[str]:
+    """``quality_timeline.png``: loss, gradient norm and sample quality against iteration, one run per row."""
+    import matplotlib.pyplot as plt
+
+    from analysis.timeline import timeline_figure
+
+    measured = [runs[item.key] for item in planned if not runs[item.key].quality.empty]
+    if not measured:
+        return []
+    fig = timeline_figure(measured, height=2.0)
+    fig.savefig(out / "quality_timeline.png", dpi=dpi)
+    plt.close(fig)
+    return ["quality_timeline.png"]
+
+
+def quality_findings(report: Any) -> list[str]:
+    """The report's sentence per run on where quality changes most and whether the landscape changes there too."""
+    return [f"{r['run']}: {r['finding']}" for r in report.quality_changes.to_dict("records")]
 
 
 def add_missing_hessians(planned: list[Planned]) -> None:
@@ -537,6 +638,8 @@ def summary_markdown(planned: list[Planned], runs: dict[str, Any], report: Any, 
         "",
         *[f"![{name}]({name})" for name in figures],
         "",
+        quality_markdown(planned, runs, report),
+        "",
         "## Stationarity verdicts",
         "",
         "The last stage's verdict and the whole run's, per network (`landscape report runs/*.h5` gives the evidence).",
@@ -597,13 +700,20 @@ def main(
         planned = plan(out, epochs, dcgan_epochs, subset, dcgan_subset, dcgan_max_iters, device, data_dir, seed, only,
                        hessian, dcgan_precision_for(dcgan_precision, device), threads=1 if jobs > 1 else None)
         out.mkdir(parents=True, exist_ok=True)
+        ensure_classifiers(planned)
         trained = record_all(planned, jobs)
         add_missing_hessians(planned)
+        add_missing_quality(planned)
         runs = {item.key: open_run(item.path) for item in planned}
         console.print("Drawing figures and writing the summary ...")
-        figures = lgc_figures(planned, runs, out, dpi) + sample_figures(planned, runs, out, dpi)
+        figures = (lgc_figures(planned, runs, out, dpi) + sample_figures(planned, runs, out, dpi)
+                   + quality_figure(planned, runs, out, dpi))
         report = stationarity_report([runs[item.key] for item in planned])
         (out / "summary.md").write_text(summary_markdown(planned, runs, report, figures, trained) + "\n")
+        command = " ".join(["python examples/reproduce_moses2021.py", *sys.argv[1:]])
+        (out / "quality.md").write_text(f"# Sample quality of the reproduction's runs\n\nGenerated by `{command}`.\n\n"
+                                        + quality_markdown(planned, runs, report, level="##")
+                                        + "\n\n![quality timeline](quality_timeline.png)\n")
     except LandscapeError as err:
         console.print(f"[bold red]Error:[/] {err}", highlight=False)
         raise typer.Exit(2) from None

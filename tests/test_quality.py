@@ -173,7 +173,7 @@ def test_landscape_quality_measures_checkpoints_and_keeps_the_file_whole(quality
     before = open_run(path)
     result = landscape("quality", str(path), "--steps", "first,last", "--samples", "500")
     assert result.returncode == 0, result.stderr
-    assert "Sample quality" in result.stdout and "Inception Score" in result.stdout
+    assert "Sample quality" in result.stdout and "classifier Inception Score" in result.stdout
     after = open_run(path)
     q = after.quality
     assert {0, 60} <= set(q["step"])

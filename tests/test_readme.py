@@ -2,7 +2,7 @@
 
 Training commands get a few extra options so that they finish in seconds (appended,
 so they override: `--max-iters 3 --subset 256 --batch-size 64 --hessian-every 0
---device cpu`); synopsis lines lose their `[optional ...]` parts; the quick start's
+--device cpu`; a classifier is trained for one epoch on 2,000 images into the run folder); synopsis lines lose their `[optional ...]` parts; the quick start's
 commands run exactly as written. Everything runs in one temporary folder, so later
 examples find the files earlier ones wrote (`runs/x.h5`), as a reader's would.
 """
@@ -21,6 +21,8 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 README = (REPO / "README.md").read_text()
 FAST_RECORD = ["--max-iters", "3", "--subset", "256", "--batch-size", "64", "--hessian-every", "0", "--device", "cpu"]
+#: A classifier trained by a README line: a small budget, into the run folder (the suite's cache keeps its own).
+FAST_CLASSIFIER = ["--epochs", "1", "--subset", "2000", "--out", "runs/readme-classifier.h5"]
 
 
 def blocks(language: str) -> list[str]:
@@ -35,7 +37,11 @@ def commands() -> list[str]:
             line = re.sub(r"\s+#.*$", "", line).strip()
             if line.startswith("landscape "):
                 line = re.sub(r"\s*\[[^\]]*\]", "", line)  # synopsis: drop the optional parts
-                lines.append(line + (" " + " ".join(FAST_RECORD) if line.startswith("landscape record") else ""))
+                if line.startswith("landscape record"):
+                    line += " " + " ".join(FAST_RECORD)
+                elif line.startswith("landscape classifier train"):
+                    line += " " + " ".join(FAST_CLASSIFIER)
+                lines.append(line)
     return lines
 
 

@@ -38,6 +38,12 @@ METRIC_TITLES: dict[str, str] = {
     "modes_covered": "modes covered",
     "high_quality": "high-quality fraction",
 }
+#: Short column names for narrow tables (terminal output).
+METRIC_SHORT: dict[str, str] = {
+    "inception_score": "IS", "class_kl": "KL", "classes_covered": "classes", "frechet_distance": "FD",
+    "precision": "prec.", "recall": "recall", "density": "dens.", "coverage": "cover.", "modes_covered": "modes",
+    "high_quality": "HQ",
+}
 #: Whether a larger value is better (None: neither, e.g. density's ideal is 1).
 HIGHER_IS_BETTER: dict[str, bool | None] = {
     "inception_score": True, "class_kl": False, "classes_covered": True, "frechet_distance": False,
@@ -152,6 +158,7 @@ def _config(config: Any) -> Any:
 __all__ = [
     "HIGHER_IS_BETTER",
     "IMAGE_METRICS",
+    "METRIC_SHORT",
     "METRIC_TITLES",
     "TOY_METRICS",
     "TOY_POINTS",

@@ -125,6 +125,8 @@ def quality_changes(per_stage: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFr
         change = (f"{metric_words} {before[primary]:.3g} -> {after[primary]:.3g}, {cov_words} covered "
                   f"{_int(before.get(covered))} -> {_int(after.get(covered))}")
         head = ("Collapse" if collapse else "The largest quality change") + f" in stage {stage} ({change})"
+        if not collapse and size == 0:
+            head = f"Sample quality does not change from stage to stage ({change.split(' -> ')[0]} throughout)"
         if land_stage is None:
             finding = f"{head}; no landscape summary change to compare with."
         elif same:

@@ -89,18 +89,19 @@ def list_classifiers() -> None:
                       highlight=False, soft_wrap=True)
         return
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
-    for name, justify in [("dataset", "left"), ("test accuracy", "right"), ("epochs", "right"), ("train images", "right"),
-                          ("train time", "right"), ("default", "left"), ("file", "left")]:
-        table.add_column(name, justify=justify, overflow="fold")
+    for name, justify in [("dataset", "left"), ("accuracy", "right"), ("epochs", "right"), ("images", "right"),
+                          ("time", "right"), ("default", "left"), ("file", "left")]:
+        table.add_column(name, justify=justify, no_wrap=name != "file", overflow="fold")
     for meta in found:
         if "error" in meta:
             table.add_row("?", "[red]unusable[/]", "", "", "", "", f"{meta['path'].name}: {meta['error']}")
             continue
         table.add_row(meta["dataset"], f"{100 * meta['test_accuracy']:.2f}%", str(meta["recipe"]["epochs"]),
-                      f"{meta['train_images']:,}", f"{meta['train_seconds']:.0f} s ({meta['threads']} thr.)",
+                      f"{meta['train_images']:,}", f"{meta['train_seconds']:.0f} s",
                       "yes" if meta["default_recipe"] and not meta.get("subset") else "no", meta["path"].name)
     console.print(table)
-    console.print(f"Cache: {classifiers_dir()}", highlight=False, soft_wrap=True)
+    console.print(f"Accuracy on the real test set; epochs, training images and time of its training. Cache: "
+                  f"{classifiers_dir()}", highlight=False, soft_wrap=True)
 
 
 class batch_progress:  # noqa: N801 - used as a context manager like a function

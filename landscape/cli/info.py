@@ -47,9 +47,17 @@ def info(
         "samples (epochs)": _steps(run.sample_epochs),
         "probe batch": _probe(run),
         "hessian estimates": _hessian(run),
+        "sample quality (steps)": _quality(run),
     }
     for name, value in groups.items():
         console.print(f"{name}: {value if value else 'none'}")
+
+
+def _quality(run) -> str | None:
+    q = run.quality
+    if q.empty:
+        return None
+    return f"{_steps(sorted(q['step'].unique().tolist()))} ({', '.join(dict.fromkeys(q['metric']))})"
 
 
 def _step_range(run) -> str:

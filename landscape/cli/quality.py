@@ -123,29 +123,35 @@ def quality(
             values = measure_checkpoint(run, step, reference, n=samples, n_real=real_samples, seed=seed, device=device)
             results.append((step, values))
             progress.update(task, advance=1)
-    console.print(_table(results, dict(zip(chosen, measured_stage(run, chosen, stages).tolist())), reference))
+    console.print(_table(results, dict(zip(chosen, measured_stage(run, chosen, stages).tolist()))))
+    console.print(legend(reference), highlight=False, soft_wrap=True)
     console.print(f"Stored {len(results)} measurement(s) in [bold]{run_file}[/] under /quality.", highlight=False,
                   soft_wrap=True)
 
 
-def _table(results: list[tuple[int, dict[str, float]]], stage_of: dict[int, int], reference: Any) -> Any:
+def legend(reference: Any) -> str:
+    """What the table's short column names mean, and which classifier measured."""
+    if reference is None:
+        return "modes: modes covered; HQ: fraction of points within 3 standard deviations of a mode."
+    return (f"{reference.dataset} classifier at {100 * reference.accuracy:.2f}% test accuracy. IS: classifier Inception "
+            "Score; KL: KL(p_gen || p_real) of predicted classes; classes: classes covered; FD (Frechet distance), "
+            "precision, recall, density and coverage on its penultimate features against the real test images.")
+
+
+def _table(results: list[tuple[int, dict[str, float]]], stage_of: dict[int, int]) -> Any:
     from rich import box
     from rich.table import Table
 
-    from analysis.quality.measure import METRIC_TITLES
+    from analysis.quality.measure import METRIC_SHORT
 
     names = list(results[0][1]) if results else []
-    table = Table(title="Sample quality", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    table = Table(title="Sample quality", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False,
+                  collapse_padding=True)
     table.add_column("step", justify="right")
     table.add_column("stage", justify="right")
     for name in names:
-        table.add_column(METRIC_TITLES.get(name, name), justify="right")
+        table.add_column(METRIC_SHORT.get(name, name), justify="right")
     for step, values in results:
         cells = [f"{int(v)}" if name in ("classes_covered", "modes_covered") else f"{v:.4g}" for name, v in values.items()]
         table.add_row(str(step), str(stage_of.get(step, "")), *cells)
-    if reference is not None:
-        table.caption = (f"{reference.dataset} classifier at {100 * reference.accuracy:.2f}% test accuracy; class KL is "
-                         "KL(p_gen || p_real) of predicted classes; Frechet distance, precision, recall, density and "
-                         "coverage on its penultimate features against the real test images.")
-        table.caption_justify = "left"
     return table
