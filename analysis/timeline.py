@@ -214,16 +214,16 @@ def timeline_figure(
     for r, run in enumerate(data):
         top, bottom = axes[n_panels * r, 0], axes[n_panels * r + 1, 0]
         bottom.sharex(top)
-        if n_panels == 3:
-            _quality_panel(run, panels[r], axes[n_panels * r + 2, 0], top, palette)
-            bottom.tick_params(labelbottom=False)
-            bottom.set_xlabel("")
         timelineplot(run.tidy, "loss", networks=networks, palette=palette, smooth=smooth, log_y=log_y, ax=top,
                      legend=False)
         timelineplot(run.tidy, "grad_norm", networks=networks, palette=palette, smooth=smooth, log_y=log_y,
                      ax=bottom, legend=False)
         top.tick_params(labelbottom=False)
         top.set_xlabel("")
+        if n_panels == 3:
+            _quality_panel(run, panels[r], axes[n_panels * r + 2, 0], top, palette)
+            bottom.tick_params(labelbottom=False)
+            bottom.set_xlabel("")
         top.set_title(run.heading, fontsize="medium")
         lines = [h for h in top.get_lines() if not h.get_label().startswith("_")]
         patches = shade_stages_handles(run.tidy, palette)

@@ -18,6 +18,9 @@ from pathlib import Path
 
 import pytest
 
+#: The README's commands record on all three datasets (and measure their sample quality).
+pytestmark = pytest.mark.needs_data("mnist", "fashion-mnist", "cifar10")
+
 REPO = Path(__file__).resolve().parents[1]
 README = (REPO / "README.md").read_text()
 FAST_RECORD = ["--max-iters", "3", "--subset", "256", "--batch-size", "64", "--hessian-every", "0", "--device", "cpu"]
