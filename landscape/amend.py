@@ -16,6 +16,7 @@ from pathlib import Path
 from collections.abc import Callable
 from typing import Any, Mapping
 
+from landscape.atomic import replacing
 from landscape.errors import RunFileError
 from landscape.runfile import open_for_read, run_status, write_hessian_group, write_quality_group
 
@@ -48,17 +49,10 @@ def _change(path: str | os.PathLike, write: Callable[[Any], None]) -> None:
         pid = int(handle.attrs.get("writer_pid", -1))
     if status == "running":
         raise RunFileError(f"{path} is still being written by process {pid}; wait until the run ends.")
-    tmp = path.with_name(path.name + ".tmp")
-    shutil.copy2(path, tmp)
-    try:
+    with replacing(path, path.with_name(path.name + ".tmp")) as tmp:
+        shutil.copy2(path, tmp)
         with h5py.File(tmp, "a") as handle:
             write(handle)
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 __all__ = ["append_hessian", "append_quality"]

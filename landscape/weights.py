@@ -20,6 +20,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from landscape.atomic import replacing
 from landscape.errors import LandscapeError
 
 #: The ``format`` attribute of a weights file, and its version.
@@ -59,22 +60,14 @@ def save_weights(path: str | os.PathLike, arrays: Mapping[str, Any], meta: Mappi
     path.parent.mkdir(parents=True, exist_ok=True)
     plain = {name: _to_numpy(value) for name, value in arrays.items()}
     meta_json = json.dumps(dict(meta), sort_keys=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with h5py.File(tmp, "w") as handle:
-            handle.attrs["format"] = WEIGHTS_FORMAT
-            handle.attrs["format_version"] = WEIGHTS_VERSION
-            handle.attrs["meta"] = meta_json
-            handle.attrs["sha256"] = weights_digest(meta_json, plain)
-            group = handle.create_group(_ARRAYS)
-            for name, array in plain.items():
-                group.create_dataset(name, data=array)
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    with replacing(path, path.with_name(f".{path.name}.{os.getpid()}.tmp")) as tmp, h5py.File(tmp, "w") as handle:
+        handle.attrs["format"] = WEIGHTS_FORMAT
+        handle.attrs["format_version"] = WEIGHTS_VERSION
+        handle.attrs["meta"] = meta_json
+        handle.attrs["sha256"] = weights_digest(meta_json, plain)
+        group = handle.create_group(_ARRAYS)
+        for name, array in plain.items():
+            group.create_dataset(name, data=array)
     return path
 
 
