@@ -2,8 +2,9 @@
 
 Training commands get a few extra options so that they finish in seconds (appended,
 so they override: `--max-iters 3 --subset 256 --batch-size 64 --hessian-every 0
---device cpu`; a classifier is trained for one epoch on 2,000 images into the run folder); synopsis lines lose their `[optional ...]` parts; the quick start's
-commands run exactly as written. Everything runs in one temporary folder, so later
+--device cpu --quality-samples 1000`; a classifier is trained for one epoch on 2,000
+images into the run folder); synopsis lines lose their `[optional ...]` parts; the quick
+start's commands run exactly as written. Everything runs in one temporary folder, so later
 examples find the files earlier ones wrote (`runs/x.h5`), as a reader's would.
 """
 
@@ -23,7 +24,8 @@ pytestmark = pytest.mark.needs_data("mnist", "fashion-mnist", "cifar10")
 
 REPO = Path(__file__).resolve().parents[1]
 README = (REPO / "README.md").read_text()
-FAST_RECORD = ["--max-iters", "3", "--subset", "256", "--batch-size", "64", "--hessian-every", "0", "--device", "cpu"]
+FAST_RECORD = ["--max-iters", "3", "--subset", "256", "--batch-size", "64", "--hessian-every", "0", "--device", "cpu",
+               "--quality-samples", "1000"]
 #: A classifier trained by a README line: a small budget, into the run folder (the suite's cache keeps its own).
 FAST_CLASSIFIER = ["--epochs", "1", "--subset", "2000", "--out", "runs/readme-classifier.h5"]
 

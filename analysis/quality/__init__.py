@@ -1,7 +1,14 @@
-"""Sample quality of generators, from a domain classifier's outputs: ``analysis.quality``.
+"""Sample quality of generators, measured next to the landscape: ``analysis.quality``.
 
-:mod:`~analysis.quality.metrics`: inception score, class distribution, KL and
-coverage, Fréchet distance of features, precision / recall / density / coverage.
+- :mod:`~analysis.quality.metrics`: the metrics on a domain classifier's outputs: classifier Inception
+  Score, class distribution, KL and coverage, Frechet distance of features, precision / recall /
+  density / coverage (each with its formula and reference);
+- :mod:`~analysis.quality.classifiers`: the per-dataset domain classifiers, trained once and cached
+  (:func:`get_reference`), with the real test set's features they compare against;
+- :mod:`~analysis.quality.measure`: generate, classify, compute every metric (:func:`measure_generator`);
+- :mod:`~analysis.quality.hook`: the measurement during training (``record(..., on_quality_step=quality_hook(ref))``);
+- :mod:`~analysis.quality.checkpoints`: the measurement at a run's checkpoints, stored atomically;
+- :mod:`~analysis.quality.stages`: quality per training stage beside the landscape, and where it changes most.
 """
 
 from analysis.quality.metrics import (
@@ -15,15 +22,34 @@ from analysis.quality.metrics import (
     knn_radii,
     prdc,
 )
+from analysis.quality.classifiers import QualityReference, get_reference, load_reference, train_reference
+from analysis.quality.measure import IMAGE_METRICS, METRIC_TITLES, TOY_METRICS, measure_generator, measure_images
+from analysis.quality.hook import quality_hook
+from analysis.quality.checkpoints import measure_checkpoint
+from analysis.quality.stages import quality_changes, quality_frame, stage_quality
 
 __all__ = [
+    "IMAGE_METRICS",
+    "METRIC_TITLES",
+    "QualityReference",
+    "TOY_METRICS",
     "class_distribution",
     "class_kl",
     "classes_covered",
     "feature_statistics",
     "frechet_distance",
+    "get_reference",
     "inception_score",
     "inception_score_std",
     "knn_radii",
+    "load_reference",
+    "measure_checkpoint",
+    "measure_generator",
+    "measure_images",
     "prdc",
+    "quality_changes",
+    "quality_frame",
+    "quality_hook",
+    "stage_quality",
+    "train_reference",
 ]
