@@ -324,3 +324,23 @@ def test_get_reference_trains_once_on_a_miss_then_uses_the_cache(tmp_path, share
     first.path.rename(target)
     second = classifiers.get_reference("mnist", data_dir=shared_data, on_train=notes.append)
     assert calls == ["mnist"] and second.path == target
+
+
+def test_record_refuses_bad_quality_options_before_writing_anything(tmp_path, shared_data):
+    """Too many quality samples, or another dataset's classifier: one sentence, and no run file."""
+    out = tmp_path / "run.h5"
+    base = ["record", "--arch", "vanilla", "--data", "mnist", "--max-iters", "3", "--subset", "256", "--batch-size", "64",
+            "--hessian-every", "0", "--out", str(out)]
+    line = one_sentence_error(landscape(*base, "--quality-samples", "20000"))
+    assert "20000 generated samples are more than mnist's 10000 test images" in line
+    assert not out.exists()
+    fashion = tmp_path / "fashion.h5"
+    trained = landscape("classifier", "train", "--data", "fashion-mnist", "--epochs", "1", "--subset", "500", "--out",
+                        str(fashion))
+    assert trained.returncode == 0, trained.stderr
+    line = one_sentence_error(landscape(*base, "--classifier", str(fashion)))
+    assert "is a fashion-mnist classifier" in line and "mnist" in line
+    assert not out.exists()
+    result = landscape(*base, "--quality-every", "0")
+    assert result.returncode == 0, result.stderr
+    assert open_run(out).quality.empty
