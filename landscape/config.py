@@ -130,6 +130,9 @@ class TrainConfig:
     quality_every: int | None = None
     quality_samples: int = 10_000  # generated images per quality measurement (image datasets; toys use 2,500 points)
     data_dir: str | None = None  # dataset root; None -> $LANDSCAPE_DATA or ./data
+    # Resume state (trainers.resume): None -> about every 5 minutes of wall time, 0 -> never, N -> every N
+    # iterations; always at the stage boundaries too (unless 0). Changes nothing in the run's numbers.
+    resume_every: int | None = None
 
     def __post_init__(self) -> None:
         for name in ("betas", "sample_epochs", "smooth_real", "smooth_fake"):
@@ -178,6 +181,8 @@ class TrainConfig:
             _int_at_least("hessian_every", self.hessian_every, 0)
         if self.quality_every is not None:
             _int_at_least("quality_every", self.quality_every, 0)
+        if self.resume_every is not None:
+            _int_at_least("resume_every", self.resume_every, 0)
         _int_at_least("quality_samples", self.quality_samples, 10)
         if self.threads is not None:
             _int_at_least("threads", self.threads, 1)
@@ -332,6 +337,11 @@ def _in_unit(name: str, value: Any, closed_right: bool) -> None:
         raise LandscapeError(f"{name} must be in {bound}, got {value!r}.")
 
 
+#: Settings a resumed run may change: where the data is and how often the resume state is written change
+#: nothing in the run's numbers. Every other setting must equal the run file's.
+RESUME_FREE_SETTINGS = ("data_dir", "resume_every")
+
+
 def dataset_title(name: str) -> str:
     """The display name of a dataset ("Fashion-MNIST"), or the name itself if it is not registered."""
     spec = _DATASET_SPECS.get(str(name)) or _TOYS.get(str(name))
@@ -354,6 +364,7 @@ __all__ = [
     "OPTIMIZERS",
     "OPTIMIZER_TITLES",
     "PRECISIONS",
+    "RESUME_FREE_SETTINGS",
     "TrainConfig",
     "Z_DISTS",
     "check_device",

@@ -221,6 +221,29 @@ def write_quality_group(handle, step: int, values: Mapping[str, float], n: int, 
             group.attrs[name] = value
 
 
+def truncate_run(handle, step: int, epoch: int) -> tuple[int, float]:
+    """Cut an open run file back to the moment a resume state was taken: after ``step`` iterations, in ``epoch``.
+
+    Drops the metrics and layer rows of iterations ``step`` and later, the
+    checkpoints, Hessian estimates and quality measurements after ``step``, and the
+    sample grids of epochs ``epoch`` and later. Returns the rows dropped and the
+    ``time`` of the last row kept (0 without one).
+    """
+    metrics = handle[METRICS]
+    steps = metrics.fields("step")[:]
+    keep = int(np.searchsorted(steps, step, side="left"))
+    dropped = int(metrics.shape[0] - keep)
+    last_time = float(metrics[keep - 1]["time"]) if keep else 0.0
+    metrics.resize((keep,))
+    for layers in handle.get(LAYERS, {}).values():
+        layers.resize((keep, layers.shape[1]))
+    for group, last in ((CHECKPOINTS, step), (HESSIAN, step), (QUALITY, step), (SAMPLES, epoch - 1)):
+        for key in list(handle.get(group, {})):
+            if int(key) > last:
+                del handle[group][key]
+    return dropped, last_time
+
+
 def to_numpy(value: Any) -> np.ndarray:
     """A host numpy array of an array-like or tensor on any device (half precisions widened to float32)."""
     if hasattr(value, "detach"):

@@ -97,7 +97,7 @@ def load_weights(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict[s
             handle[_ARRAYS].visititems(collect)
     except WeightsFileError:
         raise
-    except (OSError, KeyError, ValueError):
+    except (OSError, KeyError, ValueError, RuntimeError):
         raise WeightsFileError(f"{path} is damaged: it cannot be read as a landscape weights file; delete it.") from None
     if weights_digest(meta_json, arrays) != stored:
         raise WeightsFileError(f"{path} was changed or damaged after it was written (its SHA-256 digest does not "

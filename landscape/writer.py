@@ -15,10 +15,12 @@ time, whichever comes first.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import sys
 import time
+import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Mapping
@@ -43,6 +45,7 @@ from landscape.runfile import (
     metrics_dtype,
     to_json,
     to_numpy,
+    truncate_run,
     write_hessian_group,
     write_quality_group,
 )
@@ -107,6 +110,55 @@ class RunWriter:
         self._layer_device: dict[str, list[tuple[int, Any]]] = {}
         self._file.flush()
 
+    @classmethod
+    def reopen(cls, path: str | os.PathLike, step: int, epoch: int, *, flush_rows: int = 4096,
+               flush_seconds: float = 1.0) -> tuple["RunWriter", int]:
+        """Continue writing the closed or killed run file at ``path`` from iteration ``step`` (a resume state's).
+
+        Rows of iterations ``step`` and later are dropped, as are the checkpoints,
+        Hessian estimates and quality measurements after ``step`` and the sample grids
+        of epochs ``epoch`` and later: what the continuation will write again.
+        Returns the writer and the number of rows dropped. The ``time`` column goes on
+        from the last kept row's value.
+        """
+        self = cls.__new__(cls)
+        self.path = Path(path)
+        self.flush_rows, self.flush_seconds = int(flush_rows), float(flush_seconds)
+        try:
+            self._file = h5py.File(self.path, "r+", locking=False)
+        except OSError as err:
+            raise RunFileError(f"Cannot open the run file {self.path} to resume it: {err.strerror or err}.") from None
+        self._closed = False
+        try:
+            dropped, last_time = truncate_run(self._file, step, epoch)
+        except BaseException:
+            self._file.close()
+            raise
+        self._dtype = self._file[METRICS].dtype
+        self.fields = tuple(self._dtype.names)
+        self._buf = self._empty_block()
+        self._n = 0
+        self._rows_written = self._file[METRICS].shape[0]
+        self._device_rows = []
+        self._layer_names = {name: json.loads(ds.attrs["names"]) for name, ds in self._file.get(LAYERS, {}).items()}
+        self._layer_buf = {name: np.full((self.flush_rows, len(names)), np.nan, dtype="<f4")
+                           for name, names in self._layer_names.items()}
+        self._layer_device = {name: [] for name in self._layer_names}
+        self._start = time.monotonic() - last_time
+        self._last_flush = time.monotonic()
+        attrs = self._file.attrs
+        history = json.loads(attrs.get("resumed", "[]"))
+        history.append({"step": int(step), "dropped_rows": dropped, "previous_status": _text(attrs.get("status")),
+                        "at": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+        attrs["resumed"] = to_json(history)
+        attrs["status"] = "running"
+        attrs["writer_pid"] = os.getpid()
+        attrs["writer_host"] = socket.gethostname()
+        if "closed" in attrs:
+            del attrs["closed"]
+        self._file.flush()
+        return self, dropped
+
     # ------------------------------------------------------------------ set-up
     def _write_root_attrs(self, config: Mapping[str, Any]) -> None:
         attrs = self._file.attrs
@@ -120,6 +172,7 @@ class RunWriter:
         attrs["status"] = "running"
         attrs["writer_pid"] = os.getpid()
         attrs["writer_host"] = socket.gethostname()
+        attrs["run_id"] = uuid.uuid4().hex  # ties a resume state to this file, not to another of the same name
 
     def _define(self, fields: Iterable[str] | Mapping[str, Any]) -> None:
         """Fix the run's fields (base fields first) and create ``/metrics`` for them."""
@@ -258,6 +311,12 @@ class RunWriter:
                 pending.clear()
 
     @property
+    def run_id(self) -> str | None:
+        """The run file's identity (a random hex string written at creation; None in files older than it)."""
+        value = self._file.attrs.get("run_id")
+        return None if value is None else _text(value)
+
+    @property
     def rows(self) -> int:
         """Iterations recorded so far (written and buffered)."""
         return self._rows_written + self._n
@@ -368,6 +427,10 @@ class RunWriter:
     def _check_open(self) -> None:
         if self._closed:
             raise RuntimeError(f"the run writer for {self.path} is closed")
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _now() -> float:

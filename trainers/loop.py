@@ -180,6 +180,7 @@ class GANTrainer:
         self._peek_host: torch.Tensor | None = None  # pinned copy of the latest losses (CUDA)
         self._peek_event = None
         self._peek_values: list[float] = []
+        self.resume_saver = None  # a trainers.resume.ResumeSaver: writes the resume state when due
         if writer is not None:
             self.start_recording(writer)
 
@@ -386,6 +387,8 @@ class GANTrainer:
             if end_of_epoch:
                 self.epoch += 1
                 self.batch_in_epoch = 0
+            if w is not None and self.resume_saver is not None and self.resume_saver.due(self):
+                self.resume_saver.save(self)
             if progress is not None and time.monotonic() >= next_report:
                 progress(self)
                 next_report = time.monotonic() + progress_every

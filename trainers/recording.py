@@ -34,7 +34,10 @@ from typing import Any
 from landscape.config import TrainConfig
 from landscape.data.toys import is_toy, toy_dataset
 from landscape.errors import DivergedError, LandscapeError, RunFileError
+from landscape.resume import load_resume_state, remove_resume_state
+from landscape.writer import RunWriter
 from trainers.loop import GANTrainer
+from trainers.resume import ResumeSaver, restore_trainer
 from trainers.precision import matmul_precision
 from trainers.threads import torch_threads
 
@@ -51,6 +54,8 @@ class RunSummary:
     config: TrainConfig  # as run: device and hessian_every resolved
     notes: list[str] = field(default_factory=list)  # settings resolved differently from the config's request
     message: str | None = None  # why a diverged run stopped
+    resumed_from: int | None = None  # a resumed run: the step of the resume state it continued from
+    dropped_rows: int = 0  # a resumed run: rows recorded after that state, dropped from the file
 
 
 def default_run_path(config: TrainConfig) -> Path:
@@ -63,6 +68,7 @@ def record(
     path: str | os.PathLike,
     *,
     overwrite: bool = False,
+    resume: bool = False,
     on_hessian_step: Callable[[GANTrainer], None] | None = None,
     on_quality_step: Callable[[GANTrainer], None] | None = None,
     on_start: Callable[[GANTrainer], None] | None = None,
@@ -76,32 +82,91 @@ def record(
     exact measure needs none); ``on_start(trainer)`` once the trainer is built,
     before anything is recorded (e.g. to show ``trainer.notes`` or keep the
     trainer to stop it); ``progress(trainer)`` a few times a second while training.
-    """
-    from landscape.writer import RunWriter
 
+    While training, the run's resume state is kept next to the run file
+    (:mod:`trainers.resume`; ``config.resume_every``). ``resume=True`` continues the
+    killed, interrupted or diverged run at ``path`` from that state: ``config`` must
+    be the run's (only :data:`~landscape.config.RESUME_FREE_SETTINGS` may differ),
+    the rows recorded after the state are dropped, and on the same device and
+    thread count the continuation is bit for bit the uninterrupted run.
+    """
     path = Path(path)
     if path.is_dir():
         raise RunFileError(f"{path} is a directory; give a run file name such as {path / 'run.h5'}.")
-    if path.exists() and not overwrite:
+    run = resumable_run(path) if resume else None
+    if not resume and path.exists() and not overwrite:
         raise RunFileError(f"{path} already exists; choose another path, or overwrite=True to replace it.")
     dataset = load_training_data(config)
     check_dataset_size(config, len(dataset))
     data = dataset.points if is_toy(config.dataset) else dataset.images
     trainer = GANTrainer(config, data, on_hessian_step=on_hessian_step, labels=dataset.labels,
                          n_classes=len(dataset.classes), on_quality_step=on_quality_step)
+    state = None
+    if run is not None:
+        check_same_config(trainer.config, run.config, path)
+        state = load_resume_state(path, run.attrs.get("run_id"))
     if on_start is not None:
         on_start(trainer)
     start = time.monotonic()
-    status, message = "finished", None
+    status, message, dropped = "finished", None, 0
     try:
-        with torch_threads(trainer.config.threads), matmul_precision(trainer.config.precision), \
-                RunWriter(path, trainer.config.to_dict(), run_fields(trainer.config), overwrite=overwrite) as writer:
-            trainer.start_recording(writer)
-            trainer.run(progress=progress)
+        with torch_threads(trainer.config.threads), matmul_precision(trainer.config.precision):
+            if state is None:
+                remove_resume_state(path)  # an overwritten run's state is not this run's
+                writer = RunWriter(path, trainer.config.to_dict(), run_fields(trainer.config), overwrite=overwrite)
+            else:
+                writer, dropped = RunWriter.reopen(path, state[1]["step"], state[1]["epoch"])
+            with writer:
+                saver = ResumeSaver(path, trainer.config.resume_every, trainer.schedule.checkpoint_steps)
+                if state is None:
+                    trainer.start_recording(writer)
+                    if saver.every != 0:
+                        saver.save(trainer)  # a run killed before its first timed state resumes from the start
+                else:
+                    restore_trainer(trainer, *state)
+                    trainer.writer = writer
+                trainer.resume_saver = saver
+                trainer.run(progress=progress)
     except DivergedError as err:
         status, message = "diverged", str(err)
+    if status == "finished":
+        remove_resume_state(path)
     return RunSummary(path, status, trainer.step, trainer.schedule.total_iters, time.monotonic() - start,
-                      trainer.config, list(trainer.notes), message)
+                      trainer.config, list(trainer.notes), message,
+                      resumed_from=None if state is None else int(state[1]["step"]), dropped_rows=dropped)
+
+
+def resumable_run(path: Path) -> Any:
+    """The run file at ``path`` as a :class:`~landscape.reader.Run`, if it can be resumed; one sentence if not."""
+    from landscape.reader import open_run
+    from landscape.runfile import FORMAT_VERSION
+
+    if not path.exists():
+        raise RunFileError(f"No such run file: {path}; there is nothing to resume.")
+    run = open_run(path)
+    version = int(run.attrs.get("format_version", 0))
+    if version != FORMAT_VERSION:
+        raise RunFileError(f"{path} is a run file of format version {version}; this landscape resumes version "
+                           f"{FORMAT_VERSION} only.")
+    if run.status == "finished":
+        raise RunFileError(f"{path} is finished ({run.n_iterations:,} iterations); there is nothing to resume.")
+    if run.status == "running":
+        raise RunFileError(f"{path} is still being written by process {run.attrs.get('writer_pid')}; "
+                           "stop it before resuming it.")
+    return run
+
+
+def check_same_config(config: TrainConfig, stored: dict[str, Any], path: Path) -> None:
+    """One sentence unless ``config`` (resolved) is the config the run at ``path`` was recorded with."""
+    from landscape.config import RESUME_FREE_SETTINGS
+
+    ours = config.to_dict()
+    differ = sorted(k for k in set(ours) | set(stored)
+                    if k not in RESUME_FREE_SETTINGS and ours.get(k) != stored.get(k))
+    if differ:
+        shown = ", ".join(f"{k} {stored.get(k)!r} (asked: {ours.get(k)!r})" for k in differ[:4])
+        raise RunFileError(f"{path} was recorded with another config ({shown}); a run resumes with its own "
+                           "settings only.")
 
 
 def load_training_data(config: TrainConfig) -> Any:
@@ -134,4 +199,4 @@ def check_dataset_size(config: TrainConfig, n_images: int) -> None:
         )
 
 
-__all__ = ["RunSummary", "check_dataset_size", "default_run_path", "load_training_data", "record", "run_fields"]
+__all__ = ["RunSummary", "check_dataset_size", "check_same_config", "resumable_run", "default_run_path", "load_training_data", "record", "run_fields"]

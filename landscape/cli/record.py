@@ -21,8 +21,11 @@ from landscape.errors import LandscapeError
 
 
 def record(
-    arch: Annotated[str, typer.Option("--arch", help="Architecture.", **choices(ARCHS))],
-    data: Annotated[str, typer.Option("--data", help="Dataset.", **choices(DATASETS))],
+    ctx: typer.Context,
+    arch: Annotated[Optional[str], typer.Option("--arch", help="Architecture. (required unless --resume)",
+                                                show_default=False, **choices(ARCHS))] = None,
+    data: Annotated[Optional[str], typer.Option("--data", help="Dataset. (required unless --resume)",
+                                                show_default=False, **choices(DATASETS))] = None,
     epochs: Annotated[int, typer.Option(help="Training epochs (each a fresh shuffle, full batches).")] = 100,
     batch_size: Annotated[
         Optional[int], typer.Option("--batch-size", help="Images per batch. (default: 128; mlp: 512)", show_default=False)
@@ -135,6 +138,18 @@ def record(
         typer.Option(help="Domain classifier weights file for the quality metrics. (default: the cached one)",
                      show_default=False),
     ] = None,
+    resume_every: Annotated[
+        Optional[int],
+        typer.Option("--resume-every", help="Write the resume state (RUN.h5.resume: weights, optimizers, random "
+                     "states) every N iterations and at the stage boundaries (0: never; default: about every 5 "
+                     "minutes).", show_default=False),
+    ] = None,
+    resume: Annotated[
+        Optional[Path],
+        typer.Option("--resume", help="Continue the killed, interrupted or diverged run RUN.h5 from its resume "
+                     "state, with its own settings; rows recorded after that state are dropped.", metavar="RUN.h5",
+                     show_default=False),
+    ] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing run file.")] = False,
     log_every: Annotated[
         float,
@@ -143,6 +158,20 @@ def record(
     ] = 30.0,
 ) -> None:
     """Train a GAN (defaults: the paper's setup) and record every iteration into a run file."""
+    if not log_every > 0:
+        raise LandscapeError(f"--log-every must be a positive number of seconds, got {log_every:g}.")
+    if resume is not None:
+        given = [name for name in _CONFIG_ARGS + ("out", "force")
+                 if name not in _RESUME_FREE_ARGS and _given(ctx, name)]
+        if given:
+            flags = ", ".join(_flag(ctx, name) for name in given)
+            raise LandscapeError(f"--resume continues a run with the settings in its file; drop {flags}.")
+        config = resumed_config(resume, data_dir, resume_every)
+        _record_with_progress(config, resume, log_every=log_every, classifier=classifier, resume=True)
+        return
+    if arch is None or data is None:
+        raise LandscapeError("Missing option " + ("--arch" if arch is None else "--data")
+                             + "; give --arch and --data (or --resume RUN.h5 to continue a run).")
     with settings_as_flags():
         config = _config(**{k: v for k, v in locals().items() if k in _CONFIG_ARGS})
     from trainers.recording import default_run_path
@@ -151,10 +180,43 @@ def record(
     if path.is_dir():
         raise LandscapeError(f"{path} is a directory; give --out a file name such as {path / 'run.h5'}.")
     if path.exists() and not force:
-        raise LandscapeError(f"{path} already exists; choose another --out or pass --force to overwrite it.")
-    if not log_every > 0:
-        raise LandscapeError(f"--log-every must be a positive number of seconds, got {log_every:g}.")
+        raise LandscapeError(f"{path} already exists; choose another --out, pass --force to overwrite it, or "
+                             f"--resume {path} to continue it.")
     _record_with_progress(config, path, force=force, log_every=log_every, classifier=classifier)
+
+
+#: Options --resume accepts: they change nothing in the run's numbers.
+_RESUME_FREE_ARGS = ("data_dir", "resume_every")
+
+
+def _given(ctx: typer.Context, name: str) -> bool:
+    """Whether the option ``name`` was given on the command line (or by environment), not left at its default."""
+    source = ctx.get_parameter_source(name)
+    return source is not None and source.name != "DEFAULT"
+
+
+def _flag(ctx: typer.Context, name: str) -> str:
+    """The command-line spelling of parameter ``name``, e.g. ``--batch-size``."""
+    for param in ctx.command.params:
+        if param.name == name and param.opts:
+            return max(param.opts, key=len)
+    return name
+
+
+def resumed_config(path: Path, data_dir: Optional[Path], resume_every: Optional[int]) -> Any:
+    """The config stored in the run file at ``path``, with the data root and resume cadence given, if any."""
+    from landscape.config import TrainConfig
+    from trainers.recording import resumable_run
+
+    stored = resumable_run(path).config
+    config = TrainConfig.from_dict(stored, strict=False)
+    changes = {}
+    if data_dir is not None:
+        changes["data_dir"] = str(data_dir)
+    if resume_every is not None:
+        changes["resume_every"] = resume_every
+    with settings_as_flags():
+        return config.replace(**changes) if changes else config
 
 
 #: The settings whose names a library error may mention, and the flags that set them.
@@ -165,6 +227,7 @@ SETTING_FLAGS = {
     "subset": "--subset", "lr_g": "--lr-g", "lr_d": "--lr-d", "max_iters": "--max-iters", "epochs": "--epochs",
     "optimizer": "--optimizer", "threads": "--threads", "precision": "--precision", "seed": "--seed",
     "hessian_every": "--hessian-every", "quality_every": "--quality-every", "quality_samples": "--quality-samples",
+    "resume_every": "--resume-every",
 }
 
 
@@ -183,14 +246,14 @@ def settings_as_flags() -> Iterator[None]:
 _CONFIG_ARGS = ("arch", "data", "epochs", "batch_size", "optimizer", "lr_g", "lr_d", "loss", "d_steps", "clip",
                 "gp_weight", "smooth_real", "smooth_fake", "unroll", "conditional", "seed", "device", "threads",
                 "precision", "data_dir", "max_iters", "subset", "layer_norms", "share_fake_pass", "hessian_every",
-                "quality_every", "quality_samples")
+                "quality_every", "quality_samples", "resume_every")
 
 
 def _config(*, arch: str, data: str, epochs: int, batch_size: Any, optimizer: Any, lr_g: Any, lr_d: Any, loss: str,
             d_steps: Any, clip: Any, gp_weight: Any, smooth_real: Any, smooth_fake: Any, unroll: int,
             conditional: bool, seed: int, device: str, threads: Any, precision: str, data_dir: Any, max_iters: Any,
             subset: Any, layer_norms: bool, share_fake_pass: bool, hessian_every: Any, quality_every: Any,
-            quality_samples: int) -> Any:
+            quality_samples: int, resume_every: Any) -> Any:
     """The TrainConfig the flags describe (the library checks every value)."""
     from landscape.config import TrainConfig
     from landscape.data import canonical_name
@@ -223,11 +286,12 @@ def _config(*, arch: str, data: str, epochs: int, batch_size: Any, optimizer: An
         hessian_every=hessian_every,
         quality_every=quality_every,
         quality_samples=quality_samples,
+        resume_every=resume_every,
     )
 
 
 def _record_with_progress(config: Any, path: Path, force: bool = False, log_every: float = 30.0,
-                          classifier: Optional[Path] = None) -> None:
+                          classifier: Optional[Path] = None, resume: bool = False) -> None:
     """Record one run with a progress bar, Hessian and quality messages; Ctrl-C stops it cleanly. Exits 1 on divergence."""
     from landscape.cli.console import console
     from trainers import record
@@ -238,19 +302,25 @@ def _record_with_progress(config: Any, path: Path, force: bool = False, log_ever
     def on_start(trainer: Any) -> None:
         state["trainer"] = trainer
         show_notes(trainer, console)
+        if resume:
+            _say(console, f"Resuming {path} ({trainer.config.arch} {trainer.config.dataset}, seed "
+                          f"{trainer.config.seed}) from its resume state")
 
     try:
         with training_progress(console, log_every) as progress, _stop_on_sigint(state, console):
-            summary = record(config, path, overwrite=force, on_start=on_start, progress=progress,
+            summary = record(config, path, overwrite=force, resume=resume, on_start=on_start, progress=progress,
                              on_hessian_step=hessian_hook(console), on_quality_step=on_quality)
     except KeyboardInterrupt:
         trainer = state.get("trainer")
         if trainer is None:
             _say(console, "[yellow]Interrupted[/] before training started.")
         else:
-            kept = f"the run file keeps every recorded row: {path}"
+            kept = f"the run file keeps every recorded row: {path}; continue it with landscape record --resume {path}"
             _say(console, f"[yellow]Interrupted[/] after {trainer.step} iterations; {kept}")
         raise typer.Exit(130) from None
+    if summary.resumed_from is not None:
+        dropped = f"; the {summary.dropped_rows:,} rows recorded after it were dropped" if summary.dropped_rows else ""
+        _say(console, f"Resumed from iteration {summary.resumed_from:,}{dropped}")
     if summary.status == "diverged":
         _say(console, f"[bold red]Diverged:[/] {summary.message}; the run file keeps every recorded row: {path}")
         raise typer.Exit(1)
