@@ -96,24 +96,33 @@ def test_killed_at_a_random_iteration_resumes_bit_for_bit(tmp_path, reference, s
     assert "Traceback" not in again.stderr
 
 
-def interrupted_run(path: Path, shared_data: Path, at: int, **changes) -> None:
-    """A run stopped (as by Ctrl-C) once it has done at least ``at`` iterations."""
+def stopper(at: int):
+    """A progress callback that stops the run (as Ctrl-C does) once it has done at least ``at`` iterations."""
     def stop_at(trainer) -> None:
         if trainer.step >= at:
             trainer.request_stop()
 
+    return stop_at
+
+
+def interrupted_run(path: Path, shared_data: Path, at: int, resume: bool = False, **changes) -> None:
+    """A run stopped between iterations once it has done at least ``at`` iterations."""
     with pytest.raises(KeyboardInterrupt):
-        record(TrainConfig(**{**SETTINGS, **changes}, data_dir=str(shared_data)), path,
-               progress=lambda tr: stop_at(tr))
+        record(TrainConfig(**{**SETTINGS, **changes}, data_dir=str(shared_data)), path, resume=resume,
+               progress=stopper(at))
 
 
 def test_rows_after_the_state_are_dropped_and_counted(tmp_path, reference, shared_data):
     path = tmp_path / "stopped.h5"
-    interrupted_run(path, shared_data, at=1, resume_every=1000)  # states at 0 and at the stage boundaries only
-    before = open_run(path)
+    interrupted_run(path, shared_data, at=200)  # a clean stop keeps the state of the step it stopped at
+    early = resume_path(path).read_bytes()
+    first = open_run(path).n_iterations
+    interrupted_run(path, shared_data, at=first + 300, resume=True)  # past the checkpoint at 256 or 512
+    later = open_run(path)
+    resume_path(path).write_bytes(early)  # as if killed before any later state was written
     summary = record(TrainConfig(**SETTINGS, data_dir=str(shared_data)), path, resume=True)
-    assert summary.status == "finished"
-    assert summary.resumed_from + summary.dropped_rows == before.n_iterations
+    assert summary.status == "finished" and summary.resumed_from == first
+    assert summary.dropped_rows == later.n_iterations - first >= 300
     history = open_run(path).attrs["resumed"]
     assert f'"dropped_rows": {summary.dropped_rows}' in history
     assert_same_run(path, reference)

@@ -61,6 +61,11 @@ TOY_QUALITY_METRICS = ("modes_covered", "high_quality")
 DIVERGENCE_CHECK_EVERY = 100
 
 
+class StopRequested(KeyboardInterrupt):
+    """Raised by :meth:`GANTrainer.run` between two iterations after :meth:`GANTrainer.request_stop`: the
+    trainer's state is whole (no iteration half done), so a resume state can be taken."""
+
+
 def resolve_device(name: str) -> torch.device:
     """``auto`` -> cuda when available, else cpu; anything else as given, checked against what PyTorch sees."""
     check_device(name)
@@ -355,7 +360,7 @@ class GANTrainer:
         while self.step < stop:
             if self._stop.is_set():  # Ctrl-C, turned into a clean stop between iterations
                 self._stop.clear()
-                raise KeyboardInterrupt
+                raise StopRequested
             if self.batch_in_epoch == 0:  # a new epoch: a fresh shuffle
                 self.perm = torch.randperm(self.n_images, device=self.device)
             i = self.batch_in_epoch

@@ -36,7 +36,7 @@ from landscape.data.toys import is_toy, toy_dataset
 from landscape.errors import DivergedError, LandscapeError, RunFileError
 from landscape.resume import load_resume_state, remove_resume_state
 from landscape.writer import RunWriter
-from trainers.loop import GANTrainer
+from trainers.loop import GANTrainer, StopRequested
 from trainers.resume import ResumeSaver, restore_trainer
 from trainers.precision import matmul_precision
 from trainers.threads import torch_threads
@@ -126,7 +126,12 @@ def record(
                     restore_trainer(trainer, *state)
                     trainer.writer = writer
                 trainer.resume_saver = saver
-                trainer.run(progress=progress)
+                try:
+                    trainer.run(progress=progress)
+                except StopRequested:  # stopped between iterations: keep the state of this very step
+                    if saver.every != 0:
+                        saver.save(trainer)
+                    raise
     except DivergedError as err:
         status, message = "diverged", str(err)
     if status == "finished":
