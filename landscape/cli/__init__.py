@@ -12,7 +12,8 @@ import sys
 
 import typer
 
-from landscape.cli import classifier, data, export, helpstyle, hessian, info, lgc, quality, record, report, samples
+from landscape.cli import (classifier, data, export, helpstyle, hessian, info, lgc, quality, record, report, samples,
+                           sweep)
 
 helpstyle.install()
 
@@ -48,6 +49,7 @@ app.command("export")(export.export)
 app.command("info")(info.info)
 app.command("samples")(samples.samples)
 app.command("quality")(quality.quality)
+app.command("sweep")(sweep.sweep)
 app.add_typer(classifier.app, name="classifier")
 app.add_typer(data.app, name="data")
 
