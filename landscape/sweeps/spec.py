@@ -158,7 +158,9 @@ def _slug(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, (list, tuple)):
         return "+".join(_slug(v) for v in value)
-    text = f"{value:g}" if isinstance(value, float) else str(value)
+    if isinstance(value, (int, float)):
+        return f"{value:g}" if isinstance(value, float) else str(value)
+    text = str(value)
     return re.sub(r"[^A-Za-z0-9.+=-]+", "-", text).strip("-") or "x"
 
 
