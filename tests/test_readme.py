@@ -28,6 +28,20 @@ FAST_RECORD = ["--max-iters", "3", "--subset", "256", "--batch-size", "64", "--h
                "--quality-samples", "1000"]
 #: A classifier trained by a README line: a small budget, into the run folder (the suite's cache keeps its own).
 FAST_CLASSIFIER = ["--epochs", "1", "--subset", "2000", "--out", "runs/readme-classifier.h5"]
+#: What a README `landscape sweep SPEC` line runs instead of its spec: the spec's factor, two values, a few iterations.
+FAST_SWEEP_SPEC = """[base]
+arch = "vanilla"
+dataset = "mnist"
+max_iters = 3
+subset = 256
+batch_size = 64
+hessian_every = 0
+quality_every = 0
+device = "cpu"
+
+[grid]
+optimizer = ["sgd", "adam"]
+"""
 
 
 def blocks(language: str) -> list[str]:
@@ -91,6 +105,10 @@ def test_every_command_line_runs(readme_dir):
     for command in found:
         if " run.h5" in command or "a.h5" in command:
             shutil.copy(readme_dir / "runs" / "x.h5", readme_dir / "run.h5")
+        if command.startswith("landscape sweep "):
+            spec = readme_dir / command.split()[2]
+            spec.parent.mkdir(parents=True, exist_ok=True)
+            spec.write_text(FAST_SWEEP_SPEC)
         result = shell(command, readme_dir)
         assert result.returncode == 0, f"{command}\n{result.stdout}{result.stderr}"
 

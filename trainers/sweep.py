@@ -59,7 +59,8 @@ class RunState:
 
     def index_row(self) -> dict[str, Any]:
         """The run's row of ``sweep.csv``."""
-        return {"run": self.name, **self.factors, "status": self.status, "iterations": self.iterations,
+        iterations = self.step if self.status == "running" else self.iterations
+        return {"run": self.name, **self.factors, "status": self.status, "iterations": iterations,
                 "planned": self.planned, "seconds": None if self.seconds is None else round(self.seconds, 2),
                 "reason": self.reason, "path": self.path}
 

@@ -65,6 +65,8 @@ def write_index(folder: str | os.PathLike, rows: Iterable[dict[str, Any]], facto
     path = Path(folder) / INDEX_NAME
     columns = ["run", *factors, *INDEX_COLUMNS]
     frame = pd.DataFrame(list(rows), columns=columns)
+    for column in ("iterations", "planned"):
+        frame[column] = pd.to_numeric(frame[column]).astype("Int64")  # whole numbers, empty where unknown
     _write_atomically(path, frame.to_csv(index=False))
     return path
 

@@ -34,13 +34,18 @@ import itertools
 import json
 import os
 import re
-import tomllib
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from landscape.config import TrainConfig
 from landscape.errors import LandscapeError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
 
 #: The tables a spec may have.
 SPEC_TABLES = ("base", "grid", "runs")
