@@ -25,7 +25,7 @@ from __future__ import annotations
 import os
 import warnings
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -488,19 +488,27 @@ def lgcplot(
 # ---------------------------------------------------------------------------- figure-level
 @dataclass
 class LGCGrid:
-    """The result of :func:`lgc_figure`: the Figure and its Axes.
+    """The result of :func:`lgc_figure` and :func:`lgc_grid`: the Figure and its Axes.
 
     ``axes`` has one row per run and one column per network; with
     ``facet_stages=True`` it has a third axis, one panel per stage
     (``axes[run, network, stage - 1]``), and ``stage_names`` lists the stages.
+    Faceted by factors (``lgc_grid(data, row=..., col=...)``), ``row_names`` and
+    ``col_names`` are the factor values (or the networks, without ``col``), ``row``
+    and ``col`` the factors, ``network`` the one network of a grid with ``col``, and
+    ``panel_runs[(row value, column name)]`` the runs a panel pools.
     """
 
     figure: Figure
     axes: np.ndarray
-    row_names: list[str] = field(default_factory=list)
-    col_names: list[str] = field(default_factory=list)
+    row_names: list[Any] = field(default_factory=list)
+    col_names: list[Any] = field(default_factory=list)
     row_titles: list[str] = field(default_factory=list)
     stage_names: list[str] = field(default_factory=list)
+    row: str | None = None
+    col: str | None = None
+    network: str | None = None
+    panel_runs: dict[tuple[Any, Any], list[str]] = field(default_factory=dict)
 
     @property
     def fig(self) -> Figure:
@@ -513,7 +521,9 @@ class LGCGrid:
         return self.axes.ndim == 3
 
     def ax_for(self, run: str, network: str, stage: int | None = None) -> Any:
-        """The Axes of one run (by name) and network; with stage facets, of one stage (1-based), or all of them."""
+        """The Axes of one run (by name) and network; with stage facets, of one stage (1-based), or all of them.
+
+        In a grid faceted by factors: the Axes of a row value and a column name (network or column value)."""
         cell = self.axes[self.row_names.index(run), self.col_names.index(network)]
         if stage is None:
             return cell
@@ -537,6 +547,21 @@ def _share_groups(share: bool | str, nrows: int, ncols: int) -> list[list[tuple[
     if share == "col":
         return [[(r, c) for r in range(nrows)] for c in range(ncols)]
     return [[cell] for cell in cells]
+
+
+def _check_figure_options(*, order: str, stages: int | None, palette: str, sharex: Any, sharey: Any,
+                          quantile_range: Any, scatter_kws: dict[str, Any]) -> None:
+    """The checks every figure-level LGC layout makes before reading a run (one sentence each)."""
+    check_order(order)
+    if "hue" in scatter_kws:
+        raise LandscapeError("hue is an option of lgcplot (one panel, e.g. lgcplot(runs, 'g', hue='run')); "
+                             "lgc_figure colours by stage, one row per run.")
+    if quantile_range is not None:
+        check_quantile_range(quantile_range)
+    for share in (sharex, sharey):
+        if share not in (False, None, True, "all", "row", "col"):
+            raise LandscapeError(f"sharex/sharey must be False, True, 'all', 'row' or 'col', got {share!r}.")
+    stage_colors(stages or 5, palette)  # an unknown palette fails before any run is read
 
 
 def lgc_figure(
@@ -593,18 +618,10 @@ def lgc_figure(
     """
     import matplotlib.pyplot as plt
 
-    check_order(order)
     if not isinstance(facet_stages, (bool, np.bool_)):
         raise LandscapeError(f"facet_stages must be True or False, got {facet_stages!r}.")
-    if "hue" in scatter_kws:
-        raise LandscapeError("hue is an option of lgcplot (one panel, e.g. lgcplot(runs, 'g', hue='run')); "
-                             "lgc_figure colours by stage, one row per run.")
-    if quantile_range is not None:
-        check_quantile_range(quantile_range)
-    for share in (sharex, sharey):
-        if share not in (False, None, True, "all", "row", "col"):
-            raise LandscapeError(f"sharex/sharey must be False, True, 'all', 'row' or 'col', got {share!r}.")
-    stage_colors(stages or 5, palette)  # an unknown palette fails before any run is read
+    _check_figure_options(order=order, stages=stages, palette=palette, sharex=sharex, sharey=sharey,
+                          quantile_range=quantile_range, scatter_kws=scatter_kws)
     data = run_data(runs, stages)
     if not data:
         raise LandscapeError("No runs to draw; pass at least one run file.")
@@ -646,8 +663,9 @@ def lgc_figure(
                            fontsize="small", title_fontsize="small", frameon=False)
 
     panels = axes[:, :, np.newaxis]
-    _apply_limits(panels, data, networks, "x", sharex, log_x, quantile_range, xlim)
-    _apply_limits(panels, data, networks, "y", sharey, log_y, quantile_range, ylim)
+    rows_of = lambda r, c: data[r].network_rows(networks[c])  # noqa: E731
+    _apply_limits(panels, rows_of, "x", sharex, log_x, quantile_range, xlim)
+    _apply_limits(panels, rows_of, "y", sharey, log_y, quantile_range, ylim)
     if suptitle:
         fig.suptitle(suptitle)
     return LGCGrid(figure=fig, axes=axes, row_names=[r.name for r in data], col_names=networks,
@@ -749,33 +767,39 @@ def _stage_facets(data: list[RunData], networks: list[str], *, palette: str, sha
         axes[r, 0, -1].legend(handles=handles, title=STAGE_LEGEND_TITLE, loc="upper left", bbox_to_anchor=(1.02, 1.0),
                               fontsize="small", title_fontsize="small", frameon=False)
 
-    _apply_limits(axes, data, networks, "x", sharex, log_x, quantile_range, xlim)
-    _apply_limits(axes, data, networks, "y", sharey, log_y, quantile_range, ylim)
+    rows_of = lambda r, c: data[r].network_rows(networks[c])  # noqa: E731
+    _apply_limits(axes, rows_of, "x", sharex, log_x, quantile_range, xlim)
+    _apply_limits(axes, rows_of, "y", sharey, log_y, quantile_range, ylim)
     if suptitle:
         fig.suptitle(suptitle)
     return LGCGrid(figure=fig, axes=axes, row_names=[r.name for r in data], col_names=networks,
                    row_titles=row_titles, stage_names=stage_names)
 
 
-def _apply_limits(panels: np.ndarray, data: list[RunData], networks: list[str], axis: str, share: bool | str,
-                  log: bool, quantile_range: tuple[float, float] | None, explicit: Any) -> None:
+def _apply_limits(panels: np.ndarray, rows_of: Callable[[int, int], pd.DataFrame], axis: str, share: bool | str,
+                  log: bool, quantile_range: tuple[float, float] | None, explicit: Any,
+                  empty: frozenset[tuple[int, int]] = frozenset()) -> None:
     """Set each panel's limits: explicit, else quantile-based, else autoscaled; one span per sharing group.
 
-    ``panels`` is runs x networks x m (m = 1, or one panel per stage); the m panels of
-    one (run, network) always share. Sharing means equal limits, set once the panels
-    are drawn, rather than matplotlib's linked axes: linked axes in different
-    subfigures redraw the whole figure on every limit change (minutes for a 6 x 4 grid).
+    ``panels`` is rows x columns x m (m = 1, or one panel per stage); the m panels of
+    one cell always share. ``rows_of(r, c)`` is the tidy rows cell (r, c) draws (read
+    for quantile ranges only); cells in ``empty`` draw nothing and join no span. Sharing means equal limits, set
+    once the panels are drawn, rather than matplotlib's linked axes: linked axes in
+    different subfigures redraw the whole figure on every limit change (minutes for a 6 x 4 grid).
     """
     column = "loss" if axis == "x" else "grad_norm"
     nrows, ncols = panels.shape[:2]
     for group in _share_groups(share, nrows, ncols):
+        group = [cell for cell in group if cell not in empty]
         spans = []
         for r, c in group:
             if quantile_range is not None:
-                rows = data[r].network_rows(networks[c])
+                rows = rows_of(r, c)
                 spans.append(quantile_limits(rows[column].to_numpy(dtype=np.float64), quantile_range, log))
             else:
                 spans += [ax.get_xlim() if axis == "x" else ax.get_ylim() for ax in panels[r, c]]
+        if not spans:
+            continue
         limits = (min(s[0] for s in spans), max(s[1] for s in spans))
         members = [ax for r, c in group for ax in panels[r, c]]
         for ax in members:
@@ -786,7 +810,282 @@ def _apply_limits(panels: np.ndarray, data: list[RunData], networks: list[str], 
                 setter(*explicit)
 
 
-def lgc_grid(*args: Any, **kwargs: Any) -> LGCGrid:
-    """Deprecated name of :func:`lgc_figure` (the README's first examples used it)."""
-    warnings.warn("analysis.lgc.lgc_grid is deprecated; use lgc_figure.", DeprecationWarning, stacklevel=2)
-    return lgc_figure(*args, **kwargs)
+# ---------------------------------------------------------------------------- facets by factor (sweeps)
+#: Tidy columns that vary within a run: a frame's other columns are settings to facet by.
+_ROW_COLUMNS = frozenset(("step", "epoch", "stage", "stage_label", "network", "loss", "grad_norm"))
+
+
+def _setting_value(value: Any) -> Any:
+    """A setting as facets compare and show it: numpy scalars as Python ones, lists as JSON (as stacked frames do)."""
+    import json
+
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, (list, tuple, dict)):
+        return json.dumps(list(value) if isinstance(value, tuple) else value)
+    return value
+
+
+def _facet_key(value: Any) -> Any:
+    """A hashable key under which NaN/None values meet."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    return value
+
+
+def _facet_runs(data: Any, stages: int | None) -> tuple[list[RunData], list[dict[str, Any]], tuple[str, ...] | None]:
+    """The runs to facet, each run's settings (config, or a frame's per-run columns) and the sweep's factors (None
+    when ``data`` is not a sweep), in the sweep's index order."""
+    from landscape.sweeps.index import Sweep, is_sweep_folder, open_sweep
+
+    if isinstance(data, (str, os.PathLike)) and is_sweep_folder(data):
+        data = open_sweep(data)
+    factors = tuple(data.factors) if isinstance(data, Sweep) else None
+    if isinstance(data, Sweep):
+        order = {str(name): i for i, name in enumerate(data.index["run"])}
+        data = sorted(data, key=lambda run: order.get(run.name, len(order)))
+    runs = run_data(data, stages)
+    if not runs:
+        raise LandscapeError("No runs to draw; pass at least one run file.")
+    if isinstance(data, pd.DataFrame):
+        parts = ([part for _, part in data.groupby("run", sort=False, observed=True)] if "run" in data.columns
+                 else [data])
+        settings = []
+        for run, part in zip(runs, parts):
+            values = {}
+            for column in part.columns:
+                if column in _ROW_COLUMNS or not len(part):
+                    continue
+                try:
+                    single = part[column].nunique(dropna=False) == 1
+                except TypeError:  # unhashable cells (lists): compare them as JSON
+                    single = part[column].map(_setting_value).nunique(dropna=False) == 1
+                values[column] = _facet_key(_setting_value(part[column].iloc[0])) if single else _VARIES
+            settings.append({**values, "run": run.name})
+    else:
+        settings = [{**{k: _setting_value(v) for k, v in run.config.items()}, "run": run.name} for run in runs]
+    return runs, settings, factors
+
+
+class _Varies:
+    """Marks a frame column that takes several values within one run (no facet)."""
+
+    def __repr__(self) -> str:
+        return "<varies>"
+
+
+_VARIES = _Varies()
+
+
+def _check_factor(name: Any, option: str, settings: list[dict[str, Any]], factors: tuple[str, ...] | None) -> str:
+    """``name`` if every run has one value of it; else one sentence listing the factors."""
+    import difflib
+
+    known = list(dict.fromkeys(key for values in settings for key in values))
+    if isinstance(name, str) and name in known:
+        varies = [values["run"] for values in settings if values.get(name) is _VARIES]
+        if varies:
+            raise LandscapeError(f"{option} {name!r} takes several values within run {varies[0]}; facet by a setting "
+                                 "with one value per run (a config setting, e.g. optimizer or seed).")
+        return name
+    if factors is not None:
+        listed = list(factors) or ["run"]
+        where = f"this sweep's factors are {', '.join(listed)}"
+    else:
+        listed = [key for key in known if key != "run" and len({repr(_facet_key(values.get(key)))
+                                                                  for values in settings}) > 1]
+        where = (f"the settings these runs differ in are {', '.join(listed)}" if listed
+                 else "these runs differ in no setting (facet by run, or by any config setting)")
+    close = difflib.get_close_matches(str(name), listed or known, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    raise LandscapeError(f"Unknown factor {name!r} for {option}{hint}; {where}.")
+
+
+def _facet_levels(settings: list[dict[str, Any]], factor: str) -> list[Any]:
+    """The values of ``factor`` in the order they first appear (the sweep's index order), not sorted."""
+    return list(dict.fromkeys(_facet_key(values.get(factor)) for values in settings))
+
+
+def _facet_text(factor: str, value: Any) -> str:
+    """'optimizer = adam' (floats in short form)."""
+    shown = f"{value:g}" if isinstance(value, float) else str(value)
+    return f"{factor} = {shown}"
+
+
+def _pool(members: list[RunData], name: str) -> RunData | None:
+    """Several runs as one: their tidy frames stacked, stages kept per run; None when no member has iterations.
+
+    A stage keeps its label ("1: 0-6") when every member has the same iteration range, else it is just its number.
+    """
+    members = [run for run in members if len(run.tidy)]
+    if not members:
+        return None
+    k = max(max(stage_count(run.tidy), int(run.tidy["stage"].max())) for run in members)
+    maps = [stage_label_map(run.tidy) for run in members]
+    labels = []
+    for s in range(1, k + 1):
+        seen = {m.get(s) for m in maps}
+        labels.append(seen.pop() if len(seen) == 1 and None not in seen else str(s))
+    networks = list(dict.fromkeys(key for run in members for key in run.networks))
+    frame = pd.concat([run.tidy.assign(network=run.tidy["network"].astype(str)) for run in members],
+                      ignore_index=True)
+    frame["network"] = pd.Categorical(frame["network"], categories=networks, ordered=True)
+    frame["stage_label"] = pd.Categorical.from_codes(frame["stage"].to_numpy(dtype=np.int64) - 1, categories=labels,
+                                                     ordered=True)
+    common = {key: value for key, value in members[0].config.items()
+              if all(_setting_value(run.config.get(key)) == _setting_value(value) for run in members[1:])}
+    return RunData(name=name, config=common, tidy=frame, status=members[0].status)
+
+
+def _facet_grid(data: Any, row: str | None, col: str | None, network: str | Sequence[str] | None, *,
+                stages: int | None, palette: str, order: str, sharex: bool | str, sharey: bool | str,
+                log_x: bool, log_y: bool, xlim: Any, ylim: Any, quantile_range: tuple[float, float] | None,
+                height: float, aspect: float, titles: bool, suptitle: str | None,
+                scatter_kws: dict[str, Any]) -> LGCGrid:
+    """:func:`lgc_grid` with ``row`` and/or ``col``: one panel per factor value (x network), pooling the runs."""
+    import matplotlib.pyplot as plt
+
+    _check_figure_options(order=order, stages=stages, palette=palette, sharex=sharex, sharey=sharey,
+                          quantile_range=quantile_range, scatter_kws=scatter_kws)
+    runs, settings, factors = _facet_runs(data, stages)
+    row = _check_factor(row, "row", settings, factors) if row is not None else None
+    col = _check_factor(col, "col", settings, factors) if col is not None else None
+    if row is not None and row == col:
+        raise LandscapeError(f"row and col are both {row!r}; facet the columns by another factor, or give only row.")
+    if col is None:  # rows by factor, columns by network (as lgc_figure)
+        wanted = [network] if isinstance(network, str) else network
+        networks = check_networks(runs, default_networks(runs, PAPER_PANELS) if wanted is None else wanted)
+    else:  # columns by factor: one network in every panel
+        if network is not None and not isinstance(network, str):
+            network = list(network)
+            if len(network) != 1:
+                raise LandscapeError(f"With col, every panel shows one network; give one network, not {len(network)}.")
+            network = network[0]
+        if network is None:
+            network = "g" if all("g" in run.networks for run in runs if len(run.tidy)) else \
+                default_networks(runs, PAPER_PANELS)[0]
+        networks = check_networks(runs, [network])
+
+    row_levels = _facet_levels(settings, row) if row is not None else [None]
+    col_levels = _facet_levels(settings, col) if col is not None else list(networks)
+    nrows, ncols = len(row_levels), len(col_levels)
+    cells: dict[tuple[int, int], RunData] = {}
+    panel_runs: dict[tuple[Any, Any], list[str]] = {}
+    for r, rv in enumerate(row_levels):
+        for c, cv in enumerate(col_levels):
+            members = [run for run, values in zip(runs, settings)
+                       if (row is None or _facet_key(values.get(row)) == rv)
+                       and (col is None or _facet_key(values.get(col)) == cv)]
+            names = [run.name for run in members]
+            panel_runs[(rv, cv)] = names
+            text = " | ".join(_facet_text(f, v) for f, v in ((row, rv), (col, cv)) if f is not None)
+            pooled = _pool(members, text)
+            if pooled is not None:
+                cells[(r, c)] = pooled
+
+    fig = plt.figure(figsize=(ncols * height * aspect + 1.6, nrows * (height + 0.3)), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False)
+    key_of = (lambda c: networks[0]) if col is not None else (lambda c: networks[c])  # noqa: E731
+    row_titles = []
+    for r, rv in enumerate(row_levels):
+        handles: list[Any] = []
+        for c, cv in enumerate(col_levels):
+            ax, key = axes[r, c], key_of(c)
+            pooled = cells.get((r, c))
+            facet = " | ".join(_facet_text(f, v) for f, v in ((row, rv), (col, cv)) if f is not None)
+            pooling = len(panel_runs[(rv, cv)])
+            facet += f" ({pooling} runs)" if pooling > 1 else ""
+            if pooled is None:
+                ax.text(0.5, 0.5, "no runs" if not panel_runs[(rv, cv)] else "no iterations yet",
+                        transform=ax.transAxes, ha="center", va="center", color="0.4")
+                ax.set_xticks([])
+                ax.set_yticks([])
+            else:
+                _, drawn = _lgcplot(pooled, key, stages=None, palette=palette, hue=None, order=order, log_x=log_x,
+                                    log_y=log_y, xlim=None, ylim=None, quantile_range=None, legend=False, ax=ax,
+                                    scatter_kws=scatter_kws)
+                handles = drawn or handles
+            if titles:
+                critic = pooled.critic if pooled is not None else False
+                if col is None:
+                    ax.set_title(f"{facet}\n{network_label(key, critic)}" if row is not None
+                                 else network_label(key, critic), fontsize="medium")
+                    ax.set_xlabel("loss")  # the title names the network
+                    ax.set_ylabel("gradient norm")
+                else:
+                    ax.set_title(facet, fontsize="medium")
+        row_titles.append(_facet_text(row, rv) if row is not None else "")
+        if handles:
+            axes[r, -1].legend(handles=handles, title=STAGE_LEGEND_TITLE, loc="center left",
+                               bbox_to_anchor=(1.02, 0.5), fontsize="small", title_fontsize="small", frameon=False)
+
+    panels = axes[:, :, np.newaxis]
+    rows_of = lambda r, c: cells[(r, c)].network_rows(key_of(c))  # noqa: E731
+    empty = frozenset((r, c) for r in range(nrows) for c in range(ncols) if (r, c) not in cells)
+    _apply_limits(panels, rows_of, "x", sharex, log_x, quantile_range, xlim, empty)
+    _apply_limits(panels, rows_of, "y", sharey, log_y, quantile_range, ylim, empty)
+    if suptitle:
+        fig.suptitle(suptitle)
+    return LGCGrid(figure=fig, axes=axes, row_names=row_levels, col_names=col_levels, row_titles=row_titles,
+                   row=row, col=col, network=networks[0] if col is not None else None, panel_runs=panel_runs)
+
+
+def lgc_grid(
+    data: Any,
+    row: str | None = None,
+    col: str | None = None,
+    network: str | Sequence[str] | None = None,
+    **kwargs: Any,
+) -> LGCGrid:
+    """Loss-gradient clouds faceted by a sweep's factors (seaborn's ``row=``/``col=``), pooling runs per value.
+
+    ``data`` is a sweep (:func:`landscape.sweeps.open_sweep`, or its folder's path), a
+    RunCollection or list of runs or run-file paths, or a tidy frame with the factor
+    columns (``sweep.tidy()``). ``row`` and ``col`` name factors: any config setting
+    (or a frame's column) with one value per run, or ``"run"``. Their values are laid
+    out in the order they first appear (a sweep's index order, i.e. its spec's), and
+    each panel draws every run with its values together (e.g. the three seeds of an
+    optimizer), coloured by stage as :func:`lgc_figure` does (stages computed per run):
+
+    - ``row`` only: one row per value, one column per network (``network``: a name or
+      a list; default the paper's panels, as :func:`lgc_figure`);
+    - ``row`` and ``col``: rows by ``row``, columns by ``col``, every panel showing one
+      network (``network``, default the generator ``"g"``);
+    - ``col`` only: one panel per value, one network.
+
+    Panels are titled by their factor values ("optimizer = adam"); ``grid.panel_runs``
+    names the runs each panel pools. The other keyword arguments are :func:`lgc_figure`'s
+    (``stages``, ``palette``, ``order``, ``sharex``/``sharey``, ``log_x``/``log_y``,
+    ``xlim``/``ylim``, ``quantile_range``, ``height``, ``aspect``, ``titles``,
+    ``suptitle`` and scatter keywords); ``facet_stages`` and ``annotate`` go with one row
+    per run and are refused here.
+
+    Without ``row`` and ``col`` this is the deprecated first name of :func:`lgc_figure`
+    (it warns, and ``lgc_grid(runs, networks)`` still works).
+    """
+    if row is None and col is None or (row is not None and not isinstance(row, str) and col is None):
+        # the first release's lgc_grid(runs, networks, ...): lgc_figure under its old name
+        warnings.warn("analysis.lgc.lgc_grid is deprecated; use lgc_figure.", DeprecationWarning, stacklevel=2)
+        if row is not None:
+            if "networks" in kwargs:
+                raise LandscapeError("lgc_grid got networks twice (positionally and by name).")
+            kwargs["networks"] = row
+        if network is not None:
+            if "networks" in kwargs:
+                raise LandscapeError("Give network or networks, not both.")
+            kwargs["networks"] = [network] if isinstance(network, str) else list(network)
+        return lgc_figure(data, **kwargs)
+    for name in ("facet_stages", "annotate"):
+        if kwargs.get(name):
+            raise LandscapeError(f"{name} goes with one row per run (lgc_figure); lgc_grid with row/col pools the "
+                                 "runs of each factor value.")
+        kwargs.pop(name, None)
+    if "networks" in kwargs:
+        if network is not None:
+            raise LandscapeError("Give network or networks, not both.")
+        network = kwargs.pop("networks")
+    options = {"stages": None, "palette": "paper", "order": "stage", "sharex": False, "sharey": False,
+               "log_x": False, "log_y": False, "xlim": None, "ylim": None, "quantile_range": None, "height": 3.0,
+               "aspect": 1.25, "titles": True, "suptitle": None}
+    options.update({key: kwargs.pop(key) for key in list(kwargs) if key in options})
+    return _facet_grid(data, row, col, network, scatter_kws=kwargs, **options)

@@ -78,9 +78,9 @@ def run_one(config: dict[str, Any], path: str, hooks: Callable[[TrainConfig], di
     stop = _stop_flag(stop_event)
     if stop():
         return {"name": name, "status": "interrupted", "reason": "the sweep was stopped before this run started"}
+    resume = False
     try:
         cfg = TrainConfig.from_dict(config)
-        resume = False
         if Path(path).exists():
             status = open_run(path).status
             if status in DONE_STATUSES:
@@ -90,7 +90,7 @@ def run_one(config: dict[str, Any], path: str, hooks: Callable[[TrainConfig], di
         kwargs = hooks(cfg) if hooks is not None else {}
         summary = record(cfg, path, resume=resume, overwrite=not resume, progress=_reporter(name, stop), **kwargs)
     except KeyboardInterrupt:
-        return {"name": name, "status": "interrupted", "reason": "stopped by the sweep",
+        return {"name": name, "status": "interrupted", "reason": "stopped by the sweep", "resumed": resume,
                 "seconds": time.monotonic() - start, **_rows(path)}
     except LandscapeError as err:
         return {"name": name, "status": "failed", "reason": str(err), "seconds": time.monotonic() - start}
@@ -98,7 +98,7 @@ def run_one(config: dict[str, Any], path: str, hooks: Callable[[TrainConfig], di
         return {"name": name, "status": "failed", "reason": f"{type(err).__name__}: {err}".splitlines()[0],
                 "seconds": time.monotonic() - start}
     return {"name": name, "status": summary.status, "reason": summary.message or "", "iterations": summary.iterations,
-            "planned": summary.planned_iterations, "seconds": time.monotonic() - start,
+            "planned": summary.planned_iterations, "seconds": time.monotonic() - start, "resumed": resume,
             "resumed_from": summary.resumed_from, "dropped_rows": summary.dropped_rows}
 
 
@@ -191,9 +191,10 @@ def dask_client(scheduler: str = "local", *, workers: int | None = None, threads
     if scheduler == "local":
         workers, threads = default_sizes(workers, threads_per_run, gpus)
         resources = {"GPU": 1} if gpus else None
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0",
-                               silence_logs=logging.ERROR, resources=resources,
-                               env={"OMP_NUM_THREADS": str(threads)})
+        with _sigint_ignored():  # the workers inherit it: Ctrl-C reaches the client only, which stops the runs
+            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0",
+                                   silence_logs=logging.ERROR, resources=resources,
+                                   env={"OMP_NUM_THREADS": str(threads)})
         try:
             with Client(cluster) as client:
                 yield client
@@ -215,6 +216,22 @@ def dask_client(scheduler: str = "local", *, workers: int | None = None, threads
         client.close()
 
 
+@contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """SIGINT ignored while the block runs (in the main thread; elsewhere nothing changes)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def initial_states(spec: SweepSpec, folder: Path, previous: dict[str, dict[str, Any]] | None = None) -> list[RunState]:
     """Each run's state from its file (none: pending), with the seconds and reason of ``previous`` index rows."""
     from landscape.reader import open_run
@@ -231,9 +248,10 @@ def initial_states(spec: SweepSpec, folder: Path, previous: dict[str, dict[str, 
             except LandscapeError as err:
                 state.status, state.reason = "failed", str(err)
         old = (previous or {}).get(run.name, {})
+        if path.exists():
+            state.seconds = _number(old.get("seconds"))
         if state.status in DONE_STATUSES:
             state.skipped = True
-            state.seconds = _number(old.get("seconds"))
             state.reason = str(old.get("reason") or "") if state.status != "finished" else ""
         states.append(state)
     return states
@@ -265,10 +283,12 @@ def run_sweep(
     stop_name = f"landscape-sweep-stop-{uuid.uuid4().hex}"
     stop = Event(stop_name, client=client)
 
+    finished: set[str] = set()  # runs whose task has returned
+
     def on_progress(event: Any) -> None:
         msg = event[1] if isinstance(event, tuple) else event
         state = by_name.get(msg.get("run")) if isinstance(msg, dict) else None
-        if state is not None and state.status not in ("finished", "diverged", "failed", "interrupted"):
+        if state is not None and state.name not in finished:
             state.status, state.step, state.rate = "running", int(msg["step"]), msg.get("rate")
             state.planned = msg.get("planned")
             notify(states)
@@ -285,15 +305,16 @@ def run_sweep(
     try:
         for future in as_completed(futures):
             _finish(by_name[futures[future]], future)
+            finished.add(futures[future])
             notify(states)
     except KeyboardInterrupt:
-        stop.set()
+        stop.set()  # every task stops between two iterations and returns
         deadline = time.monotonic() + 60
         for future, name in futures.items():
-            if by_name[name].status in ("pending", "running"):
+            if name not in finished:
                 try:
                     future.result(timeout=max(0.1, deadline - time.monotonic()))
-                except Exception:  # noqa: BLE001 - already reported below as interrupted
+                except Exception:  # noqa: BLE001 - reported by _finish
                     pass
                 _finish(by_name[name], future, default="interrupted")
         client.cancel(list(futures))
@@ -319,9 +340,12 @@ def _finish(state: RunState, future: Any, default: str = "failed") -> None:
     state.status = result.get("status", default)
     state.reason = result.get("reason", "") or ""
     state.skipped = bool(result.get("skipped"))
-    for key in ("iterations", "planned", "seconds"):
+    for key in ("iterations", "planned"):
         if result.get(key) is not None:
             setattr(state, key, result[key])
+    if result.get("seconds") is not None:  # a resumed run's wall time adds up over its parts
+        earlier = state.seconds if result.get("resumed") and state.seconds else 0.0
+        state.seconds = earlier + result["seconds"]
     if state.status == "finished":
         state.step = state.iterations
     state.rate = None

@@ -1,15 +1,17 @@
-"""`landscape lgc`: draw loss-gradient clouds of one or more run files into an image.
+"""`landscape lgc`: draw loss-gradient clouds of one or more run files, or of a sweep, into an image.
 
 A thin face over :func:`analysis.lgc.lgc_figure` (one row per run, one column per
-network) and, with ``--timeline``, :func:`analysis.timeline.timeline_figure`. It reads
-runs that are still being written and runs whose writer was killed: a run file
-holds every row up to its writer's last flush.
+network), :func:`analysis.lgc.lgc_grid` (``--row``/``--col``: one panel per factor
+value, pooling the runs that share it) and, with ``--timeline``,
+:func:`analysis.timeline.timeline_figure`. The argument may be a sweep's folder
+(``landscape sweep SPEC.toml --out DIR``). It reads runs that are still being written
+and runs whose writer was killed: a run file holds every row up to its writer's last flush.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
@@ -18,6 +20,40 @@ from landscape.networks import NETWORKS
 
 #: Draw orders of ``--order`` (the library's ``analysis.lgc.ORDERS``; a test checks they agree).
 ORDERS = ("stage", "reverse", "shuffled")
+
+
+if TYPE_CHECKING:  # pragma: no cover
+    from landscape.reader import RunCollection
+
+
+def open_arguments(paths: list[Path], command: str) -> "RunCollection":
+    """The runs the positional arguments name: a sweep (one argument, a sweep's folder) or run files.
+
+    A sweep's runs that have not recorded an iteration yet are left out (with a note on
+    stderr), so a sweep can be looked at while it runs; one sentence when none has.
+    """
+    from landscape.cli.console import error_console
+    from landscape.errors import LandscapeError
+    from landscape.reader import open_runs
+    from landscape.sweeps.index import Sweep, is_sweep_folder, open_sweep
+
+    if len(paths) == 1 and is_sweep_folder(paths[0]):
+        sweep = open_sweep(paths[0])
+        empty = [run.name for run in sweep if run.n_iterations == 0]
+        if len(empty) == len(sweep):
+            raise LandscapeError(f"No run of the sweep in {paths[0]} has recorded an iteration yet; wait until its "
+                                 "runs have logged some.")
+        if empty:
+            error_console.print(f"Note: leaving out {len(empty)} run(s) of the sweep with no iterations yet "
+                                f"({', '.join(empty[:3])}{', ...' if len(empty) > 3 else ''}).", highlight=False,
+                                soft_wrap=True)
+            sweep = Sweep([run for run in sweep if run.n_iterations > 0], sweep.folder, sweep.factors, sweep.index)
+        return sweep
+    folders = [path for path in paths if is_sweep_folder(path)]
+    if folders:
+        raise LandscapeError(f"{folders[0]} is a sweep's folder; give it alone (landscape {command} {folders[0]}), "
+                             "or give run files.")
+    return open_runs(paths)
 
 
 def palette_names() -> list[str]:
@@ -30,7 +66,8 @@ def palette_names() -> list[str]:
 def lgc(
     runs: Annotated[
         list[Path],
-        typer.Argument(metavar="RUN.h5", help="Run files to draw, one row of panels each.", show_default=False),
+        typer.Argument(metavar="RUN.h5|SWEEP", help="Run files to draw, one row of panels each; or a sweep's folder "
+                       "(`landscape sweep --out`).", show_default=False),
     ],
     out: Annotated[
         Optional[Path],
@@ -43,6 +80,17 @@ def lgc(
                      help=f"Network panel(s), repeatable: {', '.join(NETWORKS)} for a GAN run, or any network the "
                      "run records. (default: the paper's panels g, d_real, d_fake, d for a GAN run, else every "
                      "network it records)", show_default=False),
+    ] = None,
+    row: Annotated[
+        Optional[str],
+        typer.Option("--row", metavar="FACTOR", help="One row of panels per value of this factor (a sweep's factor, "
+                     "or any config setting, e.g. optimizer), each panel pooling the runs with that value; the "
+                     "columns are the networks, or --col's values.", show_default=False),
+    ] = None,
+    col: Annotated[
+        Optional[str],
+        typer.Option("--col", metavar="FACTOR", help="One column per value of this factor, every panel showing one "
+                     "network (--network, default g).", show_default=False),
     ] = None,
     stages: Annotated[int, typer.Option(help="Number of equal training stages to colour.")] = 5,
     palette: Annotated[
@@ -92,7 +140,10 @@ def lgc(
                      "last measurement in that stage.", metavar="METRIC", show_default=False),
     ] = None,
 ) -> None:
-    """Draw loss-gradient clouds: gradient norm against loss, one point per iteration, coloured by stage."""
+    """Draw loss-gradient clouds: gradient norm against loss, one point per iteration, coloured by stage.
+
+    Give a sweep's folder and --row/--col to compare its factors: each panel pools the runs with one value.
+    """
     from landscape.cli.console import console
     from landscape.cli.options import check_figure_path, check_stages, save_figure, use_file_backend
     from landscape.errors import LandscapeError
@@ -114,29 +165,52 @@ def lgc(
     if timeline is not None:
         check_figure_path(timeline, "--timeline")
 
-    from landscape.reader import open_runs
+    faceted = row is not None or col is not None
+    if faceted:
+        given = "--row" if row is not None else "--col"
+        if facet_stages:
+            raise LandscapeError(f"--facet-stages draws one row per run; it does not go with {given}.")
+        if annotate is not None:
+            raise LandscapeError(f"--annotate labels one run's stages per row; it does not go with {given}.")
+        if row is not None and row == col:
+            raise LandscapeError(f"--row and --col are both {row}; give --col another factor, or leave it out.")
+        if col is not None and network and len(network) > 1:
+            raise LandscapeError(f"With --col every panel shows one network; give --network once, not {len(network)} "
+                                 "times.")
 
-    collection = open_runs(runs)
+    from landscape.sweeps.index import Sweep
+
+    collection = open_arguments(runs, "lgc")
     for run in collection:
         run.require_iterations()
-        if run.status != "finished":
+        if run.status != "finished" and not isinstance(collection, Sweep):
             console.print(f"Note: {run.path} is {run.status_text}; drawing its {run.n_iterations:,} recorded "
                           "iterations.", highlight=False, soft_wrap=True)
 
     use_file_backend()
-    from analysis.lgc import lgc_figure
+    shared = {"stages": stages, "palette": palette, "log_x": log_x, "log_y": log_y, "quantile_range": quantile_range,
+              "xlim": xlim, "ylim": ylim, "order": order, "sharex": "col" if share_x else False,
+              "sharey": "col" if share_y else False, "suptitle": title}
+    if faceted:
+        from analysis.lgc import lgc_grid
 
-    grid = lgc_figure(
-        collection, list(network) if network else None, stages=stages, palette=palette, log_x=log_x, log_y=log_y,
-        quantile_range=quantile_range, xlim=xlim, ylim=ylim, order=order, facet_stages=facet_stages,
-        sharex="col" if share_x else False, sharey="col" if share_y else False, suptitle=title,
-        annotate=annotate.strip().lower() if annotate else None,
-    )
+        grid = lgc_grid(collection, row=row, col=col, network=list(network) if network else None, **shared)
+    else:
+        from analysis.lgc import lgc_figure
+
+        grid = lgc_figure(collection, list(network) if network else None, facet_stages=facet_stages,
+                          annotate=annotate.strip().lower() if annotate else None, **shared)
     save_figure(grid.figure, out, dpi)
-    networks = len(grid.col_names)
+    networks = 1 if col is not None else len(grid.col_names)
     points = sum(run.n_iterations for run in collection) * networks
-    layout = f"{networks} network(s) x {grid.axes.shape[2]} stage panel(s)" if facet_stages else f"{networks} panel(s)"
-    console.print(f"Wrote {out} ({len(collection)} run(s) x {layout}, {points:,} points).")
+    if faceted:
+        nrows, ncols = grid.axes.shape[:2]
+        by = ", ".join(f"{what} by {factor}" for what, factor in (("rows", row), ("columns", col)) if factor)
+        console.print(f"Wrote {out} ({nrows} x {ncols} panel(s), {by}; {len(collection)} run(s), {points:,} points).")
+    else:
+        layout = (f"{networks} network(s) x {grid.axes.shape[2]} stage panel(s)" if facet_stages
+                  else f"{networks} panel(s)")
+        console.print(f"Wrote {out} ({len(collection)} run(s) x {layout}, {points:,} points).")
 
     if timeline is not None:
         from analysis.timeline import timeline_figure

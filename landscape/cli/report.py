@@ -1,10 +1,12 @@
-"""`landscape report RUN.h5 [RUN2.h5 ...]`: is training approaching a stationary point?
+"""`landscape report RUN.h5 [RUN2.h5 ...]` or `landscape report SWEEP`: is training approaching a stationary point?
 
 A thin face over :func:`analysis.stationarity.stationarity_report`: a verdict per
 network first, then the tables (per-stage summaries, near-stationary iterations,
 trend tests, stagnation, curvature), as text, Markdown or JSON, on stdout or
 into ``--out``; ``--figure`` draws gradient norm against iteration with the
-stages shaded and the thresholds drawn.
+stages shaded and the thresholds drawn. Given a sweep's folder, it prints one table
+instead (:func:`analysis.stationarity.sweep_verdicts`): the factors, then each run's
+verdicts and last sample quality, and the verdict counts per value of the first factor.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from landscape.cli.lgc import palette_names
+from landscape.cli.lgc import open_arguments, palette_names
 from landscape.cli.options import THREADS_HELP, choices, completion
 
 FORMATS = ("text", "markdown", "json")
@@ -44,8 +46,8 @@ def _check_options(fmt: str, threshold: float, relative_threshold: float, alpha:
 def report(
     runs: Annotated[
         list[Path],
-        typer.Argument(metavar="RUN.h5", help="Run files to report on (one section of every table each).",
-                       show_default=False),
+        typer.Argument(metavar="RUN.h5|SWEEP", help="Run files to report on (one section of every table each), or "
+                       "a sweep's folder (one verdict table, factor columns first).", show_default=False),
     ],
     fmt: Annotated[
         Optional[str],
@@ -92,7 +94,10 @@ def report(
     ] = "paper",
     threads: Annotated[Optional[int], typer.Option(help=THREADS_HELP, show_default=False)] = None,
 ) -> None:
-    """Report whether training approaches stationarity: verdicts per network, then per-stage tables."""
+    """Report whether training approaches stationarity: verdicts per network, then per-stage tables.
+
+    Given a sweep's folder: one table of every run's verdicts, factor columns first.
+    """
     from landscape.cli.console import console, error_console
     from landscape.cli.options import (
         check_figure_path,
@@ -118,23 +123,24 @@ def report(
         check_figure_path(figure, "--figure")
         stage_colors(stages, palette)  # an unknown palette fails before any run is read
 
-    from landscape.reader import open_runs
+    from landscape.sweeps.index import Sweep
 
-    collection = open_runs(runs)
+    collection = open_arguments(runs, "report")
+    sweep = isinstance(collection, Sweep)
     for run in collection:
         run.require_iterations()
-        if run.status != "finished":
+        if run.status != "finished" and not sweep:  # a sweep's table has a status column
             error_console.print(f"Note: {run.path} is {run.status_text}; reporting its {run.n_iterations:,} "
                                 "recorded iterations.", highlight=False, soft_wrap=True)
 
-    from analysis.stationarity import stationarity_report
+    from analysis.stationarity import stationarity_report, sweep_verdicts
     from trainers.threads import resolve_threads, torch_threads
 
+    options = {"stages": stages, "absolute_threshold": threshold, "relative_threshold": relative_threshold,
+               "alpha": alpha, "min_change": min_change, "max_points": max_points, "window": window,
+               "noise_factor": noise_factor}
     with torch_threads(resolve_threads(threads, str(collection[0].config.get("arch")))):  # ||Hg|| from checkpoints
-        result = stationarity_report(
-            collection, stages=stages, absolute_threshold=threshold, relative_threshold=relative_threshold,
-            alpha=alpha, min_change=min_change, max_points=max_points, window=window, noise_factor=noise_factor,
-        )
+        result = sweep_verdicts(collection, **options) if sweep else stationarity_report(collection, **options)
     if fmt == "json":
         import json
 
@@ -147,11 +153,12 @@ def report(
         sys.stdout.flush()
     else:
         write_text(out, text)
-        console.print(f"Wrote {out} ({fmt}, {len(collection)} run(s)).", highlight=False)
+        what = f"a sweep of {len(collection)} run(s)" if sweep else f"{len(collection)} run(s)"
+        console.print(f"Wrote {out} ({fmt}, {what}).", highlight=False)
 
     if figure is not None:
         use_file_backend()
         from analysis.stationarity import stationarity_figure
 
-        save_figure(stationarity_figure(result, palette=palette), figure)
+        save_figure(stationarity_figure(result.report if sweep else result, palette=palette), figure)
         (error_console if out is None else console).print(f"Wrote {figure}.", highlight=False)
