@@ -6,7 +6,9 @@
    ``LocalCluster`` of ``--workers`` workers (B; the cluster's start is included), A B A B
    for ``--rounds`` rounds. Reports each side's median wall time, the ratio B / A, and
    Dask's overhead per run: the sweep's wall time minus the cluster start, times the
-   workers, minus the runs' own seconds, per run.
+   workers, minus the runs' own seconds, per run. A third side (C) splits the same runs
+   over ``--workers`` plain processes without Dask: what the machine itself allows
+   (two runs side by side on a shared 2-core machine are each slower than one alone).
 2. **Resume state** (``--part resume``): the seconds one resume state takes to write
    (vanilla and DCGAN, median of ``--rounds``), and what the default schedule (one state
    every 5 minutes of wall time plus one at each of the 5 stage boundaries and at the
@@ -50,6 +52,31 @@ def sequential(runs: int, epochs: int, data_dir: str | None) -> float:
         return time.perf_counter() - start
 
 
+def _record_seeds(seeds: list[int], epochs: int, data_dir: str | None, folder: str) -> None:
+    import torch
+
+    from trainers import record
+
+    torch.set_num_threads(1)
+    for seed in seeds:
+        record(config(epochs, seed, data_dir), Path(folder) / f"run-{seed}.h5")
+
+
+def plain_processes(runs: int, epochs: int, workers: int, data_dir: str | None) -> float:
+    """Wall seconds of the same runs split over ``workers`` plain processes (no Dask): what the machine allows."""
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
+            jobs = [pool.submit(_record_seeds, list(range(w, runs, workers)), epochs, data_dir, tmp)
+                    for w in range(workers)]
+            for job in jobs:
+                job.result()
+        return time.perf_counter() - start
+
+
 def on_dask(runs: int, epochs: int, workers: int, data_dir: str | None) -> dict[str, float]:
     """Wall seconds of the same runs as one sweep on a new local cluster, its start, and the runs' own seconds."""
     from landscape.sweeps.index import prepare_folder
@@ -70,14 +97,19 @@ def on_dask(runs: int, epochs: int, workers: int, data_dir: str | None) -> dict[
 
 
 def bench_sweep(args: argparse.Namespace) -> None:
-    seq, dask = [], []
+    seq, dask, plain = [], [], []
     for r in range(args.rounds):
         seq.append(sequential(args.runs, args.epochs, args.data_dir))
         dask.append(on_dask(args.runs, args.epochs, args.workers, args.data_dir))
+        plain.append(plain_processes(args.runs, args.epochs, args.workers, args.data_dir))
         d = dask[-1]
         print(f"round {r + 1}: one after another {seq[-1]:.1f} s; sweep {d['wall']:.1f} s (cluster start "
-              f"{d['start']:.1f} s, runs' own seconds {d['runs']:.1f}); ratio {d['wall'] / seq[-1]:.3f}", flush=True)
+              f"{d['start']:.1f} s, runs' own seconds {d['runs']:.1f}); ratio {d['wall'] / seq[-1]:.3f}; "
+              f"{args.workers} plain processes {plain[-1]:.1f} s (ratio {plain[-1] / seq[-1]:.3f})", flush=True)
     ratio = statistics.median(d["wall"] / s for d, s in zip(dask, seq))
+    plain_ratio = statistics.median(p / s for p, s in zip(plain, seq))
+    print(f"the machine's own limit: {args.workers} plain processes take {plain_ratio:.3f} of one after another; "
+          f"the sweep takes {statistics.median(d['wall'] / p for d, p in zip(dask, plain)):.3f} of that")
     overhead = statistics.median((args.workers * (d["wall"] - d["start"]) - d["runs"]) / args.runs for d in dask)
     print(f"\n{args.runs} runs of {args.epochs} epochs on {args.workers} workers: one after another "
           f"{statistics.median(seq):.1f} s, sweep {statistics.median(d['wall'] for d in dask):.1f} s "
