@@ -161,17 +161,21 @@ def sweep_display(console: Any, log_every: float) -> Iterator[Any]:
 
 
 def _table(states: list[Any]) -> Any:
+    """The live view: the summary line, then a row per running or failed run."""
+    from rich.console import Group
     from rich.table import Table
+    from rich.text import Text
 
-    table = Table(title=summary(states), title_justify="left", box=None, pad_edge=False)
+    table = Table(box=None, pad_edge=False)
     for column in ("run", "status", "iteration", "speed"):
         table.add_column(column, justify="right" if column in ("iteration", "speed") else "left")
     for s in states:
+        planned = f"/{s.planned:,}" if s.planned else ""
         if s.status == "running":
-            table.add_row(s.name, "running", _where(s), f"{s.rate:.0f} it/s" if s.rate else "")
+            table.add_row(s.name, "running", f"{s.step:,}{planned}", f"{s.rate:.0f} it/s" if s.rate else "")
         elif s.status in ("failed", "diverged") and not s.skipped:
-            table.add_row(s.name, f"[red]{s.status}[/]", f"{s.iterations:,}", "")
-    return table
+            table.add_row(s.name, f"[red]{s.status}[/]", f"{s.iterations:,}{planned}", "")
+    return Group(Text(summary(states)), table) if table.row_count else Text(summary(states))
 
 
 def _where(state: Any) -> str:
