@@ -117,6 +117,7 @@ def timelineplot(
         readable_log_ticks(ax, "y")
     ax.set_xlabel("iteration")
     ax.set_ylabel(QUANTITIES[y])
+    no_offset(ax)
     ax.margins(x=0)
     if legend:
         ax.legend(handles=line_handles + stage_handles, fontsize="small", loc="best", ncols=2)
@@ -126,6 +127,42 @@ def timelineplot(
 #: The quality metrics a timeline's quality panel shows by default: left axis, right axis.
 DEFAULT_QUALITY = {"image": ("class_kl", "inception_score"), "toy": ("modes_covered", "high_quality")}
 QUALITY_COLORS = ("#2c3e50", "#16a085")
+#: Per quality metric, the smallest y span a quality panel shows and the metric's floor: a change of 1e-4 in the
+#: Inception Score must look like nothing, not fill the panel. About a tenth of each metric's usual range.
+QUALITY_SPANS: dict[str, tuple[float, float | None]] = {
+    "inception_score": (0.5, 1.0),
+    "class_kl": (0.2, 0.0),
+    "classes_covered": (2.0, 0.0),
+    "frechet_distance": (1.0, 0.0),
+    "precision": (0.1, 0.0),
+    "recall": (0.1, 0.0),
+    "density": (0.1, 0.0),
+    "coverage": (0.1, 0.0),
+    "modes_covered": (2.0, 0.0),
+    "high_quality": (0.1, 0.0),
+}
+
+
+def no_offset(ax: Axes) -> None:
+    """Plain tick labels on ``ax``'s y axis: no "+1" or "1e-5+2.33" offset, which makes tiny changes look large."""
+    from matplotlib.ticker import ScalarFormatter
+
+    formatter = ax.yaxis.get_major_formatter()
+    if isinstance(formatter, ScalarFormatter):  # a log axis has its own formatter, which never offsets
+        formatter.set_useOffset(False)
+
+
+def at_least_span(ax: Axes, span: float, floor: float | None = None) -> None:
+    """Widen ``ax``'s y limits to at least ``span`` around the data's middle (not below ``floor``), so that
+    a metric that barely moves is drawn as a flat line."""
+    low, high = ax.get_ylim()
+    if not (span > 0 and high - low < span):
+        return
+    middle = (low + high) / 2
+    low = middle - span / 2
+    if floor is not None and low < floor:
+        low = floor - span / 20  # the points at the floor stay clear of the frame
+    ax.set_ylim(low, low + span)
 
 
 def qualityplot(
@@ -164,6 +201,8 @@ def qualityplot(
     color = color or QUALITY_COLORS[0]
     ax.plot(rows["step"], rows["value"], marker="o", ms=4, lw=1.2, color=color, label=METRIC_TITLES.get(metric, metric))
     ax.set_ylabel(METRIC_TITLES.get(metric, metric), color=color)
+    no_offset(ax)
+    at_least_span(ax, *QUALITY_SPANS.get(metric, (0.0, None)))
     ax.set_xlabel("iteration")
     if len(run.tidy):
         ax.set_xlim(run.tidy["step"].min(), run.tidy["step"].max() + 1)
@@ -270,8 +309,9 @@ def _quality_panel(run: Any, metrics: tuple[str, ...], ax: Axes, top: Axes, pale
         twin = ax.twinx()
         qualityplot(run, metrics[1], ax=twin, shade=False, color=QUALITY_COLORS[1])
         lines = lines + twin.get_lines()
-    ax.legend(handles=lines, loc="center left", bbox_to_anchor=(1.08, 0.5), fontsize="small", frameon=False,
-              title="sample quality", title_fontsize="small")
+    # above the panel, not at its right: the twin axis's tick labels and label sit there and ran into it
+    ax.legend(handles=lines, loc="lower left", bbox_to_anchor=(0.0, 1.0), ncols=len(lines), fontsize="small",
+              frameon=False, borderaxespad=0.2)
 
 
 def shade_stages_handles(tidy: pd.DataFrame, palette: str = "paper", alpha: float = 0.12) -> list[Any]:

@@ -358,3 +358,31 @@ def test_hessian_figure_title_and_line_style_legend(tmp_path):
         assert entry.get_linestyle() == ("--" if style == "dashed" else "-")
         # the lines drawn have the style the legend names
         assert {line.get_linestyle() for line in ax.get_lines() if line.get_color() == "0.6"} == {entry.get_linestyle()}
+
+
+def test_timeline_axes_have_no_offset_and_a_flat_quality_metric_looks_flat(tmp_path):
+    """Issue 23: an Inception Score moving by 1e-4 was drawn on a "+1" offset axis from 1.0001 to 1.00025, so it
+    looked dramatic. No panel may use an offset, and the IS axis spans at least QUALITY_SPANS' minimum."""
+    from analysis.timeline import QUALITY_SPANS, timeline_figure
+    from landscape.runfile import GAN_FIELDS
+    from landscape.writer import RunWriter
+
+    path = tmp_path / "flat.h5"
+    with RunWriter(path, {"arch": "vanilla", "dataset": "mnist"}, GAN_FIELDS) as writer:
+        for i in range(300):
+            writer.log(i, epoch=i // 100, g_loss=1.0 + 1e-5 * np.sin(i), d_loss=1.0, g_grad_norm=1.0 + 1e-5 * i,
+                       d_grad_norm=2.0)
+        for k, step in enumerate([99, 199, 299]):
+            writer.add_quality(step, {"inception_score": 1.0001 + 7e-5 * k, "class_kl": 2.3301 + 1e-5 * k,
+                                      "classes_covered": 1}, n=100)
+    fig = timeline_figure(path, stages=3)
+    fig.canvas.draw()
+    labels = [ax.get_ylabel() for ax in fig.axes]
+    assert {"loss", "gradient norm", "class KL", "Inception Score"} <= set(labels)
+    for ax in fig.axes:
+        assert ax.yaxis.get_major_formatter().get_offset() == "", ax.get_ylabel()
+    for name, metric in (("Inception Score", "inception_score"), ("class KL", "class_kl")):
+        low, high = fig.axes[labels.index(name)].get_ylim()
+        assert high - low >= QUALITY_SPANS[metric][0] - 1e-9, (name, low, high)
+    is_axis = fig.axes[labels.index("Inception Score")]
+    assert is_axis.get_ylim()[0] < 1.0001  # the measurements are inside the axis, not under its frame
