@@ -83,6 +83,13 @@ class TrainConfig:
     Fields left as ``None`` that have an architecture-dependent default
     (``dropout``) are resolved when the config is created, so the stored config
     always holds the values actually used.
+
+    One rule for every unset setting: it takes its own default from the tables
+    (:data:`LOSS_DEFAULTS`, then :data:`ARCH_DEFAULTS`, then :data:`PAPER_DEFAULTS`),
+    never another setting's value. In particular ``lr_g`` given alone leaves
+    ``lr_d`` at its table default (give both to change both). ``landscape record``
+    and sweep specs build their configs through this class, so the same settings
+    give the same run from the command line, a sweep or Python.
     """
 
     arch: str = "vanilla"
@@ -93,7 +100,7 @@ class TrainConfig:
     z_dist: str | None = None  # "uniform": U[-1, 1]; "normal": N(0, 1); None -> per architecture, else uniform
     optimizer: str | None = None  # None -> per loss (LOSS_DEFAULTS), else "adam"
     lr_g: float | None = None  # None -> per loss, else 1e-3
-    lr_d: float | None = None  # None -> per loss, else 1e-3
+    lr_d: float | None = None  # None -> per loss, else 1e-3 (never lr_g's value: see the class docstring)
     betas: tuple[float, float] | None = None  # Adam; None -> per loss, else (0.9, 0.999)
     eps: float = 1e-7  # Adam and RMSprop (Keras default)
     momentum: float = 0.5  # sgd-momentum only

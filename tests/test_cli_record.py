@@ -106,6 +106,26 @@ def test_unknown_names_and_impossible_values(tmp_path, option: list[str], words:
     assert not (tmp_path / "r.h5").exists()
 
 
+@pytest.mark.parametrize("loss, default_lr_d", [("ns", 1e-3), ("wgan-gp", 1e-4)])
+def test_lr_g_alone_leaves_lr_d_at_its_default_from_cli_library_and_sweep(tmp_path, shared_data, loss: str,
+                                                                          default_lr_d: float) -> None:
+    """One rule (landscape.config.TrainConfig): an unset lr_d takes the table default, never lr_g's value."""
+    from landscape.config import TrainConfig
+    from landscape.sweeps.spec import parse_spec
+
+    settings = {"arch": "vanilla", "dataset": "mnist", "loss": loss, "lr_g": 0.02}
+    library = TrainConfig(**settings)
+    sweep = parse_spec({"base": settings, "runs": [{"name": "only"}]}).runs[0].config
+    out = tmp_path / "r.h5"
+    args = ["record", "--arch", "vanilla", "--data", "mnist", "--loss", loss, "--lr-g", "0.02", "--device", "cpu"]
+    args += ["--data-dir", str(shared_data), "--subset", "256", "--max-iters", "1", "--hessian-every", "0"]
+    result = runner.invoke(app, [*args, "--quality-every", "0", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    stored = open_run(out).config
+    assert library.lr_d == sweep.lr_d == stored["lr_d"] == default_lr_d
+    assert library.lr_g == sweep.lr_g == stored["lr_g"] == 0.02
+
+
 def test_batch_larger_than_the_dataset_is_one_sentence(tmp_path, shared_data) -> None:
     args = ["--arch", "vanilla", "--data", "mnist", "--batch-size", "100000", "--data-dir", str(shared_data)]
     result = _landscape("record", *args, "--out", str(tmp_path / "r.h5"))

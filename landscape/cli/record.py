@@ -41,7 +41,8 @@ def record(
                      show_default=False),
     ] = None,
     lr_d: Annotated[
-        Optional[float], typer.Option("--lr-d", help="Discriminator learning rate. (default: as --lr-g)",
+        Optional[float], typer.Option("--lr-d", help="Discriminator learning rate. (default: 1e-3; wgan 5e-5, wgan-gp and mlp "
+                                      "1e-4; never --lr-g's value: give both to change both)",
                                       show_default=False)
     ] = None,
     loss: Annotated[
@@ -265,7 +266,7 @@ def _config(*, arch: str, data: str, epochs: int, batch_size: Any, optimizer: An
         batch_size=batch_size,
         optimizer=optimizer.strip().lower() if optimizer is not None else None,
         lr_g=lr_g,
-        lr_d=lr_d if lr_d is not None else lr_g,
+        lr_d=lr_d,
         loss=loss.strip().lower(),
         d_steps=d_steps,
         clip=clip,
