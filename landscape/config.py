@@ -51,8 +51,13 @@ LOSS_TITLES: dict[str, str] = {
     "hinge": "hinge GAN",
 }
 LOSSES = tuple(LOSS_TITLES)
-#: Losses whose discriminator is a critic: an unbounded score, no sigmoid, no label smoothing.
+#: The loss families, each owned here (``trainers.losses``, the loop, the recording and the analysis read them):
+#: the binary cross-entropy losses, whose D outputs a logit and whose labels can be smoothed;
+BCE_LOSSES = ("ns", "minimax")
+#: the losses whose discriminator is a critic: an unbounded score, no sigmoid, no label smoothing;
 CRITIC_LOSSES = ("wgan", "wgan-gp", "hinge")
+#: the critics that estimate the Wasserstein-1 distance: their runs record ``wasserstein`` every D step.
+WASSERSTEIN_LOSSES = ("wgan", "wgan-gp")
 
 #: The paper's values of the settings whose default depends on the loss or the architecture.
 PAPER_DEFAULTS: dict[str, Any] = {
@@ -244,7 +249,7 @@ class TrainConfig:
             value = getattr(self, name)
             if value is None:
                 continue
-            if self.loss in CRITIC_LOSSES or self.loss == "lsgan":
+            if self.loss not in BCE_LOSSES:
                 raise LandscapeError(f"{name} (label smoothing) needs loss ns or minimax (a cross-entropy), not "
                                      f"loss {self.loss}, whose discriminator has no labels to smooth.")
             ok = (isinstance(value, tuple) and len(value) == 2 and all(_is_number(v) and math.isfinite(v) for v in value)
@@ -359,6 +364,7 @@ __all__ = [
     "ARCHS",
     "ARCH_DEFAULTS",
     "ARCH_TITLES",
+    "BCE_LOSSES",
     "CRITIC_LOSSES",
     "LOSSES",
     "LOSS_DEFAULTS",
@@ -373,6 +379,7 @@ __all__ = [
     "PRECISIONS",
     "RESUME_FREE_SETTINGS",
     "TrainConfig",
+    "WASSERSTEIN_LOSSES",
     "Z_DISTS",
     "check_device",
     "dataset_title",

@@ -49,6 +49,7 @@ def test_the_names_and_titles() -> None:
     }
     assert [name for name in losses.LOSSES if losses.is_critic(name)] == ["wgan", "wgan-gp", "hinge"]
     assert [name for name in losses.LOSSES if losses.uses_bce(name)] == ["ns", "minimax"]
+    assert [name for name in losses.LOSSES if losses.estimates_wasserstein(name)] == ["wgan", "wgan-gp"]
     for name in losses.LOSSES:
         losses.check_loss(name)
 

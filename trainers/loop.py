@@ -36,7 +36,7 @@ from collections.abc import Callable
 
 import torch
 
-from landscape.config import TrainConfig, check_device
+from landscape.config import WASSERSTEIN_LOSSES, TrainConfig, check_device
 from landscape.data import to_unit_range
 from landscape.data.toys import is_toy, toy_quality
 from landscape.errors import DivergedError, LandscapeError
@@ -309,7 +309,7 @@ class GANTrainer:
                 "d_out_real": losses.d_output(logits_real.detach(), loss).mean(),
                 "d_out_fake": losses.d_output(logits_fake.detach(), loss).mean(),
             })
-            if loss in ("wgan", "wgan-gp"):
+            if loss in WASSERSTEIN_LOSSES:
                 metrics["wasserstein"] = losses.wasserstein_estimate(logits_real.detach(), logits_fake.detach())
             g_layer = torch.stack(g_norms) if g_row else torch.full((len(self.g_params),), math.nan)
         self.layer_norms = (g_layer, d_norms)

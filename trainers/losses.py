@@ -57,6 +57,7 @@ __all__ = [
     "check_loss",
     "d_loss_parts",
     "d_output",
+    "estimates_wasserstein",
     "g_loss",
     "gradient_penalty",
     "is_critic",
@@ -67,10 +68,11 @@ __all__ = [
 
 #: every loss name the trainer accepts, the paper's default (non-saturating BCE) first
 # the names and display titles are the config's (one owner per fact)
-from landscape.config import CRITIC_LOSSES, LOSS_TITLES, LOSSES  # noqa: E402
+from landscape.config import BCE_LOSSES, CRITIC_LOSSES, LOSS_TITLES, LOSSES, WASSERSTEIN_LOSSES  # noqa: E402
 
-_BCE = frozenset(("ns", "minimax"))
+_BCE = frozenset(BCE_LOSSES)
 _CRITIC = frozenset(CRITIC_LOSSES)
+_WASSERSTEIN = frozenset(WASSERSTEIN_LOSSES)
 
 
 def check_loss(loss: str) -> None:
@@ -90,6 +92,15 @@ def is_critic(loss: str) -> bool:
     """
     check_loss(loss)
     return loss in _CRITIC
+
+
+def estimates_wasserstein(loss: str) -> bool:
+    """True for wgan and wgan-gp, whose critic's score gap estimates the Wasserstein-1 distance.
+
+    Their runs record :func:`wasserstein_estimate` as ``wasserstein`` at every D step.
+    """
+    check_loss(loss)
+    return loss in _WASSERSTEIN
 
 
 def uses_bce(loss: str) -> bool:

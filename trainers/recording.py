@@ -35,6 +35,7 @@ from landscape.config import TrainConfig
 from landscape.data.toys import is_toy, toy_dataset
 from landscape.errors import DivergedError, LandscapeError, RunFileError
 from landscape.resume import load_resume_state, remove_resume_state
+from landscape.runfile import REPLACE_ADVICE, check_not_live, live_writer, still_being_written
 from landscape.writer import RunWriter
 from trainers.loop import GANTrainer, StopRequested
 from trainers.resume import ResumeSaver, restore_trainer
@@ -96,6 +97,8 @@ def record(
     run = resumable_run(path) if resume else None
     if not resume and path.exists() and not overwrite:
         raise RunFileError(f"{path} already exists; choose another path, or overwrite=True to replace it.")
+    if not resume:  # before the data loads; the writer takes the run's lock, which settles it
+        check_not_live(path, REPLACE_ADVICE)
     dataset = load_training_data(config)
     check_dataset_size(config, len(dataset))
     data = dataset.points if is_toy(config.dataset) else dataset.images
@@ -112,8 +115,8 @@ def record(
     try:
         with torch_threads(trainer.config.threads), matmul_precision(trainer.config.precision):
             if state is None:
-                remove_resume_state(path)  # an overwritten run's state is not this run's
                 writer = RunWriter(path, trainer.config.to_dict(), run_fields(trainer.config), overwrite=overwrite)
+                remove_resume_state(path)  # an overwritten run's state is not this run's (and the lock is ours now)
             else:
                 writer, dropped = RunWriter.reopen(path, state[1]["step"], state[1]["epoch"])
             with writer:
@@ -156,8 +159,8 @@ def resumable_run(path: Path) -> Any:
     if run.status == "finished":
         raise RunFileError(f"{path} is finished ({run.n_iterations:,} iterations); there is nothing to resume.")
     if run.status == "running":
-        raise RunFileError(f"{path} is still being written by process {run.attrs.get('writer_pid')}; "
-                           "stop it before resuming it.")
+        writer = live_writer(path) or (run.attrs.get("writer_pid"), "")
+        raise RunFileError(still_being_written(path, writer, "stop it before resuming it"))
     return run
 
 
@@ -188,7 +191,11 @@ def run_fields(config: TrainConfig) -> tuple[str, ...]:
     estimate (wgan, wgan-gp) and the gradient-penalty term (wgan-gp)."""
     from landscape.runfile import GAN_FIELDS
 
-    extra = {"wgan": ("wasserstein",), "wgan-gp": ("wasserstein", "d_gp")}.get(config.loss, ())
+    from trainers.losses import estimates_wasserstein
+
+    extra = ("wasserstein",) if estimates_wasserstein(config.loss) else ()
+    if config.loss == "wgan-gp":
+        extra += ("d_gp",)
     return (*GAN_FIELDS, *extra)
 
 
