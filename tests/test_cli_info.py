@@ -126,3 +126,24 @@ def test_one_status_word_everywhere(tmp_path):
                 assert f"is {word}, last recorded step 39" in lgc.stdout, lgc.stdout
     finally:
         live.close()
+
+
+def test_info_piped_does_not_wrap_at_80_columns(tmp_path):
+    """Issue 23: piped (no terminal, no $COLUMNS) rich wrapped the networks table and the field list at 80 columns."""
+    import os
+
+    path = tmp_path / "r.h5"
+    summary = "layer    type             output shape          params\n" + "\n".join(
+        f"conv{i}    ConvTranspose2d  (512, 4, 4)      {i * 1_048_576:>12,}" for i in range(1, 4))
+    with RunWriter(path, {"arch": "dcgan", "dataset": "cifar10"}, GAN_FIELDS) as w:
+        w.set_meta("networks", {"g": {"params": 3_576_704, "summary": summary}})
+        w.log(0, g_loss=1.0)
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+    result = subprocess.run([sys.executable, "-m", "landscape", "info", str(path)], capture_output=True, text=True,
+                            timeout=120, env=env)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert any(line.startswith("fields: ") and line.rstrip().endswith("d_out_fake") for line in lines)
+    for row in summary.splitlines():  # every line of the architecture is whole on one output line
+        assert any(row in line for line in lines), row
+    assert not any(line.startswith("│         │") and "│" not in line.strip("│ ") for line in lines)

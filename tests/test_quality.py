@@ -344,3 +344,20 @@ def test_record_refuses_bad_quality_options_before_writing_anything(tmp_path, sh
     result = landscape(*base, "--quality-every", "0")
     assert result.returncode == 0, result.stderr
     assert open_run(out).quality.empty
+
+
+def test_steady_quality_is_not_tied_to_a_landscape_stage():
+    """Issue 23: "Sample quality does not change ... (class KL 2.33 throughout), the same stage in which the
+    landscape summaries change most" linked a stage to a quality that has none."""
+    from analysis.quality.stages import quality_changes
+
+    per_stage = pd.DataFrame({"run": "r", "stage": [1, 2, 3], "step": [10, 20, 30],
+                              "class_kl": [2.3301, 2.3304, 2.3302], "classes_covered": [1, 1, 1]})
+    summary = pd.DataFrame({"run": "r", "network": ["g"] * 3 + ["d"] * 3, "stage": [1, 2, 3] * 2,
+                            "grad_norm_median": [1.0, 1.1, 5.0, 1.0, 1.0, 1.0], "loss_median": [1.0] * 6})
+    row = quality_changes(per_stage, summary).iloc[0]
+    finding = row["finding"]
+    assert finding.startswith("Sample quality does not change from stage to stage (class KL 2.33 throughout)")
+    assert "same stage" not in finding and "different stage" not in finding
+    assert "the landscape summaries change most in stage 3" in finding
+    assert not row["same_stage"] and row["quality_stage"] is None and not row["collapse"]

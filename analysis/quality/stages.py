@@ -30,6 +30,9 @@ from landscape.reader import as_runs
 PRIMARY = {"image": ("class_kl", "classes_covered"), "toy": ("high_quality", "modes_covered")}
 #: A rise of the class KL by at least this many nats from one stage to the next counts as collapse.
 KL_RISE = 0.05
+#: A largest stage-to-stage change of the primary metric below this (nats of class KL; a toy's high-quality
+#: fraction) is no change: the finding says quality is steady and sets no stage of it beside the landscape's.
+STEADY = {"image": 0.01, "toy": 0.01}
 
 QUALITY_COLUMNS = ["run", "step", "epoch", "stage", "metric", "value", "n", "n_real"]
 
@@ -99,7 +102,9 @@ def quality_changes(per_stage: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFr
 
     Quality change of a stage: the change of the primary metric (class KL; a toy's high-quality
     fraction) from the last measurement before the stage to the stage's last one. Collapse: classes
-    (modes) covered drop, or the class KL rises by at least :data:`KL_RISE`.
+    (modes) covered drop, or the class KL rises by at least :data:`KL_RISE`. Steady quality (no collapse, and
+    no change of at least :data:`STEADY`): ``quality_stage`` is None, ``same_stage`` False, and the sentence
+    sets no stage of it beside the landscape's.
     """
     rows = []
     for run, part in per_stage.groupby("run", sort=False):
@@ -119,16 +124,22 @@ def quality_changes(per_stage: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFr
         land = landscape_change(summary, str(run))
         land_stage, (land_size, land_what) = (max(land.items(), key=lambda kv: kv[1][0]) if land
                                               else (None, (math.nan, "")))
-        same = land_stage == stage
         metric_words = "class KL" if kind == "image" else "high-quality fraction"
         cov_words = "classes" if kind == "image" else "modes"
         change = (f"{metric_words} {before[primary]:.3g} -> {after[primary]:.3g}, {cov_words} covered "
                   f"{_int(before.get(covered))} -> {_int(after.get(covered))}")
         head = ("Collapse" if collapse else "The largest quality change") + f" in stage {stage} ({change})"
-        if not collapse and size == 0:
-            head = f"Sample quality does not change from stage to stage ({change.split(' -> ')[0]} throughout)"
+        steady = not collapse and size < STEADY[kind]
+        if steady:
+            # no stage where quality changes, so no stage to set beside the landscape's
+            stage = None
+            first = float(part.iloc[0][primary])
+            head = f"Sample quality does not change from stage to stage ({metric_words} {first:.3g} throughout)"
+        same = stage is not None and land_stage == stage
         if land_stage is None:
             finding = f"{head}; no landscape summary change to compare with."
+        elif steady:
+            finding = f"{head}; the landscape summaries change most in stage {land_stage} ({land_what})."
         elif same:
             finding = f"{head}, the same stage in which the landscape summaries change most ({land_what})."
         else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -13,9 +14,9 @@ def info(
     """Show a run's config, status, iterations, fields, networks and optional groups."""
     from rich.table import Table
 
-    from landscape.cli.console import console
     from landscape.reader import open_run
 
+    console = _console()
     run = open_run(run_file)
     console.print(f"[bold]{run.path}[/]")
     console.print(f"status: {run.status_text}", highlight=False)
@@ -51,6 +52,18 @@ def info(
     }
     for name, value in groups.items():
         console.print(f"{name}: {value if value else 'none'}")
+
+
+def _console() -> "Any":
+    """The CLI console on a terminal; piped or redirected, one as wide as its widest line, so that tables and
+    lists are never wrapped at rich's default 80 columns (a file or ``| less`` has no width to fit)."""
+    from rich.console import Console
+
+    from landscape.cli.console import console
+
+    if console.is_terminal:
+        return console
+    return Console(file=console.file, width=max(console.width, 10_000), soft_wrap=True)
 
 
 def _quality(run) -> str | None:
