@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from landscape.data.registry import DATASETS as _DATASET_SPECS
+from landscape.data.toys import TOY_SHAPE as _TOY_SHAPE
 from landscape.data.toys import TOYS as _TOYS
 from landscape.errors import LandscapeError, unknown_choice
 
@@ -304,10 +305,10 @@ class TrainConfig:
     # --------------------------------------------------------------- derived
     @property
     def image_shape(self) -> tuple[int, ...]:
-        """(C, H, W) of the dataset's images; (2,) for a 2-D toy's points."""
+        """(C, H, W) of the dataset's images (the dataset registry owns them); (2,) for a 2-D toy's points."""
         if self.dataset in TOY_DATASETS:
-            return (2,)
-        return (3, 32, 32) if self.dataset == "cifar10" else (1, 28, 28)
+            return _TOY_SHAPE
+        return _DATASET_SPECS[self.dataset].shape
 
 
 # --------------------------------------------------------------------- helpers

@@ -63,12 +63,6 @@ __all__ = [
 #: so that classifiers cached under the old code are not reused.
 RECIPE_VERSION = 1
 
-#: Image shape (C, H, W) of each dataset a recipe may name.
-DATASET_SHAPES: dict[str, tuple[int, int, int]] = {
-    "mnist": (1, 28, 28),
-    "fashion-mnist": (1, 28, 28),
-    "cifar10": (3, 32, 32),
-}
 
 
 @dataclass(frozen=True)
@@ -106,8 +100,10 @@ class ClassifierRecipe:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if self.dataset not in DATASET_SHAPES:
-            raise ValueError(f"unknown dataset {self.dataset!r}; expected one of {sorted(DATASET_SHAPES)}")
+        from landscape.data.registry import DATASETS  # the image datasets and their shapes: the registry owns them
+
+        if self.dataset not in DATASETS:
+            raise ValueError(f"unknown dataset {self.dataset!r}; expected one of {sorted(DATASETS)}")
         object.__setattr__(self, "widths", tuple(int(w) for w in self.widths))
         strides = tuple(int(s) for s in self.strides) or (2,) * len(self.widths)
         if len(strides) != len(self.widths):

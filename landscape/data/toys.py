@@ -88,6 +88,9 @@ def _grid(values: tuple[float, ...]) -> tuple[tuple[float, float], ...]:
     return tuple((float(x), float(y)) for x in values for y in values)
 
 
+#: The shape of one toy sample: a point in the plane (the networks' "image shape" on a toy).
+TOY_SHAPE: tuple[int] = (2,)
+
 #: The toys, by name.
 TOYS: dict[str, ToySpec] = {
     spec.name: spec
@@ -231,6 +234,7 @@ __all__ = [
     "EXACT_HIGH_QUALITY",
     "QUALITY_STDS",
     "TOYS",
+    "TOY_SHAPE",
     "TOY_TRAIN_SIZE",
     "ToyData",
     "ToySpec",
