@@ -30,7 +30,7 @@ from landscape.data.registry import DatasetSpec, Digest, Download, Layout
 def env(tmp_path):
     """The environment for a subprocess: a private checksum cache, no data root from outside, wide output."""
     environ = {k: v for k, v in os.environ.items() if k != "LANDSCAPE_DATA"}
-    environ.update(XDG_CACHE_HOME=str(tmp_path / "cache"), COLUMNS="200", NO_COLOR="1")
+    environ.update(LANDSCAPE_CACHE=str(tmp_path / "cache"), COLUMNS="200", NO_COLOR="1")
     return environ
 
 
@@ -169,6 +169,7 @@ def test_offline_fetch_to_the_default_root_creates_no_data_folder(tmp_path, env)
     result = offline_landscape("data", "fetch", "cifar10", env=env, cwd=work)  # no --data-dir, no $LANDSCAPE_DATA: ./data
     line = assert_one_line_error(result)
     assert "cifar-10-binary.tar.gz" in line and f"extract the official cifar-10-binary.tar.gz into {work / 'data'}" in line
+    assert "$LANDSCAPE_DATA" in line and "--data-dir" in line  # issue 23: a copy elsewhere is one setting away
     assert list(work.iterdir()) == []
 
 
@@ -189,7 +190,7 @@ class _Quiet(SimpleHTTPRequestHandler):
 @pytest.fixture
 def tiny_registered(tmp_path, monkeypatch):
     """A tiny IDX dataset 'tiny' served from 127.0.0.1 and registered in the registry."""
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("LANDSCAPE_CACHE", str(tmp_path / "cache"))
     www = tmp_path / "www"
     www.mkdir()
     rng = np.random.default_rng(0)
@@ -243,3 +244,16 @@ def test_cli_fetch_downloads_then_says_already_present(tmp_path, tiny_registered
     listing = runner.invoke(app, ["data", "list", "--data-dir", str(root)], env={"COLUMNS": "200"})
     assert listing.exit_code == 0
     assert "official (4 files match)" in row(listing.output, "tiny")
+
+
+def test_an_unofficial_copy_is_named_once_per_command(tmp_path, env):
+    """Issue 23: a command loading several splits of a copy that is not the official release (training data and
+    the classifier's test set) printed the warning once per split, three times for `landscape record` on CIFAR-10."""
+    from test_data import make_mnist
+
+    make_mnist(tmp_path / "root", n=40)
+    result = landscape("classifier", "train", "--data", "mnist", "--epochs", "1", "--subset", "20", "--data-dir",
+                       str(tmp_path / "root"), "--out", str(tmp_path / "c.h5"), env=env)
+    assert result.returncode == 0, result.stderr
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("Warning:")]
+    assert len(warnings) == 1 and "not the official release" in warnings[0], result.stderr

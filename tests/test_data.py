@@ -44,7 +44,7 @@ ignore_checksums = pytest.mark.filterwarnings("ignore::landscape.data.DatasetChe
 @pytest.fixture(autouse=True)
 def private_checksum_cache(tmp_path_factory, monkeypatch):
     """Every test gets an empty checksum cache (on disk and in memory)."""
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
+    monkeypatch.setenv("LANDSCAPE_CACHE", str(tmp_path_factory.mktemp("cache")))
     checksums.clear_memory_cache()
     yield
     checksums.clear_memory_cache()
@@ -192,7 +192,7 @@ def shared(data_root, tmp_path_factory):
         if (name, split) not in loaded:
             with pytest.MonkeyPatch.context() as mp, warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
-                mp.setenv("XDG_CACHE_HOME", str(cache))
+                mp.setenv("LANDSCAPE_CACHE", str(cache))
                 checksums.clear_memory_cache()
                 ds = load_dataset(name, data_root, split)
                 loaded[name, split] = (ds, [w for w in caught if issubclass(w.category, DatasetChecksumWarning)])
@@ -563,7 +563,7 @@ def test_checksum_cache_is_used_and_invalidated(tmp_path):
 
 def test_unwritable_cache_only_costs_a_rehash(tmp_path, monkeypatch):
     blocker = write(tmp_path / "not-a-dir", b"")
-    monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))  # the cache folder cannot be created
+    monkeypatch.setenv("LANDSCAPE_CACHE", str(blocker / "landscape"))  # the cache folder cannot be created
     files = tiny_files()
     for name, data in files.items():
         write(tmp_path / "Tiny" / "raw" / name, data)
@@ -862,3 +862,17 @@ def test_safe_extract_rejects_a_corrupt_archive(tmp_path):
     archive = write(tmp_path / "broken.tar.gz", tar_bytes([("a/b.bin", b"x" * 5000)])[:40])
     with pytest.raises(DataError, match="not a readable tar archive"):
         safe_extract(archive, tmp_path / "out")
+
+
+def test_checksum_cache_lives_with_the_classifiers_under_landscape_cache(tmp_path, monkeypatch):
+    """Issue 23: $LANDSCAPE_CACHE moved the classifiers but not checksums.json; one folder holds both now."""
+    from analysis.quality.classifiers import classifiers_dir
+
+    monkeypatch.setenv("LANDSCAPE_CACHE", str(tmp_path / "mine"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    files = tiny_files()
+    for name, data in files.items():
+        write(tmp_path / "root" / "Tiny" / "raw" / name, data)
+    assert load_dataset("tiny", tmp_path / "root", spec=tiny_spec(files=files)).official is True
+    assert checksums.cache_file() == tmp_path / "mine" / "checksums.json" == classifiers_dir().parent / "checksums.json"
+    assert checksums.cache_file().exists() and not (tmp_path / "xdg").exists()

@@ -4,8 +4,8 @@ What is hashed is a file's *uncompressed content* (a ``.gz`` IDX file is hashed 
 gunzip), so recompressed copies of the official files still count as official.
 
 The cache maps (absolute path, size, modification time in ns, algorithm) to the
-digest and lives in ``$XDG_CACHE_HOME/landscape/checksums.json`` (default
-``~/.cache/landscape``), not in the dataset folder: data roots are often read-only
+digest and lives in landscape's cache folder, ``$LANDSCAPE_CACHE/checksums.json`` (default
+``$XDG_CACHE_HOME/landscape``, else ``~/.cache/landscape``; :func:`cache_file`), not in the dataset folder: data roots are often read-only
 (shared copies, CI images) and one cache file keeps dataset folders clean. The
 size+mtime key is the same quick check make and rsync rely on: any rewrite of a
 file (a fresh download, an edit, a copy) changes its mtime, so the file is hashed
@@ -35,7 +35,16 @@ _memory: dict[str, dict[str, Any]] = {}
 
 
 class DatasetChecksumWarning(UserWarning):
-    """Dataset files were loaded whose content differs from the official release."""
+    """Dataset files were loaded whose content differs from the official release.
+
+    ``dataset`` and ``folder`` say which copy, so that a command which loads several splits (or the same one
+    twice) can show the warning once per copy (the CLI does).
+    """
+
+    def __init__(self, message: str, dataset: str | None = None, folder: Path | None = None) -> None:
+        super().__init__(message)
+        self.dataset = dataset
+        self.folder = folder
 
 
 @dataclass(frozen=True)
@@ -55,9 +64,12 @@ class ContentCheck:
 
 
 def cache_file() -> Path:
-    """The cache's path (read each call so tests and users can point ``XDG_CACHE_HOME`` elsewhere)."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "landscape" / CACHE_FILE
+    """The cache's path: ``checksums.json`` in landscape's cache folder (:func:`landscape.weights.cache_dir`:
+    ``$LANDSCAPE_CACHE``, else ``$XDG_CACHE_HOME/landscape``, else ``~/.cache/landscape``), beside the cached
+    classifiers; read each call so tests and users can point it elsewhere."""
+    from landscape.weights import cache_dir
+
+    return cache_dir() / CACHE_FILE
 
 
 def _key(path: Path, algorithm: str) -> tuple[str, dict[str, int]] | None:

@@ -196,7 +196,8 @@ def _fetch_failed(
     return DataError(
         f"could not download {what}: {', '.join(why + refused)}; check the network connection and run "
         f"`landscape data fetch {spec.name}` again{kept}, or run it on a machine with internet access and copy "
-        f"the {layout.folder} folder it makes to {folder}, or {by_hand}."
+        f"the {layout.folder} folder it makes to {folder}, or {by_hand}; if a copy already exists elsewhere, "
+        f"point $LANDSCAPE_DATA or --data-dir at the data root that holds it."
     )
 
 

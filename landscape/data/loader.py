@@ -127,13 +127,12 @@ def _warn_if_unofficial(spec: DatasetSpec, folder: Path, checks: list[ContentChe
     differing = [check.path.name for check in checks if check.matches is False]
     if differing:
         shown = ", ".join(differing[:3]) + (", ..." if len(differing) > 3 else "")
-        warnings.warn(
+        message = (
             f"{spec.title} in {folder} is not the official release ({len(differing)} of {len(checks)} files differ "
             f"from the official checksums: {shown}); it loads, but results are not comparable with published ones "
-            f"(`landscape data fetch {spec.name} --force` replaces it).",
-            DatasetChecksumWarning,
-            stacklevel=3,
+            f"(`landscape data fetch {spec.name} --force` replaces it)."
         )
+        warnings.warn(DatasetChecksumWarning(message, spec.name, folder), stacklevel=3)
         return False
     if checks and all(check.matches for check in checks):
         return True
