@@ -25,7 +25,7 @@ _LAZY = {
     "qualityplot": "analysis.timeline",
     "stage_colors": "analysis.palettes",
     # Hessian eigenvalues
-    "curvature_hook": "analysis.hessian",
+    "HessianEstimates": "analysis.hessian",
     "read_estimates": "analysis.hessian",
     "hessian_figure": "analysis.hessian.plot",
     "eigenvalueplot": "analysis.hessian.plot",
@@ -37,35 +37,37 @@ _LAZY = {
     "gradnormplot": "analysis.stationarity",
     "sweep_verdicts": "analysis.stationarity",
     # sample quality
-    "quality_hook": "analysis.quality",
+    "ImageQuality": "analysis.quality",
+    "ToyCoverage": "analysis.quality",
     "measure_checkpoint": "analysis.quality",
     "measure_generator": "analysis.quality",
     "get_reference": "analysis.quality",
     "quality_frame": "analysis.quality",
     "stage_quality": "analysis.quality",
     "quality_changes": "analysis.quality",
-    # samples, toys, training hooks
+    # samples, toys, the measurements a recorded run makes
     "samples_figure": "analysis.samples",
     "toyplot": "analysis.toys",
     "coverageplot": "analysis.toys",
-    "training_hooks": "analysis.hooks",
+    "for_run": "analysis.measurements",
 }
 
 __all__ = sorted(_LAZY)
 
 if TYPE_CHECKING:  # pragma: no cover
-    from analysis.hessian import curvature_hook, read_estimates
+    from analysis.hessian import HessianEstimates, read_estimates
     from analysis.hessian.plot import densityplot, eigenvalueplot, hessian_figure
-    from analysis.hooks import training_hooks
+    from analysis.measurements import for_run
     from analysis.lgc import LGCGrid, lgc_figure, lgc_grid, lgcplot, readable_log_ticks
     from analysis.palettes import stage_colors
     from analysis.quality import (
+        ImageQuality,
+        ToyCoverage,
         get_reference,
         measure_checkpoint,
         measure_generator,
         quality_changes,
         quality_frame,
-        quality_hook,
         stage_quality,
     )
     from analysis.samples import samples_figure

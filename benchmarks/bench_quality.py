@@ -51,7 +51,7 @@ def evaluation_parts(dataset: str, reference, samples: int) -> dict[str, float]:
 
 def recorded_seconds(epochs: int, quality: bool, reference, data_dir: str | None, samples: int) -> float:  # noqa: ANN001
     """Wall seconds of recording a vanilla MNIST run (no Hessian estimates), with or without quality every epoch."""
-    from analysis.quality.hook import quality_hook
+    from analysis.quality.measurement import ImageQuality
     from landscape.config import TrainConfig
     from trainers import record
 
@@ -59,7 +59,7 @@ def recorded_seconds(epochs: int, quality: bool, reference, data_dir: str | None
                          data_dir=data_dir, quality_every=468 if quality else 0, quality_samples=samples)
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
-        record(config, Path(tmp) / "run.h5", on_quality_step=quality_hook(reference) if quality else None)
+        record(config, Path(tmp) / "run.h5", measurements=[ImageQuality(reference)] if quality else [])
         return time.perf_counter() - start
 
 

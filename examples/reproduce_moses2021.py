@@ -175,7 +175,7 @@ def record_one(item: Planned, log_every: Optional[float] = None) -> float:
 
     from landscape.cli import show_warning_line
     from landscape.cli.console import console
-    from landscape.cli.record import hessian_hook, quality_hook, show_notes, training_progress
+    from landscape.cli.record import show_notes, training_measurements, training_progress
     from trainers import record
 
     warnings.showwarning = show_warning_line  # one line, as the CLI shows it (also in a worker process)
@@ -185,8 +185,8 @@ def record_one(item: Planned, log_every: Optional[float] = None) -> float:
     progress_kwargs = {} if log_every is None else {"log_every": log_every}
     with training_progress(console, **progress_kwargs) as progress:
         summary = record(item.config, item.path, overwrite=True, progress=progress,
-                         on_start=lambda trainer: show_notes(trainer, console), on_hessian_step=hessian_hook(console),
-                         on_quality_step=quality_hook(item.config, None, console))
+                         on_start=lambda trainer: show_notes(trainer, console),
+                         measurements=training_measurements(item.config, None, console))
     console.print(f"{item.title}: {summary.status}, {summary.iterations:,} iterations in {summary.seconds:.0f} s"
                   + (f" ({summary.message})" if summary.message else ""), highlight=False)
     return summary.seconds

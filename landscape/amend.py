@@ -1,4 +1,4 @@
-"""Changing a closed run file, atomically: adding the Hessian estimates and sample-quality measurements
+"""Changing a closed run file, atomically: adding the measurements (Hessian estimates, sample quality, ...)
 computed after training.
 
 A run file is written by one :class:`~landscape.writer.RunWriter` while training;
@@ -18,25 +18,36 @@ from typing import Any, Mapping
 
 from landscape.atomic import replacing
 from landscape.errors import RunFileError
-from landscape.runfile import open_for_read, run_status, write_hessian_group, write_quality_group
+from landscape.runfile import open_for_read, run_status, write_measurement_group
+
+
+def append_measurement(path: str | os.PathLike, kind: str, *records: Any) -> None:
+    """Add (or replace) measurements of ``kind`` (:class:`landscape.measurements.Record`) in a closed run file,
+    atomically, all in one change.
+
+    The one way every measurement kind reaches a closed run file. A run whose writer is
+    still alive is refused: its writer would overwrite the change or be broken by it.
+    """
+    _change(path, lambda handle: [write_measurement_group(handle, kind, record) for record in records])
 
 
 def append_hessian(
     path: str | os.PathLike, step: int, network: str, arrays: Mapping[str, Any], attrs: Mapping[str, Any]
 ) -> None:
-    """Add (or replace) one Hessian estimate of ``network`` at ``step`` in a closed run file, atomically.
+    """Add (or replace) one Hessian estimate of ``network`` at ``step`` in a closed run file, atomically
+    (``append_measurement(path, "hessian", Record(...))``)."""
+    from landscape.measurements import Record
 
-    A run whose writer is still alive is refused: its writer would overwrite the
-    change or be broken by it.
-    """
-    _change(path, lambda handle: write_hessian_group(handle, step, network, arrays, attrs))
+    append_measurement(path, "hessian", Record(step, attrs, arrays, network))
 
 
 def append_quality(path: str | os.PathLike, step: int, values: Mapping[str, float], n: int,
                    epoch: int | None = None, attrs: Mapping[str, Any] | None = None) -> None:
     """Add (or replace) the sample-quality measurements at ``step`` in a closed run file, atomically
-    (see :meth:`landscape.writer.RunWriter.add_quality`)."""
-    _change(path, lambda handle: write_quality_group(handle, step, values, n, epoch, attrs))
+    (``append_measurement(path, "quality", quality_record(...))``)."""
+    from landscape.measurements import quality_record
+
+    append_measurement(path, "quality", quality_record(step, values, n, epoch, attrs))
 
 
 def _change(path: str | os.PathLike, write: Callable[[Any], None]) -> None:
@@ -55,4 +66,4 @@ def _change(path: str | os.PathLike, write: Callable[[Any], None]) -> None:
             write(handle)
 
 
-__all__ = ["append_hessian", "append_quality"]
+__all__ = ["append_hessian", "append_measurement", "append_quality"]

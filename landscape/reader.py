@@ -28,12 +28,13 @@ from landscape.runfile import (
     NETWORK_FIELDS_META,
     PROBE,
     QUALITY,
-    QUALITY_INFO,
     SAMPLES,
     STATUS_MEANINGS,
+    measurement_kinds,
     open_for_read,
     run_status,
 )
+from landscape.measurements import LONG_KINDS
 from landscape.stages import assign_stages, stage_labels, stage_of_steps
 
 
@@ -49,19 +50,14 @@ class Run:
             self.sample_epochs: list[int] = sorted(int(k) for k in handle.get(SAMPLES, {}).keys())
             self.layer_networks: list[str] = sorted(handle.get(LAYERS, {}).keys())
             self.has_probe: bool = PROBE in handle
-            quality = [(int(step), {k: _plain(v) for k, v in group.attrs.items()})
-                       for step, group in handle.get(QUALITY, {}).items()]
-            self.hessian_keys: list[tuple[int, str]] = [
-                (int(step), network)
-                for step, group in handle.get(HESSIAN, {}).items()
-                for network in group.keys()
-            ]
+            self._measured = {kind: _measured(handle[kind]) for kind in measurement_kinds(handle)}
         try:
             self.config: dict[str, Any] = json.loads(self.attrs.get("config", "{}"))
         except json.JSONDecodeError:
             raise RunFileError(f"{self.path} has a damaged config attribute (not valid JSON).") from None
         self.metrics: pd.DataFrame = _metrics_frame(metrics)
-        self._quality = sorted(quality, key=lambda item: item[0])
+        #: The stored Hessian estimates' (step, network), as ``measurement_keys("hessian")``.
+        self.hessian_keys: list[tuple[int, str]] = self.measurement_keys(HESSIAN)
         self._status = run_status(self.attrs)
 
     # ------------------------------------------------------------------ basics
@@ -178,16 +174,6 @@ class Run:
         with open_for_read(self.path) as handle:
             return handle[f"{PROBE}/real"][()], handle[f"{PROBE}/z"][()]
 
-    @property
-    def quality(self) -> pd.DataFrame:
-        """Sample-quality measurements, tidy: one row per (step, metric) with its value, the epoch, the generated
-        sample size ``n`` and the real (reference) sample size ``n_real`` (missing for the toys' exact measures)."""
-        rows = [{"step": step, "epoch": attrs.get("epoch"), "metric": name, "value": float(value), "n": attrs.get("n"),
-                 "n_real": attrs.get("n_real")}
-                for step, attrs in self._quality for name, value in attrs.items() if name not in QUALITY_INFO]
-        frame = pd.DataFrame(rows, columns=["step", "epoch", "metric", "value", "n", "n_real"])
-        return frame.astype({"step": "int64", "epoch": "Int64", "n": "Int64", "n_real": "Int64"})
-
     def probe_labels(self) -> np.ndarray | None:
         """The classes of the probe's real images (a conditional GAN's probe; the fakes are asked for
         the same classes), or None for an unconditional run."""
@@ -196,25 +182,64 @@ class Run:
         with open_for_read(self.path) as handle:
             return handle[f"{PROBE}/labels"][()] if "labels" in handle[PROBE] else None
 
-    def hessian(self) -> pd.DataFrame:
-        """One row per stored Hessian estimate (step x network) with its scalar attributes as columns."""
+    # ------------------------------------------------------------------ measurements
+    @property
+    def measurement_kinds(self) -> list[str]:
+        """The measurement kinds the run holds (``"hessian"``, ``"quality"``, ...): its ``/<kind>`` groups."""
+        return sorted(self._measured)
+
+    def measurement_keys(self, kind: str) -> list[tuple[int, str | None]]:
+        """``(step, network)`` of each stored measurement of ``kind`` (network None for a kind stored per step)."""
+        return [(step, network) for step, network, _ in self._measured.get(kind, [])]
+
+    def measurements(self, kind: str) -> pd.DataFrame:
+        """The stored measurements of ``kind`` as a tidy frame, as they were when the run was opened.
+
+        One row per stored group, ``step`` (and ``network`` for a per-network kind such as
+        ``"hessian"``) then its scalar attributes as columns (JSON text decoded), sorted by
+        step and network. A kind of :data:`landscape.measurements.LONG_KINDS` (``"quality"``)
+        is stored as values plus describing attributes and reads one row per value instead:
+        step, epoch, metric, value, then the describing attributes it has (see :attr:`quality`).
+        """
+        entries = self._measured.get(kind, [])
+        if kind in LONG_KINDS:
+            return _long_frame(entries, LONG_KINDS[kind])
+        per_network = any(network is not None for _, network, _ in entries)
         rows = []
-        if self.hessian_keys:
-            with open_for_read(self.path) as handle:
-                for step, network in sorted(self.hessian_keys):
-                    group = handle[f"{HESSIAN}/{step}/{network}"]
-                    row: dict[str, Any] = {"step": step, "network": network}
-                    row.update({key: _attr_value(value) for key, value in group.attrs.items()})
-                    rows.append(row)
-        return pd.DataFrame(rows, columns=None if rows else ["step", "network"])
+        for step, network, attrs in entries:
+            row: dict[str, Any] = {"step": step, "network": network} if per_network else {"step": step}
+            row.update({key: _attr_value(value) for key, value in attrs.items()})
+            rows.append(row)
+        return pd.DataFrame(rows, columns=None if rows else ["step", "network"] if per_network else ["step"])
+
+    def measurement_arrays(self, kind: str, step: int, network: str | None = None) -> dict[str, np.ndarray]:
+        """The arrays (eigenvalues, densities, ...) of one stored measurement of ``kind``."""
+        if (step, network) not in self.measurement_keys(kind):
+            of = f" of network {network!r}" if network is not None else ""
+            raise RunFileError(f"{self.path} has no {kind} measurement{of} at step {step}.")
+        key = f"{kind}/{step}" + (f"/{network}" if network is not None else "")
+        with open_for_read(self.path) as handle:
+            group = handle[key]
+            return {name: group[name][()] for name in group if not hasattr(group[name], "keys")}
+
+    @property
+    def quality(self) -> pd.DataFrame:
+        """Sample-quality measurements (``measurements("quality")``), tidy: one row per (step, metric) with its value,
+        the epoch, the generated sample size ``n`` and the real (reference) sample size ``n_real`` (missing for the
+        toys' exact measures)."""
+        return self.measurements(QUALITY)
+
+    def hessian(self) -> pd.DataFrame:
+        """One row per stored Hessian estimate (step x network) with its scalar attributes as columns
+        (``measurements("hessian")``)."""
+        frame = self.measurements(HESSIAN)
+        return frame if len(frame) else pd.DataFrame(columns=["step", "network"])
 
     def hessian_arrays(self, step: int, network: str) -> dict[str, np.ndarray]:
         """The arrays (eigenvalues, residuals, density, ...) of one stored Hessian estimate."""
         if (step, network) not in self.hessian_keys:
             raise RunFileError(f"{self.path} has no Hessian estimate of network {network!r} at step {step}.")
-        with open_for_read(self.path) as handle:
-            group = handle[f"{HESSIAN}/{step}/{network}"]
-            return {name: group[name][()] for name in group}
+        return self.measurement_arrays(HESSIAN, step, network)
 
 
 class RunCollection(list):
@@ -361,3 +386,28 @@ def _scalar(value: Any) -> Any:
 
 def _list(values: list[int]) -> str:
     return ", ".join(map(str, values)) if values else "none"
+
+
+def _measured(group: Any) -> list[tuple[int, str | None, dict[str, Any]]]:
+    """(step, network, attributes) of every measurement under a ``/<kind>`` group, sorted by step and network.
+
+    A step group holding groups is per network (``/hessian/<step>/<network>``); one holding
+    attributes and datasets only is one measurement (``/quality/<step>``).
+    """
+    entries = []
+    for step, step_group in group.items():
+        networks = [(name, sub) for name, sub in step_group.items() if hasattr(sub, "keys")]
+        if networks:
+            entries += [(int(step), name, {k: _plain(v) for k, v in sub.attrs.items()}) for name, sub in networks]
+        elif len(step_group.attrs) or len(step_group):  # an empty step group is no measurement
+            entries.append((int(step), None, {k: _plain(v) for k, v in step_group.attrs.items()}))
+    return sorted(entries, key=lambda entry: (entry[0], entry[1] or ""))
+
+
+def _long_frame(entries: list[tuple[int, str | None, dict[str, Any]]], info: tuple[str, ...]) -> pd.DataFrame:
+    """One row per value of a values-plus-describing-attributes kind: step, epoch, metric, value, n, n_real."""
+    rows = [{"step": step, "epoch": attrs.get("epoch"), "metric": name, "value": float(value), "n": attrs.get("n"),
+             "n_real": attrs.get("n_real")}
+            for step, _, attrs in entries for name, value in attrs.items() if name not in info]
+    frame = pd.DataFrame(rows, columns=["step", "epoch", "metric", "value", "n", "n_real"])
+    return frame.astype({"step": "int64", "epoch": "Int64", "n": "Int64", "n_real": "Int64"})

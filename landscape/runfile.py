@@ -176,19 +176,21 @@ def run_status(attrs: Mapping[str, Any]) -> str:
     return status if status in STATUS_MEANINGS else "incomplete"
 
 
-def write_hessian_group(handle, step: int, network: str, arrays: Mapping[str, Any], attrs: Mapping[str, Any]) -> None:
-    """Write one Hessian estimate as ``/hessian/<step>/<network>`` (arrays as datasets, scalars as attributes).
+def write_measurement_group(handle, kind: str, record: Any) -> None:
+    """Write one measurement (a :class:`landscape.measurements.Record`) as ``/<kind>/<step>`` or, with a network,
+    ``/<kind>/<step>/<network>``: arrays as datasets, scalars as attributes.
 
-    Replaces an estimate already stored there. Values that are not HDF5 scalars
-    are stored as JSON text, ``None`` as ``"null"``.
+    The one group writer of every measurement kind (``RunWriter.add_measurement`` while
+    training, ``landscape.amend.append_measurement`` afterwards). Replaces a group already
+    stored there. Values that are not HDF5 scalars are stored as JSON text, ``None`` as ``"null"``.
     """
-    key = f"{HESSIAN}/{int(step)}/{network}"
+    key = f"{kind}/{int(record.step)}" + (f"/{record.network}" if record.network is not None else "")
     if key in handle:
         del handle[key]
     group = handle.create_group(key)
-    for name, value in arrays.items():
+    for name, value in record.arrays.items():
         group.create_dataset(name, data=to_numpy(value))
-    for name, value in attrs.items():
+    for name, value in record.attrs.items():
         if isinstance(value, (str, bool, int, float, np.integer, np.floating, np.bool_)):
             group.attrs[name] = value
         elif value is None:
@@ -197,35 +199,20 @@ def write_hessian_group(handle, step: int, network: str, arrays: Mapping[str, An
             group.attrs[name] = to_json(value)
 
 
-def write_quality_group(handle, step: int, values: Mapping[str, float], n: int, epoch: int | None = None,
-                        attrs: Mapping[str, Any] | None = None) -> None:
-    """Write the quality measurements at ``step`` as the attributes of ``/quality/<step>`` (replacing any there):
-    each metric's value, ``n`` (generated samples), ``epoch`` and the :data:`QUALITY_INFO` entries of ``attrs``."""
-    unknown = set(attrs or {}) - set(QUALITY_INFO)
-    if unknown:
-        raise ValueError(f"quality attributes must be among {QUALITY_INFO}, got {sorted(unknown)}")
-    clash = set(values) & set(QUALITY_INFO)
-    if clash:
-        raise ValueError(f"{sorted(clash)} are reserved quality attributes, not metric names")
-    key = f"{QUALITY}/{int(step)}"
-    if key in handle:
-        del handle[key]
-    group = handle.create_group(key)
-    for name, value in values.items():
-        group.attrs[str(name)] = float(value)
-    group.attrs["n"] = int(n)
-    if epoch is not None:
-        group.attrs["epoch"] = int(epoch)
-    for name, value in (attrs or {}).items():
-        if value is not None:
-            group.attrs[name] = value
+#: Root groups that are not measurements: every other root group is a measurement kind's (``/<kind>/<step>``).
+CORE_GROUPS = (METRICS, LAYERS, CHECKPOINTS, SAMPLES, PROBE)
+
+
+def measurement_kinds(handle) -> list[str]:
+    """The measurement kinds stored in an open run file: its root groups other than :data:`CORE_GROUPS`."""
+    return sorted(name for name in handle.keys() if name not in CORE_GROUPS and hasattr(handle[name], "keys"))
 
 
 def truncate_run(handle, step: int, epoch: int) -> tuple[int, float]:
     """Cut an open run file back to the moment a resume state was taken: after ``step`` iterations, in ``epoch``.
 
     Drops the metrics and layer rows of iterations ``step`` and later, the
-    checkpoints, Hessian estimates and quality measurements after ``step``, and the
+    checkpoints and measurements (every kind) after ``step``, and the
     sample grids of epochs ``epoch`` and later. Returns the rows dropped and the
     ``time`` of the last row kept (0 without one).
     """
@@ -237,7 +224,8 @@ def truncate_run(handle, step: int, epoch: int) -> tuple[int, float]:
     metrics.resize((keep,))
     for layers in handle.get(LAYERS, {}).values():
         layers.resize((keep, layers.shape[1]))
-    for group, last in ((CHECKPOINTS, step), (HESSIAN, step), (QUALITY, step), (SAMPLES, epoch - 1)):
+    kinds = [(kind, step) for kind in measurement_kinds(handle)]
+    for group, last in ((CHECKPOINTS, step), *kinds, (SAMPLES, epoch - 1)):
         for key in list(handle.get(group, {})):
             if int(key) > last:
                 del handle[group][key]

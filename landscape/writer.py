@@ -46,8 +46,7 @@ from landscape.runfile import (
     to_json,
     to_numpy,
     truncate_run,
-    write_hessian_group,
-    write_quality_group,
+    write_measurement_group,
 )
 
 
@@ -374,20 +373,32 @@ class RunWriter:
         group.create_dataset(key, data=array)
         self._file.flush()
 
-    def add_quality(self, step: int, values: Mapping[str, float], n: int, epoch: int | None = None,
-                    attrs: Mapping[str, Any] | None = None) -> None:
-        """Store sample-quality measurements at ``step`` (e.g. a toy's modes covered, a classifier's Inception
-        Score), made on ``n`` generated samples; ``attrs`` may add ``n_real``, ``classifier`` and ``seconds``."""
-        self._check_open()
-        write_quality_group(self._file, step, values, n, epoch, attrs)
-        self._file.flush()
+    def add_measurement(self, kind: str, *records: Any) -> None:
+        """Store measurements of ``kind`` (:class:`landscape.measurements.Record`: ``/<kind>/<step>[/<network>]``).
 
-    def add_hessian(self, step: int, network: str, arrays: Mapping[str, Any], attrs: Mapping[str, Any]) -> None:
-        """Store one Hessian estimate (eigenvalues, residuals, ...) of ``network`` at ``step``."""
+        The one way every measurement kind reaches a live run file; a record replaces one stored
+        at its place. The buffered rows are flushed first, so the file holds the iterations the
+        measurement was made after.
+        """
         self._check_open()
         self.flush()
-        write_hessian_group(self._file, step, network, arrays, attrs)
+        for record in records:
+            write_measurement_group(self._file, kind, record)
         self._file.flush()
+
+    def add_quality(self, step: int, values: Mapping[str, float], n: int, epoch: int | None = None,
+                    attrs: Mapping[str, Any] | None = None) -> None:
+        """Store sample-quality measurements at ``step`` (``add_measurement("quality", quality_record(...))``:
+        :func:`landscape.measurements.quality_record` says what the arguments are)."""
+        from landscape.measurements import quality_record
+
+        self.add_measurement("quality", quality_record(step, values, n, epoch, attrs))
+
+    def add_hessian(self, step: int, network: str, arrays: Mapping[str, Any], attrs: Mapping[str, Any]) -> None:
+        """Store one Hessian estimate of ``network`` at ``step`` (``add_measurement("hessian", Record(...))``)."""
+        from landscape.measurements import Record
+
+        self.add_measurement("hessian", Record(step, attrs, arrays, network))
 
     # ------------------------------------------------------------------ end
     def close(self, status: str = "finished") -> None:

@@ -204,14 +204,14 @@ def test_hessian_command_on_dcgan(tmp_path):
 
 
 def test_training_hook_stores_estimates_at_the_planned_steps(tmp_path) -> None:
-    """The curvature hook (as `landscape record` wires it) stores both networks at every planned step."""
-    from analysis.hessian import curvature_hook
+    """The Hessian measurement (as `landscape record` makes it) stores both networks at every planned step."""
+    from analysis.hessian import HessianEstimates
     from trainers import record
 
     config = tiny_config(max_iters=6, hessian_every=3, hessian_k=2)
     path = tmp_path / "hooked.h5"
     seen: list[tuple[int, str]] = []
-    summary = record(config, path, on_hessian_step=curvature_hook(on_result=lambda r: seen.append((r.step, r.network))))
+    summary = record(config, path, measurements=[HessianEstimates(on_result=lambda r: seen.append((r.step, r.network)))])
     assert summary.status == "finished" and summary.config.hessian_every == 3 and summary.notes == []
     assert seen == [(s, n) for s in (0, 3, 6) for n in ("g", "d")]
     table = read_estimates(path)
@@ -224,15 +224,23 @@ def test_training_hook_stores_estimates_at_the_planned_steps(tmp_path) -> None:
                                atol=1e-6 * abs(after.eigen.values).max())
 
 
-def test_hessian_every_zero_means_no_calls_and_no_hook_means_none(tmp_path) -> None:
+def test_hessian_every_zero_means_no_calls_and_no_measurement_means_none(tmp_path) -> None:
+    from landscape.measurements import Measurement
     from trainers import record
+
+    class Calls(Measurement):
+        kind = "hessian"
+
+        def __call__(self, trainer):
+            calls.append(trainer.step)
+            return []
 
     config = tiny_config(max_iters=2, hessian_every=0)
     calls: list[int] = []
-    summary = record(config, tmp_path / "none.h5", on_hessian_step=lambda t: calls.append(t.step))  # never called
+    summary = record(config, tmp_path / "none.h5", measurements=[Calls()])  # never called
     assert calls == [] and read_estimates(tmp_path / "none.h5").empty
     assert open_run(tmp_path / "none.h5").meta("schedule")["hessian_steps"] == []
-    # asked for (the default: stage boundaries) but no hook to make them: resolved to 0, stored, and said
+    # asked for (the default: stage boundaries) but no measurement to make them: resolved to 0, stored, and said
     summary = record(tiny_config(max_iters=2), tmp_path / "no-hook.h5")
-    assert summary.config.hessian_every == 0 and "no curvature hook" in summary.notes[0]
+    assert summary.config.hessian_every == 0 and "no hessian measurements" in summary.notes[0]
     assert open_run(tmp_path / "no-hook.h5").config["hessian_every"] == 0

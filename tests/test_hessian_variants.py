@@ -3,7 +3,7 @@
 Tiny float64 MLPs (z 3-dim -> 4-dim data) built here with torch.nn: every closure value is compared
 with the loss assembled by hand from ``trainers.losses``, the WGAN-GP critic's Hessian-vector
 product (third-order autograd: the penalty already holds D's input gradient) with a central finite
-difference of its gradient, and ``estimate`` / ``curvature_hook`` are checked to take the loss, the
+difference of its gradient, and ``estimate`` / ``HessianEstimates`` are checked to take the loss, the
 penalty weight and the probe labels from the run or the trainer.
 """
 
@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from analysis.hessian import HessianVectorProduct, check_deterministic, estimate, estimate_models, gan_loss
-from analysis.hessian import hook as hook_module
+from analysis.hessian import measurement as hook_module
 from analysis.hessian.gan import GP_SEED
 from landscape.errors import LandscapeError
 from landscape.reader import Run
@@ -340,13 +340,13 @@ def test_hook_passes_the_trainer_loss_and_labels(monkeypatch):
     y = labels_of()
     trainer = SimpleNamespace(g=None, d=None, probe_real=real, probe_z=z, step=5, probe_labels=y,
                               config=SimpleNamespace(hessian_k=2, loss="wgan-gp", gp_weight=10.0))
-    hook_module.curvature_hook()(trainer)
+    hook_module.HessianEstimates()(trainer)
     assert [c["loss"] for c in calls] == ["wgan-gp", "wgan-gp"]
     assert all(c["gp_weight"] == 10.0 and c["probe_labels"] is y for c in calls)
 
     calls.clear()
     bare = SimpleNamespace(g=None, d=None, probe_real=real, probe_z=z, step=5, config=SimpleNamespace(hessian_k=2))
-    hook_module.curvature_hook(method="exact")(bare)  # a trainer from before the loss variants
+    hook_module.HessianEstimates(method="exact")(bare)  # a trainer from before the loss variants
     assert calls and all(c == {"loss": "ns", "gp_weight": None, "probe_labels": None, "step": 5, "method": "exact"}
                          for c in calls)
 
@@ -363,23 +363,23 @@ def test_options_replace_the_run_and_trainer_loss(monkeypatch):
 
     calls = []
     monkeypatch.setattr(hook_module, "estimate_models", lambda *a, **kwargs: calls.append(kwargs))
-    monkeypatch.setattr(hook_module, "store", lambda result, writer: None)
+    monkeypatch.setattr(hook_module, "as_record", lambda result: None)
     trainer = SimpleNamespace(g=None, d=None, probe_real=real, probe_z=z, step=5, probe_labels=None, writer=None,
                               config=SimpleNamespace(hessian_k=2, loss="wgan-gp", gp_weight=10.0))
-    hook_module.curvature_hook(loss="wgan")(trainer)
+    hook_module.HessianEstimates(loss="wgan")(trainer)
     assert calls and all(c["loss"] == "wgan" and c["gp_weight"] is None for c in calls)
 
 
 def test_hook_estimates_a_conditional_wgan_gp_trainer(monkeypatch):
     stored = []
-    monkeypatch.setattr(hook_module, "store", lambda result, writer: stored.append(result))
     real, z = probe()
     y = labels_of()
     g, d = CondG(), CondD()
     trainer = SimpleNamespace(g=g, d=d, probe_real=real, probe_z=z, step=1, probe_labels=y, writer=None,
                               config=SimpleNamespace(hessian_k=1, loss="wgan-gp", gp_weight=2.0))
     skipped = []
-    hook_module.curvature_hook(on_skip=lambda *a: skipped.append(a), method="exact")(trainer)
+    records = hook_module.HessianEstimates(on_result=stored.append, on_skip=lambda *a: skipped.append(a), method="exact")(trainer)
+    assert [(r.step, r.network) for r in records] == [(1, "g"), (1, "d")]
     assert not skipped and [r.network for r in stored] == ["g", "d"]
     assert stored[1].loss == pytest.approx(float(by_hand_d(g, d, real, z, "wgan-gp", 2.0, labels=y)), rel=1e-12)
     assert np.isfinite(stored[1].eigen.lambda_min)

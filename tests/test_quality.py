@@ -133,14 +133,14 @@ def test_sample_sizes_beyond_the_test_set_are_refused(reference, test_images):
 @pytest.fixture(scope="module")
 def quality_run(tmp_path_factory, shared_data, reference):
     """A tiny vanilla MNIST run measured every 20 iterations on 1,000 samples (steps 20, 40, 60)."""
-    from analysis.quality.hook import quality_hook
+    from analysis.quality.measurement import ImageQuality
     from trainers import record
 
     config = TrainConfig(arch="vanilla", dataset="mnist", epochs=3, batch_size=128, subset=2560, stages=3,
                          quality_every=20, quality_samples=1000, hessian_every=0, device="cpu", data_dir=str(shared_data))
     seen = []
     path = tmp_path_factory.mktemp("quality") / "run.h5"
-    record(config, path, on_quality_step=quality_hook(reference, on_result=lambda s, v, t: seen.append(s)))
+    record(config, path, measurements=[ImageQuality(reference, on_result=lambda s, v, t: seen.append(s))])
     assert seen == [20, 40, 60]
     return path
 

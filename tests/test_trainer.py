@@ -245,7 +245,7 @@ def test_record_stores_and_applies_the_thread_count(tmp_path, shared_data, monke
 
 def test_bf16_trains_in_float32_state_and_records_float32(tmp_path, shared_data, one_torch_thread):
     """precision bf16: forward passes in bfloat16; weights, losses, norms and Hessians stay float32."""
-    from analysis.hessian import curvature_hook
+    from analysis.hessian import HessianEstimates
     from trainers import record
     from trainers.precision import cpu_has_bf16
 
@@ -254,7 +254,7 @@ def test_bf16_trains_in_float32_state_and_records_float32(tmp_path, shared_data,
     seen = []
     config = TrainConfig(subset=256, batch_size=64, max_iters=4, stages=1, hessian_every=4, hessian_k=2,
                          probe_size=16, precision="bf16", device="cpu", data_dir=str(shared_data))
-    summary = record(config, tmp_path / "bf16.h5", on_hessian_step=curvature_hook(on_result=seen.append))
+    summary = record(config, tmp_path / "bf16.h5", measurements=[HessianEstimates(on_result=seen.append)])
     run = open_run(tmp_path / "bf16.h5")
     assert summary.status == "finished" and run.config["precision"] == "bf16"
     m = run.metrics

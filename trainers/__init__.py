@@ -2,8 +2,9 @@
 
 ``trainers.record(config, path)`` trains one run into a run file (see
 :mod:`trainers.recording`). Writes run files through ``landscape.writer`` only
-(never h5py), and never imports ``analysis``: measurements during training
-(Hessian estimates) are hooks the caller passes in.
+(never h5py), and never imports ``analysis``: the measurements made during training
+(Hessian estimates, sample quality; :class:`landscape.measurements.Measurement`) are
+passed in by the caller (``record(config, path, measurements=[...])``).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The instrumented GAN training loop: the paper's procedure, every iteration recorded.
 
-One iteration (DESIGN.md section 4):
+One iteration (docs/recording.md, "The paper's setup"):
 
 1. Generator step. z ~ U[-1, 1]; fake = G(z); G loss = BCE(D(fake), 1). Only G's
    gradients are computed (``backward(inputs=...)``: D's weight gradients would be
@@ -32,19 +32,20 @@ import contextlib
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import torch
 
 from landscape.config import WASSERSTEIN_LOSSES, TrainConfig, check_device
 from landscape.data import to_unit_range
-from landscape.data.toys import is_toy, toy_quality
+from landscape.data.toys import is_toy
 from landscape.errors import DivergedError, LandscapeError
+from landscape.measurements import Measurement
 from trainers import losses
 from trainers.models import build_models, network_info
 from trainers.optim import make_optimizers
 from trainers.samples import sample_grid, sample_points
-from trainers.schedule import Schedule, resolve_hessian_every, resolve_quality_every
+from trainers.schedule import Schedule, configured_settings, resolve_measurements
 from trainers.precision import check_precision, use_memory_format
 from trainers.threads import resolve_threads
 from trainers.unroll import unrolled_g_loss
@@ -53,10 +54,8 @@ from trainers.unroll import unrolled_g_loss
 SAMPLE_COUNT = 64
 #: Samples per class in a conditional GAN's grid (one row per class).
 SAMPLE_PER_CLASS = 8
-#: Points drawn for a 2-D toy's samples and its quality measure (the count of VEEGAN and PacGAN).
+#: Points drawn for a 2-D toy's samples (the fixed z; the count of VEEGAN and PacGAN's quality measure).
 TOY_SAMPLE_COUNT = 2500
-#: The toys' exact quality measures a run records (``landscape.data.toys.toy_quality``).
-TOY_QUALITY_METRICS = ("modes_covered", "high_quality")
 #: On an accelerator, check the losses for NaN/inf every this many iterations (one sync each).
 DIVERGENCE_CHECK_EVERY = 100
 
@@ -99,16 +98,15 @@ class GANTrainer:
     """A GAN, its optimizers, its data and its schedule; :meth:`run` trains it.
 
     The trainer can be run in pieces (``run(until=...)`` continues where the last
-    call stopped), which the benchmark uses to interleave trainers. ``on_hessian_step``
-    (called with the trainer at each of ``schedule.hessian_steps`` while recording)
-    is where curvature estimates plug in (``analysis.hessian.curvature_hook``), and
-    ``on_quality_step`` (at each of ``schedule.quality_steps``) where a sample-quality
-    measurement does (``analysis.quality.quality_hook``): the trainer itself knows
-    nothing of them. A 2-D toy's exact quality measure needs no hook: the trainer
-    measures it itself at its quality steps. ``config`` is the given config with its
-    device, thread count (:func:`trainers.threads.resolve_threads`; applied by
-    :func:`trainers.record`) and ``hessian_every`` resolved (:func:`trainers.schedule.resolve_hessian_every`);
-    ``notes`` says why a resolved value differs from the one asked for.
+    call stopped), which the benchmark uses to interleave trainers. ``measurements``
+    (:class:`landscape.measurements.Measurement`: Hessian estimates, sample quality, ...;
+    ``analysis.measurements`` has them) are called with the trainer at the steps the
+    schedule plans for their kind (``schedule.measurement_steps``) while recording, and
+    what they return is stored: the trainer itself knows no kind. ``config`` is the given
+    config with its device, thread count (:func:`trainers.threads.resolve_threads`; applied
+    by :func:`trainers.record`) and the ``<kind>_every`` of its measurement kinds resolved
+    (:func:`trainers.schedule.resolve_measurements`); ``notes`` says why a resolved value
+    differs from the one asked for.
 
     Recording starts when a writer is given, here or later with :meth:`start_recording`.
     """
@@ -118,22 +116,17 @@ class GANTrainer:
         config: TrainConfig,
         images: torch.Tensor,
         writer=None,
-        on_hessian_step: Callable[[GANTrainer], None] | None = None,
+        measurements: Iterable[Measurement] = (),
         labels: torch.Tensor | None = None,
         n_classes: int = 0,
-        on_quality_step: Callable[[GANTrainer], None] | None = None,
     ):
         self.device = resolve_device(config.device)
-        every, note = resolve_hessian_every(config, self.device.type, can_estimate=on_hessian_step is not None)
-        quality_every, quality_note = resolve_quality_every(config, can_measure=on_quality_step is not None)
+        self.measurements: list[Measurement] = list(measurements)
+        planned, self.notes = resolve_measurements(config, self.measurements, self.device.type)
         threads = resolve_threads(config.threads, config.arch, self.device.type)
         check_precision(config.precision, self.device.type)
-        self.config = config = config.replace(device=str(self.device), hessian_every=every, threads=threads,
-                                              quality_every=quality_every)
-        self.notes: list[str] = [n for n in (note, quality_note) if n]
+        self.config = config = config.replace(device=str(self.device), threads=threads, **configured_settings(planned))
         self.writer = None
-        self.on_hessian_step = on_hessian_step
-        self.on_quality_step = on_quality_step
         if config.conditional and (labels is None or n_classes < 2):
             raise LandscapeError(f"conditional training needs class labels, and {config.dataset} has none.")
         if config.subset is not None:
@@ -144,7 +137,8 @@ class GANTrainer:
                 f"{images.shape[0]} training images are fewer than one batch of {config.batch_size}; "
                 "lower batch_size or raise subset."
             )
-        self.schedule = Schedule.plan(config, images.shape[0])
+        self.schedule = Schedule.plan(config, images.shape[0], planned)
+        self._due = {kind: set(steps) for kind, steps in self.schedule.measurement_steps.items()}
 
         # Everything random below comes from the run's seed: same seed, device and settings, same run.
         torch.manual_seed(config.seed)
@@ -173,8 +167,8 @@ class GANTrainer:
                              if config.conditional else None)
 
         self.step = 0  # iterations done
-        self.hessian_seconds = 0.0  # wall time spent in on_hessian_step and quality measurements (not training)
-        self._clock_start: tuple[float, int, float] | None = None  # (time, step, hessian seconds) at the first run()
+        self.measurement_seconds: dict[str, float] = {}  # kind -> wall time spent measuring it (not training)
+        self._clock_start: tuple[float, int, float] | None = None  # (time, step, measurement seconds) at the first run()
         self.epoch = 1  # the epoch the next iteration belongs to
         self.batch_in_epoch = 0
         self.perm: torch.Tensor | None = None
@@ -202,8 +196,7 @@ class GANTrainer:
             w.declare_layers("d", [n for n, p in self.d.named_parameters() if p.requires_grad])
         if 0 in s.checkpoint_steps:
             self._checkpoint()
-        if 0 in s.hessian_steps:
-            self._estimate_curvature()
+        self._measure_due()
 
     def _checkpoint(self) -> None:
         self.writer.add_checkpoint(self.step, {"g": self.g.state_dict(), "d": self.d.state_dict()})
@@ -215,19 +208,16 @@ class GANTrainer:
             return
         self.writer.add_samples(self.epoch, sample_points(self.g, self.fixed_z))
 
-    def _measure_quality(self) -> None:
-        """Sample quality at this step: a toy's exact measure on the fixed z's points, else the quality hook."""
-        start = time.monotonic()
-        try:
-            if self.toy:
-                points = sample_points(self.g, self.fixed_z)
-                quality = toy_quality(points, self.config.dataset)
-                self.writer.add_quality(self.step, {k: quality[k] for k in TOY_QUALITY_METRICS}, n=len(points),
-                                        epoch=self.epoch, attrs={"seconds": time.monotonic() - start})
-            else:
-                self.on_quality_step(self)
-        finally:
-            self.hessian_seconds += time.monotonic() - start
+    def _measure_due(self) -> None:
+        """Call each measurement due after this step and store what it returns; its time is not training time."""
+        for measurement in self.measurements:
+            if self.step in self._due[measurement.kind]:
+                start = time.monotonic()
+                try:
+                    self.writer.add_measurement(measurement.kind, *measurement(self))
+                finally:
+                    spent = self.measurement_seconds.get(measurement.kind, 0.0)
+                    self.measurement_seconds[measurement.kind] = spent + time.monotonic() - start
 
     # ------------------------------------------------------------------ one iteration
     def train_step(self, real: torch.Tensor, z: torch.Tensor,
@@ -351,9 +341,9 @@ class GANTrainer:
         bs = cfg.batch_size
         on_cpu = self.device.type == "cpu"
         checkpoint_at, sample_at = set(s.checkpoint_steps), set(s.sample_epochs)
-        hessian_at, quality_at = set(s.hessian_steps), set(s.quality_steps)
+        measured_at = set().union(*s.measurement_steps.values())
         if self._clock_start is None:
-            self._clock_start = (time.monotonic(), self.step, self.hessian_seconds)
+            self._clock_start = (time.monotonic(), self.step, self.measuring_seconds)
         if progress is not None:
             progress(self)
         next_report = time.monotonic() + progress_every
@@ -382,13 +372,11 @@ class GANTrainer:
 
             if w is not None and self.step in checkpoint_at:
                 self._checkpoint()
-            if w is not None and self.step in hessian_at:
-                self._estimate_curvature()
             end_of_epoch = self.batch_in_epoch == s.iters_per_epoch
             if w is not None and self.epoch in sample_at and (end_of_epoch or self.step == s.total_iters):
                 self._samples()
-            if w is not None and self.step in quality_at:
-                self._measure_quality()
+            if w is not None and self.step in measured_at:
+                self._measure_due()
             if end_of_epoch:
                 self.epoch += 1
                 self.batch_in_epoch = 0
@@ -408,22 +396,20 @@ class GANTrainer:
             return torch.autocast(self.device.type, dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
-    def _estimate_curvature(self) -> None:
-        start = time.monotonic()
-        try:
-            self.on_hessian_step(self)
-        finally:
-            self.hessian_seconds += time.monotonic() - start
+    @property
+    def measuring_seconds(self) -> float:
+        """Wall time spent in measurements of every kind so far (``measurement_seconds`` summed)."""
+        return sum(self.measurement_seconds.values())
 
     def training_rate(self) -> float | None:
-        """Iterations per second of training since the first :meth:`run`, time in Hessian estimates excluded.
+        """Iterations per second of training since the first :meth:`run`, time in measurements (every kind) excluded.
 
         None until an iteration has been timed.
         """
         if self._clock_start is None:
             return None
-        start, step0, hessian0 = self._clock_start
-        seconds = time.monotonic() - start - (self.hessian_seconds - hessian0)
+        start, step0, measured0 = self._clock_start
+        seconds = time.monotonic() - start - (self.measuring_seconds - measured0)
         done = self.step - step0
         return done / seconds if done > 0 and seconds > 0 else None
 

@@ -1,7 +1,7 @@
 """Record one training run: the library function behind ``landscape record``.
 
 ``record(config, path)`` loads the dataset, builds the trainer (device, CPU
-threads and Hessian schedule resolved, see :mod:`trainers.threads` and
+threads and the schedule of its measurements resolved, see :mod:`trainers.threads` and
 :mod:`trainers.schedule`), writes every iteration
 into a run file and returns a :class:`RunSummary`. A notebook, the reproduction
 script, a sweep and the CLI all call it; the CLI only adds a progress bar, Ctrl-C
@@ -9,10 +9,10 @@ handling and messages::
 
     from landscape.config import TrainConfig
     from trainers import record
-    from analysis.hessian import curvature_hook          # optional: Hessian estimates during training
+    from analysis.hessian import HessianEstimates        # optional: Hessian estimates during training
 
     summary = record(TrainConfig(arch="vanilla", dataset="mnist", epochs=2), "runs/x.h5",
-                     on_hessian_step=curvature_hook())
+                     measurements=[HessianEstimates()])
     summary.status, summary.iterations                   # ("finished", 936)
 
 Mistakes end in a one-sentence :class:`~landscape.errors.LandscapeError` before
@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,7 @@ from typing import Any
 from landscape.config import TrainConfig
 from landscape.data.toys import is_toy, toy_dataset
 from landscape.errors import DivergedError, LandscapeError, RunFileError
+from landscape.measurements import Measurement
 from landscape.resume import load_resume_state, remove_resume_state
 from landscape.writer import RunWriter
 from trainers.loop import GANTrainer, StopRequested
@@ -50,8 +51,8 @@ class RunSummary:
     status: str  # "finished" or "diverged" (an interrupted run raises KeyboardInterrupt)
     iterations: int  # iterations recorded
     planned_iterations: int
-    seconds: float  # wall time from the start of training to the end (Hessian estimates included)
-    config: TrainConfig  # as run: device and hessian_every resolved
+    seconds: float  # wall time from the start of training to the end (measurements included)
+    config: TrainConfig  # as run: device and the measurement kinds' <kind>_every resolved
     notes: list[str] = field(default_factory=list)  # settings resolved differently from the config's request
     message: str | None = None  # why a diverged run stopped
     resumed_from: int | None = None  # a resumed run: the step of the resume state it continued from
@@ -69,17 +70,17 @@ def record(
     *,
     overwrite: bool = False,
     resume: bool = False,
-    on_hessian_step: Callable[[GANTrainer], None] | None = None,
-    on_quality_step: Callable[[GANTrainer], None] | None = None,
+    measurements: Iterable[Measurement] = (),
     on_start: Callable[[GANTrainer], None] | None = None,
     progress: Callable[[GANTrainer], None] | None = None,
 ) -> RunSummary:
     """Train a GAN with ``config`` and record every iteration into the run file at ``path``.
 
-    ``on_hessian_step(trainer)`` is called at each planned Hessian step (without it
-    the run makes no estimates); ``on_quality_step(trainer)`` at each planned
-    sample-quality step of an image run (``analysis.quality.quality_hook()``; a toy's
-    exact measure needs none); ``on_start(trainer)`` once the trainer is built,
+    ``measurements`` (:class:`landscape.measurements.Measurement`: ``analysis.measurements.for_run(config)``
+    gives what ``landscape record`` makes, or name them: ``[HessianEstimates()]``) are called at
+    the steps the schedule plans for their kind, and what they return is stored; a kind the
+    config asks for but no measurement makes is resolved to none (``summary.notes`` says so);
+    ``on_start(trainer)`` once the trainer is built,
     before anything is recorded (e.g. to show ``trainer.notes`` or keep the
     trainer to stop it); ``progress(trainer)`` a few times a second while training.
 
@@ -99,8 +100,8 @@ def record(
     dataset = load_training_data(config)
     check_dataset_size(config, len(dataset))
     data = dataset.points if is_toy(config.dataset) else dataset.images
-    trainer = GANTrainer(config, data, on_hessian_step=on_hessian_step, labels=dataset.labels,
-                         n_classes=len(dataset.classes), on_quality_step=on_quality_step)
+    trainer = GANTrainer(config, data, measurements=measurements, labels=dataset.labels,
+                         n_classes=len(dataset.classes))
     state = None
     if run is not None:
         check_same_config(trainer.config, run.config, path)

@@ -50,7 +50,7 @@ def trainer_state(trainer: GANTrainer) -> tuple[dict[str, np.ndarray], dict[str,
         arrays["perm"] = trainer.perm.cpu().numpy()
     meta = {"step": trainer.step, "epoch": trainer.epoch, "batch_in_epoch": trainer.batch_in_epoch,
             "config": trainer.config.to_dict(), "param_groups": groups, "run_id": trainer.writer.run_id,
-            "hessian_seconds": trainer.hessian_seconds}
+            "measurement_seconds": dict(trainer.measurement_seconds)}
     return arrays, meta
 
 
@@ -76,7 +76,9 @@ def restore_trainer(trainer: GANTrainer, arrays: dict[str, np.ndarray], meta: di
     trainer.perm = torch.from_numpy(arrays["perm"]).to(device) if "perm" in arrays else None
     trainer.step, trainer.epoch = int(meta["step"]), int(meta["epoch"])
     trainer.batch_in_epoch = int(meta["batch_in_epoch"])
-    trainer.hessian_seconds = float(meta.get("hessian_seconds", 0.0))
+    # a state from before the split by kind holds the total of every kind under the Hessian's old name
+    spent = meta.get("measurement_seconds", {"hessian": meta.get("hessian_seconds", 0.0)})
+    trainer.measurement_seconds = {str(kind): float(seconds) for kind, seconds in spent.items()}
 
 
 class ResumeSaver:

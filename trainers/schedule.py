@@ -1,55 +1,62 @@
-"""When things happen in a run: iterations, checkpoints, sample grids, Hessian estimates and quality measurements.
+"""When things happen in a run: iterations, checkpoints, sample grids and the measurements of every kind.
 
-Everything is derived from the run's config and the dataset size, once, before
-training starts. The stage boundaries come from :mod:`landscape.stages` (the same
-boundaries the plots and reports colour), and the meaning of ``hessian_every`` is
-settled here, by :func:`resolve_hessian_every`, and stored in the run's config.
+Everything is derived from the run's config, the dataset size and the measurements the
+run is given, once, before training starts. The stage boundaries come from
+:mod:`landscape.stages` (the same boundaries the plots and reports colour); when a
+measurement kind runs is its :class:`~landscape.measurements.Cadence`, and the ``every``
+a run uses is settled here, for every kind alike, by :func:`resolve_measurements`
+(a kind of the config, such as ``hessian_every``, is stored resolved in the run's config).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from landscape.config import TrainConfig
-from landscape.data.toys import is_toy
+from landscape.errors import LandscapeError
+from landscape.measurements import CONFIGURED_KINDS, Cadence, configured_every
 from landscape.stages import stage_starts
 from trainers.samples import default_sample_epochs
 
-#: Why a run makes no Hessian estimates although its config asked for the default.
-DCGAN_ON_CPU_NOTE = (
-    "no Hessian estimates during a DCGAN run on a CPU (tens of minutes each); set hessian_every to ask "
-    "for them, or estimate them after training."
-)
 
+def resolve_measurements(config: TrainConfig, measurements: Iterable[Any],
+                         device_type: str) -> tuple[dict[str, tuple[Cadence, int | None]], list[str]]:
+    """When each kind is measured in this run: kind -> (cadence, resolved ``every``), and the notes on requests
+    that were resolved differently.
 
-def resolve_hessian_every(config: TrainConfig, device_type: str, can_estimate: bool) -> tuple[int | None, str | None]:
-    """The ``hessian_every`` a run actually uses, and a note saying why it differs from the config, if it does.
-
-    ``None`` (the default) means "at the stage boundaries", except for DCGAN on a
-    CPU, where one estimate takes tens of minutes and the default becomes ``0``
-    (none). A run whose trainer has no curvature hook makes no estimates: ``0``.
-    An explicit value is kept.
+    Every kind of the config (:data:`landscape.measurements.CONFIGURED_KINDS`) is there, with
+    ``every`` 0 when the run is given no measurement of it (and a note when the config asked
+    for some); each given measurement resolves its own ``every``
+    (:meth:`~landscape.measurements.Measurement.resolve_every`). One measurement per kind.
     """
-    every = config.hessian_every
-    if every is None and config.arch == "dcgan" and device_type == "cpu":
-        return 0, DCGAN_ON_CPU_NOTE
-    if not can_estimate and every != 0:
-        return 0, "no Hessian estimates during training: no curvature hook was given."
-    return every, None
+    given: dict[str, Any] = {}
+    for measurement in measurements:
+        if measurement.kind in given:
+            raise LandscapeError(f"Two measurements of kind {measurement.kind!r} were given; give one per kind.")
+        given[measurement.kind] = measurement
+    plan: dict[str, tuple[Cadence, int | None]] = {}
+    notes: list[str] = []
+    for kind in dict.fromkeys([*CONFIGURED_KINDS, *given]):
+        measurement = given.get(kind)
+        if measurement is None:
+            cadence, asked = CONFIGURED_KINDS[kind], configured_every(config, kind)
+            if asked != 0 and (asked is not None or cadence.asked_by_default):
+                notes.append(f"no {kind} measurements during training: the run was given none "
+                             f"(trainers.record(..., measurements=[...])).")
+            plan[kind] = (cadence, 0)
+            continue
+        every, note = measurement.resolve_every(config, device_type)
+        plan[kind] = (measurement.cadence, every)
+        if note:
+            notes.append(note)
+    return plan, notes
 
 
-def resolve_quality_every(config: TrainConfig, can_measure: bool) -> tuple[int | None, str | None]:
-    """The ``quality_every`` a run actually uses, and a note saying why it differs from the config, if it does.
-
-    A 2-D toy's exact measure needs nothing: the config's value is kept. An image run
-    measures through a quality hook (``analysis.quality.quality_hook``); without one
-    it makes no measurements (``0``), and says so when it was asked for some.
-    """
-    every = config.quality_every
-    if is_toy(config.dataset) or can_measure or every == 0:
-        return every, None
-    note = None if every is None else "no sample-quality measurements during training: no quality hook was given."
-    return 0, note
+def configured_settings(plan: Mapping[str, tuple[Cadence, int | None]]) -> dict[str, int | None]:
+    """The config settings ``<kind>_every`` of the configured kinds in ``plan``, as resolved (for ``config.replace``)."""
+    return {f"{kind}_every": every for kind, (_, every) in plan.items() if kind in CONFIGURED_KINDS}
 
 
 @dataclass
@@ -61,12 +68,23 @@ class Schedule:
     epochs: int  # epochs actually reached (the last one may be partial)
     checkpoint_steps: list[int] = field(default_factory=list)  # weights after this many iterations
     sample_epochs: list[int] = field(default_factory=list)
-    hessian_steps: list[int] = field(default_factory=list)  # Hessian estimates after this many iterations
-    quality_steps: list[int] = field(default_factory=list)  # sample-quality measurements after this many iterations
+    #: kind -> the steps (iterations done) after which it is measured; ``<kind>_steps`` reads one
+    measurement_steps: dict[str, list[int]] = field(default_factory=dict)
+
+    def __getattr__(self, name: str) -> list[int]:  # hessian_steps, quality_steps, ...
+        steps = self.__dict__.get("measurement_steps", {})
+        if name.endswith("_steps") and name[: -len("_steps")] in steps:
+            return steps[name[: -len("_steps")]]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     @classmethod
-    def plan(cls, config: TrainConfig, n_images: int) -> Schedule:
-        """The schedule of ``config`` on ``n_images`` images (``config.hessian_every`` taken as resolved)."""
+    def plan(cls, config: TrainConfig, n_images: int,
+             measurements: Mapping[str, tuple[Cadence, int | None]] | None = None) -> Schedule:
+        """The schedule of ``config`` on ``n_images`` images.
+
+        ``measurements``: kind -> (cadence, every), as :func:`resolve_measurements` gives them;
+        without it, the kinds of the config with their ``<kind>_every`` as they are.
+        """
         ipe = n_images // config.batch_size
         total = config.epochs * ipe
         if config.max_iters is not None:
@@ -80,20 +98,13 @@ class Schedule:
         # a run cut short by max_iters: scale the default epochs to the epochs it reaches
         if config.sample_epochs is None and epochs < config.epochs:
             wanted = default_sample_epochs(epochs)
-        if config.hessian_every is None:  # at the stage boundaries, where the checkpoints are
-            hessian = boundaries or {0, total}
-        elif config.hessian_every == 0:
-            hessian = set()
-        else:
-            hessian = set(range(0, total + 1, config.hessian_every)) | {total}
         sample_epochs = sorted(e for e in wanted if e <= epochs)
-        if config.quality_every is None:  # where the sample grids are made: the end of each sample epoch
-            quality = {min(e * ipe, total) for e in sample_epochs}
-        elif config.quality_every == 0:
-            quality = set()
-        else:
-            quality = set(range(config.quality_every, total + 1, config.quality_every)) | {total}
-        return cls(ipe, total, epochs, sorted(steps), sample_epochs, sorted(hessian), sorted(quality))
+        sample_ends = {min(e * ipe, total) for e in sample_epochs}  # where the sample grids are made
+        if measurements is None:
+            measurements = {kind: (cadence, configured_every(config, kind)) for kind, cadence in CONFIGURED_KINDS.items()}
+        measured = {kind: cadence.steps(every, total, boundaries, sample_ends)
+                    for kind, (cadence, every) in measurements.items()}
+        return cls(ipe, total, epochs, sorted(steps), sample_epochs, measured)
 
     def as_meta(self, n_images: int) -> dict[str, object]:
         """What the run file stores as its ``schedule`` metadata."""
@@ -103,9 +114,8 @@ class Schedule:
             "planned_iters": self.total_iters,
             "checkpoint_steps": self.checkpoint_steps,
             "sample_epochs": self.sample_epochs,
-            "hessian_steps": self.hessian_steps,
-            "quality_steps": self.quality_steps,
+            **{f"{kind}_steps": steps for kind, steps in self.measurement_steps.items()},
         }
 
 
-__all__ = ["DCGAN_ON_CPU_NOTE", "Schedule", "resolve_hessian_every", "resolve_quality_every"]
+__all__ = ["Schedule", "configured_settings", "resolve_measurements"]

@@ -12,15 +12,16 @@ discriminator loss w.r.t. D with G fixed) on a run's fixed probe batch:
 
 Entry points::
 
-    from analysis.hessian import estimate, estimate_models, store, read_estimates, curvature_hook
+    from analysis.hessian import estimate, estimate_models, store, read_estimates, HessianEstimates
     result = estimate("run.h5", step=9360, network="d", k=5)   # at a stored checkpoint
     result = estimate_models(g, d, probe_real, probe_z, "g")    # networks in memory
-    store(result, "run.h5")                 # atomically, via landscape.amend.append_hessian
+    store(result, "run.h5")                 # atomically, via landscape.amend.append_measurement
     read_estimates("run.h5")                # every stored estimate, with its stage
-    trainers.record(config, path, on_hessian_step=curvature_hook())   # during training
+    trainers.record(config, path, measurements=[HessianEstimates()])   # during training
 
 Modules: :mod:`~analysis.hessian.estimate` (computing), :mod:`~analysis.hessian.storage`
-(run files), :mod:`~analysis.hessian.hook` (during training), :mod:`~analysis.hessian.plot`.
+(run files), :mod:`~analysis.hessian.measurement` (the measurement kind: during training and at
+checkpoints), :mod:`~analysis.hessian.plot`; the probe loss is :mod:`analysis.probe_loss`'s.
 Generic pieces (any scalar loss of any parameters): :class:`HessianVectorProduct`,
 :class:`HessianOperator`, :func:`analyse`, :func:`extreme_eigenvalues`,
 :func:`estimate_trace`, :func:`slq_density`, :func:`classify`.
@@ -31,7 +32,7 @@ from analysis.hessian.density import SpectralDensity, exact_density, slq_density
 from analysis.hessian.eigen import METHODS, EigenResult, extreme_eigenvalues, power_iteration
 from analysis.hessian.estimate import HessianResult, analyse, estimate, estimate_models
 from analysis.hessian.gan import check_deterministic, deterministic_copy, gan_loss
-from analysis.hessian.hook import curvature_hook
+from analysis.hessian.measurement import HessianEstimates
 from analysis.hessian.hvp import HessianVectorProduct, hessian_matrix
 from analysis.hessian.operator import HessianOperator
 from analysis.hessian.storage import from_record, load_estimate, read_estimates, store, to_record
@@ -40,6 +41,7 @@ from analysis.hessian.trace import TraceEstimate, estimate_trace, hutchinson, hu
 __all__ = [
     "Classification",
     "EigenResult",
+    "HessianEstimates",
     "HessianOperator",
     "HessianResult",
     "HessianVectorProduct",
@@ -49,7 +51,6 @@ __all__ = [
     "analyse",
     "check_deterministic",
     "classify",
-    "curvature_hook",
     "deterministic_copy",
     "estimate",
     "estimate_models",

@@ -23,9 +23,10 @@ from torch import nn
 from analysis.hessian.classify import Classification, classify
 from analysis.hessian.density import SpectralDensity, exact_density, slq_density
 from analysis.hessian.eigen import EXACT_MAX_PARAMS, EigenResult, extreme_eigenvalues
-from analysis.hessian.gan import check_deterministic, gan_loss
+from analysis.hessian.gan import check_deterministic
 from analysis.hessian.hvp import HessianVectorProduct
 from analysis.hessian.trace import TraceEstimate, estimate_trace
+from analysis.probe_loss import gan_loss, loss_options, run_probe, run_probe_labels
 from landscape.errors import LandscapeError
 from landscape.networks import label
 
@@ -186,35 +187,13 @@ def estimate(
     from trainers.models import load_models
 
     run = as_run(run)
-    real, z = probe if probe is not None else require_probe(run)
-    config = run.config
-    run_loss = config.get("loss") or "ns"
-    loss = options.setdefault("loss", run_loss)
-    options.setdefault("gp_weight", config.get("gp_weight") if loss == run_loss == "wgan-gp" else None)
+    real, z = probe if probe is not None else run_probe(run)
     if "probe_labels" not in options:
         options["probe_labels"] = run_probe_labels(run)
+    options = loss_options(run.config, options=options)
     g, d = load_models(run, int(step), device)
     return estimate_models(g, d, real, z, network, k, step=int(step), **options)
 
 
-def require_probe(run: Any) -> tuple[Any, Any]:
-    """The run's probe batch (real images, z); one sentence if it has none (or a conditional run's has no labels)."""
-    stored = run.probe()
-    if stored is None:
-        raise LandscapeError(f"{run.path} has no probe batch, so its Hessian cannot be estimated; record it again.")
-    run_probe_labels(run)
-    return stored
-
-
-def run_probe_labels(run: Any) -> np.ndarray | None:
-    """A conditional run's probe classes (``Run.probe_labels()``), None for an unconditional run.
-
-    One sentence if the run is conditional but its probe has no labels: its networks cannot be called without them.
-    """
-    labels = run.probe_labels()
-    if labels is None and run.config.get("conditional", False):
-        raise LandscapeError(f"{run.path} is a conditional run but its probe batch has no labels, so its Hessian "
-                             "cannot be estimated; record it again.")
-    if labels is not None and not run.config.get("conditional", False):
-        return None  # an unconditional network takes no labels
-    return labels
+#: The run's probe batch, checked (:func:`analysis.probe_loss.run_probe`; the name this module always had).
+require_probe = run_probe

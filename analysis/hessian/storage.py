@@ -1,8 +1,8 @@
 """Hessian estimates in run files: ``/hessian/<step>/<network>``, written and read back.
 
 :func:`to_record` turns a :class:`~analysis.hessian.estimate.HessianResult` into the
-``(arrays, attrs)`` that ``RunWriter.add_hessian`` (during training) or
-``landscape.amend.append_hessian`` (a closed file, atomically) store, and
+``(arrays, attrs)`` of its record (:func:`as_record`) that ``RunWriter.add_measurement`` (during
+training) or ``landscape.amend.append_measurement`` (a closed file, atomically) store, and
 :func:`store` picks the right one; :func:`from_record` / :func:`load_estimate` read
 one back and :func:`read_estimates` lists a run's estimates with their stage.
 """
@@ -20,6 +20,7 @@ from analysis.hessian.eigen import EigenResult
 from analysis.hessian.estimate import HessianResult
 from analysis.hessian.trace import TraceEstimate
 from landscape.errors import LandscapeError
+from landscape.measurements import Record
 from landscape.reader import as_run
 
 #: Version of the stored layout under /hessian/<step>/<network>.
@@ -114,21 +115,27 @@ def from_record(arrays: dict[str, np.ndarray], attrs: dict[str, Any], step: int 
     )
 
 
-def store(result: HessianResult, target: Any, step: int | None = None) -> None:
-    """Write ``result`` into a run: ``target`` is an open ``RunWriter`` or the path of a closed run file.
-
-    A path is written atomically through ``landscape.amend.append_hessian``.
-    """
+def as_record(result: HessianResult, step: int | None = None) -> Record:
+    """The run-file record of one estimate, ``/hessian/<step>/<network>`` (:func:`to_record`'s arrays and attributes)."""
     step = result.step if step is None else step
     if step is None:
         raise LandscapeError("A Hessian estimate needs a step to be stored; pass step=.")
     arrays, attrs = to_record(result)
-    if hasattr(target, "add_hessian"):
-        target.add_hessian(int(step), result.network, arrays, attrs)
-        return
-    from landscape.amend import append_hessian
+    return Record(int(step), attrs, arrays, result.network)
 
-    append_hessian(target, int(step), result.network, arrays, attrs)
+
+def store(result: HessianResult, target: Any, step: int | None = None) -> None:
+    """Write ``result`` into a run: ``target`` is an open ``RunWriter`` or the path of a closed run file.
+
+    A path is written atomically through ``landscape.amend.append_measurement``.
+    """
+    record = as_record(result, step)
+    if hasattr(target, "add_measurement"):
+        target.add_measurement("hessian", record)
+        return
+    from landscape.amend import append_measurement
+
+    append_measurement(target, "hessian", record)
 
 
 def load_estimate(run: Any, step: int, network: str) -> HessianResult:

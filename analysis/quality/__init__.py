@@ -6,7 +6,8 @@
 - :mod:`~analysis.quality.classifiers`: the per-dataset domain classifiers, trained once and cached
   (:func:`get_reference`), with the real test set's features they compare against;
 - :mod:`~analysis.quality.measure`: generate, classify, compute every metric (:func:`measure_generator`);
-- :mod:`~analysis.quality.hook`: the measurement during training (``record(..., on_quality_step=quality_hook(ref))``);
+- :mod:`~analysis.quality.measurement`: image quality as a measurement kind (``record(..., measurements=[ImageQuality(ref)])``);
+- :mod:`~analysis.quality.toy_coverage`: a 2-D toy's exact quality as a measurement kind (:class:`ToyCoverage`);
 - :mod:`~analysis.quality.checkpoints`: the measurement at a run's checkpoints, stored atomically;
 - :mod:`~analysis.quality.stages`: quality per training stage beside the landscape, and where it changes most.
 """
@@ -23,16 +24,19 @@ from analysis.quality.metrics import (
     prdc,
 )
 from analysis.quality.classifiers import QualityReference, get_reference, load_reference, train_reference
-from analysis.quality.measure import IMAGE_METRICS, METRIC_TITLES, TOY_METRICS, measure_generator, measure_images
-from analysis.quality.hook import quality_hook
+from analysis.quality.measure import IMAGE_METRICS, METRIC_TITLES, measure_generator, measure_images
+from analysis.quality.measurement import ImageQuality
+from analysis.quality.toy_coverage import TOY_METRICS, ToyCoverage
 from analysis.quality.checkpoints import measure_checkpoint
 from analysis.quality.stages import quality_changes, quality_frame, stage_quality
 
 __all__ = [
     "IMAGE_METRICS",
+    "ImageQuality",
     "METRIC_TITLES",
     "QualityReference",
     "TOY_METRICS",
+    "ToyCoverage",
     "class_distribution",
     "class_kl",
     "classes_covered",
@@ -49,7 +53,6 @@ __all__ = [
     "prdc",
     "quality_changes",
     "quality_frame",
-    "quality_hook",
     "stage_quality",
     "train_reference",
 ]

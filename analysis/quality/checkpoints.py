@@ -2,22 +2,22 @@
 
 ``landscape quality RUN.h5`` is a thin face over :func:`measure_checkpoint`: the
 generator is rebuilt from the run's config and the weights of one checkpoint,
-measured like during training (:func:`analysis.quality.measure.measure_generator`),
-and the values go into ``/quality/<step>`` atomically
-(:func:`landscape.amend.append_quality`), so an interrupted command keeps every
-step it finished and never damages the file.
+measured by the run's quality kind (:class:`~analysis.quality.measurement.ImageQuality`,
+or a toy's :class:`~analysis.quality.toy_coverage.ToyCoverage`) as during training, and
+the values go into ``/quality/<step>`` atomically (:func:`landscape.amend.append_measurement`),
+so an interrupted command keeps every step it finished and never damages the file.
 """
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from analysis.quality.classifiers import QualityReference
-from analysis.quality.measure import measure_generator, sample_sizes
-from landscape.amend import append_quality
+from landscape.amend import append_measurement
 from landscape.config import ARCHS
+from landscape.data.toys import is_toy
 from landscape.errors import LandscapeError
+from landscape.runfile import QUALITY_INFO
 
 
 def check_rebuildable(run: Any) -> None:
@@ -37,6 +37,32 @@ def epoch_of_step(run: Any, step: int) -> int:
     return -(-int(step) // ipe) if ipe else 0
 
 
+def load_generator(run: Any, step: int, device: str = "cpu") -> Any:
+    """The run's generator with the weights of its checkpoint at ``step``; one sentence if it cannot be rebuilt."""
+    from trainers.models import load_models
+
+    try:
+        g, _ = load_models(run, int(step), device)
+    except (KeyError, RuntimeError, ValueError) as err:
+        raise LandscapeError(f"{run.path}'s generator cannot be rebuilt from its checkpoint at step {step} "
+                             f"({type(err).__name__}: {str(err).splitlines()[0][:120]}).") from None
+    return g
+
+
+def quality_kind(run: Any, reference: QualityReference | None, *, n: int | None = None, n_real: int | None = None,
+                 seed: int = 0) -> Any:
+    """The run's quality measurement: a toy's :class:`ToyCoverage`, else :class:`ImageQuality` against ``reference``."""
+    if is_toy(str(run.config.get("dataset"))):
+        from analysis.quality.toy_coverage import ToyCoverage
+
+        return ToyCoverage(seed=seed)
+    from analysis.quality.measurement import ImageQuality
+
+    if reference is None:
+        raise ValueError("an image dataset's quality needs its QualityReference (analysis.quality.get_reference)")
+    return ImageQuality(reference, n=n, n_real=n_real, seed=seed)
+
+
 def measure_checkpoint(
     run: Any,
     step: int,
@@ -49,22 +75,11 @@ def measure_checkpoint(
     store: bool = True,
 ) -> dict[str, float]:
     """Measure the generator of ``run`` at checkpoint ``step`` and (``store``) write the values into its file."""
-    from trainers.models import load_models
-
     check_rebuildable(run)
-    start = time.monotonic()
-    try:
-        g, _ = load_models(run, int(step), device)
-    except (KeyError, RuntimeError, ValueError) as err:
-        raise LandscapeError(f"{run.path}'s generator cannot be rebuilt from its checkpoint at step {step} "
-                             f"({type(err).__name__}: {str(err).splitlines()[0][:120]}).") from None
-    values = measure_generator(g, run.config, reference, n=n, n_real=n_real, seed=seed)
-    seconds = time.monotonic() - start
+    records = quality_kind(run, reference, n=n, n_real=n_real, seed=seed).measure_checkpoint(run, step, device=device)
     if store:
-        n_gen, n_ref = sample_sizes(run.config, reference, n, n_real)
-        attrs = {"n_real": n_ref, "classifier": reference.key if reference is not None else None, "seconds": seconds}
-        append_quality(run.path, int(step), values, n_gen, epoch_of_step(run, step), attrs)
-    return values
+        append_measurement(run.path, "quality", *records)
+    return {name: value for name, value in records[0].attrs.items() if name not in QUALITY_INFO}
 
 
-__all__ = ["check_rebuildable", "epoch_of_step", "measure_checkpoint"]
+__all__ = ["check_rebuildable", "epoch_of_step", "load_generator", "measure_checkpoint", "quality_kind"]

@@ -5,8 +5,8 @@
 passes them through the dataset's domain classifier and computes every metric of
 :mod:`analysis.quality.metrics` against the real test set of the
 :class:`~analysis.quality.classifiers.QualityReference`. A 2-D toy needs no
-classifier: its exact measure (modes covered, high-quality fraction,
-:func:`landscape.data.toys.toy_quality`) is computed on 2,500 points instead.
+classifier: its exact measure is another measurement kind,
+:class:`~analysis.quality.toy_coverage.ToyCoverage`.
 """
 
 from __future__ import annotations
@@ -18,13 +18,12 @@ import torch
 
 from analysis.quality import metrics
 from analysis.quality.classifiers import PRDC_K, QualityReference, check_sample_size
-from landscape.data.toys import is_toy, toy_quality
+from landscape.data.toys import is_toy
+from landscape.errors import LandscapeError
 
 #: What a measurement on an image dataset stores, in display order.
 IMAGE_METRICS = ("inception_score", "class_kl", "classes_covered", "frechet_distance", "precision", "recall",
                  "density", "coverage")
-#: What a measurement on a 2-D toy stores.
-TOY_METRICS = ("modes_covered", "high_quality")
 #: Display names of every metric (tables, figure labels).
 METRIC_TITLES: dict[str, str] = {
     "inception_score": "Inception Score",
@@ -49,8 +48,6 @@ HIGHER_IS_BETTER: dict[str, bool | None] = {
     "inception_score": True, "class_kl": False, "classes_covered": True, "frechet_distance": False,
     "precision": True, "recall": True, "density": None, "coverage": True, "modes_covered": True, "high_quality": True,
 }
-#: Points a toy measurement draws (VEEGAN's and PacGAN's count).
-TOY_POINTS = 2500
 #: Images generated per forward pass.
 GENERATE_BATCH = 1000
 
@@ -117,17 +114,16 @@ def measure_generator(
     n_real: int | None = None,
     seed: int = 0,
 ) -> dict[str, float]:
-    """The sample quality of generator ``g`` of a run with ``config`` (a TrainConfig or its dict).
+    """The sample quality of image generator ``g`` of a run with ``config`` (a TrainConfig or its dict).
 
-    Image datasets: ``n`` generated images (default ``config.quality_samples``) against
-    ``n_real`` real test images (default: all) in ``reference``'s terms. 2-D toys: the exact
-    measure on :data:`TOY_POINTS` points; ``reference`` is not needed.
+    ``n`` generated images (default ``config.quality_samples``) against ``n_real`` real test
+    images (default: all) in ``reference``'s terms. A 2-D toy's quality is
+    :class:`~analysis.quality.toy_coverage.ToyCoverage`'s, without a classifier.
     """
     cfg = _config(config)
     if is_toy(cfg.dataset):
-        points = generate(g, cfg, TOY_POINTS, seed=seed).cpu()
-        quality = toy_quality(points, cfg.dataset)
-        return {name: float(quality[name]) for name in TOY_METRICS}
+        raise LandscapeError(f"{cfg.dataset} is a 2-D toy: its quality is the exact measure of "
+                             "analysis.quality.toy_coverage.ToyCoverage, not a classifier's.")
     if reference is None:
         raise ValueError("an image dataset's quality needs its QualityReference (analysis.quality.get_reference)")
     n = int(n if n is not None else cfg.quality_samples)
@@ -138,13 +134,20 @@ def measure_generator(
     return measure_images(images, reference, n_real)
 
 
-def sample_sizes(config: Any, reference: QualityReference | None, n: int | None = None,
-                 n_real: int | None = None) -> tuple[int, int | None]:
-    """(generated, real) sample sizes a measurement of a run with ``config`` uses: toys 2,500 points and no real side."""
+def sample_sizes(config: Any, reference: QualityReference, n: int | None = None,
+                 n_real: int | None = None) -> tuple[int, int]:
+    """(generated, real) sample sizes a measurement of an image run with ``config`` uses."""
     cfg = _config(config)
-    if is_toy(cfg.dataset) or reference is None:
-        return TOY_POINTS, None
     return int(n if n is not None else cfg.quality_samples), int(n_real if n_real is not None else reference.n_real)
+
+
+def describe(values: dict[str, float]) -> str:
+    """``IS 8.91, class KL 0.012, 10 classes, FD 4.1, precision 0.81, recall 0.62`` (or a toy's modes)."""
+    if "modes_covered" in values:
+        return f"{int(values['modes_covered'])} modes covered, {100 * values['high_quality']:.0f}% high quality"
+    return (f"IS {values['inception_score']:.2f}, class KL {values['class_kl']:.3f}, "
+            f"{int(values['classes_covered'])} classes, FD {values['frechet_distance']:.3g}, "
+            f"precision {values['precision']:.2f}, recall {values['recall']:.2f}")
 
 
 def _config(config: Any) -> Any:
@@ -160,8 +163,7 @@ __all__ = [
     "IMAGE_METRICS",
     "METRIC_SHORT",
     "METRIC_TITLES",
-    "TOY_METRICS",
-    "TOY_POINTS",
+    "describe",
     "generate",
     "measure_generator",
     "measure_images",

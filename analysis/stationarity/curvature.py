@@ -69,24 +69,20 @@ def _extremes(run: Any, row: dict[str, Any]) -> tuple[float, float]:
 def gradient_and_hessian_gradient(run: Any, step: int, network: str) -> tuple[float, float]:
     """(||g||, ||H g||) of ``network``'s loss at checkpoint ``step`` on the run's probe batch.
 
-    The same deterministic loss the Hessian estimates use (``analysis.hessian``:
+    The same deterministic loss the Hessian estimates use (:mod:`analysis.probe_loss`:
     networks rebuilt from the checkpoint, dropout off, BatchNorm on the probe
     batch's statistics), so the ratio refers to the Hessian whose eigenvalues are
     stored. Costs one gradient and one Hessian-vector product.
     """
-    from analysis.hessian import HessianVectorProduct, gan_loss
+    from analysis.hessian import HessianVectorProduct
+    from analysis.probe_loss import run_loss
     from landscape.errors import LandscapeError
     from trainers.models import load_models
 
-    probe = run.probe()
-    if probe is None:
+    if run.probe() is None:
         raise LandscapeError(f"{run.path} has no probe batch, so ||Hg|| cannot be computed.")
     generator, discriminator = load_models(run, step)
-    from analysis.hessian.estimate import run_probe_labels
-
-    loss = gan_loss(generator, discriminator, probe[0], probe[1], network, loss=run.config.get("loss", "ns"),
-                    gp_weight=run.config.get("gp_weight") if run.config.get("loss") == "wgan-gp" else None,
-                    probe_labels=run_probe_labels(run))
+    loss = run_loss(generator, discriminator, run, network)
     hvp = HessianVectorProduct(loss.loss_fn, loss.params)
     grad = hvp.gradient()
     hg = hvp(grad)

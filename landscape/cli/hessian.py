@@ -4,7 +4,7 @@ A thin face over :mod:`analysis.hessian`: for each chosen checkpoint and network
 it rebuilds the networks from the run's config and weights, estimates the
 extreme eigenvalues, trace, spectral density and curvature class on the run's
 probe batch, and writes each estimate into the run file as soon as it is done
-(atomically, through ``landscape.amend.append_hessian``), so an interrupted
+(atomically, through ``landscape.amend.append_measurement``), so an interrupted
 command keeps what it finished. Then it prints a table and, with ``--plot``,
 draws eigenvalues against step and the spectral densities.
 """
@@ -16,7 +16,8 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from landscape.cli.options import THREADS_HELP, choices, completion
+from landscape.cli.options import (DeviceOption, SeedOption, StagesOption, StepsOption, ThreadsOption, choices,
+                                   completion, parse_steps)  # noqa: F401 - parse_steps: importable here as before
 from landscape.networks import PARAMETER_NETWORKS
 
 #: --network choices: one network that owns parameters, or all of them.
@@ -28,42 +29,6 @@ def _methods() -> list[str]:
     from analysis.hessian.eigen import METHODS
 
     return list(METHODS)
-
-
-def parse_steps(texts: str | list[str] | None, available: list[int], path: Any) -> list[int]:
-    """The checkpoint steps that ``--steps`` names, checked against the run, in the order given, each once.
-
-    Each value is ``all``, ``first``, ``last`` or steps separated by commas, and
-    ``--steps`` may be repeated: ``--steps 0 --steps 936`` and ``--steps 0,936`` are
-    the same. None means all.
-    """
-    from landscape.errors import LandscapeError
-
-    if not available:
-        raise LandscapeError(
-            f"{path} has no checkpoints, so there are no weights to analyse; record it with checkpoints (stages > 0)."
-        )
-    texts = ["all"] if not texts else [texts] if isinstance(texts, str) else texts
-    named = {"all": list(available), "first": [available[0]], "last": [available[-1]]}
-    steps: list[int] = []
-    for text in texts:
-        for part in text.strip().lower().split(","):
-            part = part.strip()
-            if part in named:
-                chosen = named[part]
-            else:
-                try:
-                    chosen = [int(part)]
-                except ValueError:
-                    raise LandscapeError(
-                        f"--steps {text!r} is not understood: give all, first, last or checkpoint steps such as 0,936."
-                    ) from None
-                if chosen[0] not in available:
-                    raise LandscapeError(
-                        f"{path} has no checkpoint at step {chosen[0]}; stored steps: {', '.join(map(str, available))}."
-                    )
-            steps += [step for step in chosen if step not in steps]
-    return steps
 
 
 def _check_options(k: int, network: str, method: str, tol: float, class_tol: float, plot: Optional[Path]) -> None:
@@ -121,11 +86,7 @@ def _table(rows: list[Any], stage_of: dict[int, int], class_tol: float) -> Any:
 def hessian(
     run_file: Annotated[Path, typer.Argument(metavar="RUN.h5", help="Run file with checkpoints and a probe batch.",
                                              show_default=False)],
-    steps: Annotated[
-        Optional[list[str]],
-        typer.Option(metavar="STEPS", help="Checkpoint steps: all, first, last, or steps such as 0,936; repeatable "
-                     "(--steps 0 --steps 936). (default: all)", show_default=False),
-    ] = None,
+    steps: StepsOption = None,
     k: Annotated[int, typer.Option("--k", help="Eigenvalues at each end of the spectrum.")] = 5,
     network: Annotated[
         str, typer.Option(help="g (generator), d (discriminator) or both.", **choices(NETWORK_CHOICES))
@@ -146,34 +107,27 @@ def hessian(
     density_steps: Annotated[int, typer.Option("--density-steps", help="Lanczos steps per density vector.")] = 40,
     class_tol: Annotated[float, typer.Option("--class-tol", help="Eigenvalues within class-tol × max|eigenvalue| "
                                              "of zero count as zero when classifying.")] = 1e-3,
-    stages: Annotated[int, typer.Option(help="Training stages for the stage column and plot colours.")] = 5,
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.", metavar="DEVICE")] = "auto",
-    seed: Annotated[int, typer.Option(help="Seed of the random start vectors.")] = 0,
-    threads: Annotated[Optional[int], typer.Option(help=THREADS_HELP, show_default=False)] = None,
+    stages: StagesOption = 5,
+    device: DeviceOption = "auto",
+    seed: SeedOption = 0,
+    threads: ThreadsOption = None,
 ) -> None:
     """Estimate Hessian eigenvalues (both ends), trace and spectral density at checkpoints; store them in the run."""
     from landscape.cli.console import console
-    from landscape.cli.options import check_stages, check_threads, save_figure, use_file_backend
-    from landscape.errors import LandscapeError
+    from landscape.cli.options import (check_measure_options, checkpoints_to_measure, measure_device, measuring,
+                                       save_figure, use_file_backend)
 
     network = network.strip().lower()
     method = method.strip().lower()
     _check_options(k, network, method, tol, class_tol, plot)
-    check_stages(stages)
-    check_threads(threads)
+    check_measure_options(stages, threads)
 
-    from analysis.hessian.estimate import require_probe
+    from analysis.probe_loss import run_probe
     from landscape.reader import open_run
 
-    run = open_run(run_file)
-    chosen = parse_steps(steps, run.checkpoint_steps, run_file)
-    require_probe(run)
-    if run.status == "running":
-        raise LandscapeError(f"{run_file} is still being written; run `landscape hessian` after training ends.")
-
-    from trainers.loop import resolve_device
-
-    device = str(resolve_device(device.strip().lower()))
+    run, chosen = checkpoints_to_measure(run_file, steps, "hessian")
+    run_probe(run)
+    device = measure_device(device)
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
@@ -186,10 +140,7 @@ def hessian(
     results = []
     progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                         TextColumn("{task.fields[hvps]}"), TimeElapsedColumn(), console=console, transient=False)
-    from trainers.threads import resolve_threads, torch_threads
-
-    n_threads = resolve_threads(threads, str(run.config.get("arch")), device.partition(":")[0])
-    with progress, torch_threads(n_threads):
+    with progress, measuring(run, device, threads):
         task = progress.add_task("Hessian", total=len(jobs), hvps="")
         for step, net in jobs:
             progress.update(task, description=f"step {step} {net}")

@@ -1,4 +1,5 @@
-"""Checks and writes shared by the CLI commands: output paths, figures, stage counts.
+"""Checks, writes and options shared by the CLI commands: output paths, figures, stage counts, and the
+options of every command that measures at a run's checkpoints (``landscape hessian``, ``landscape quality``).
 
 Each check fails early, before any run is read, with one sentence that names the
 command-line option at fault.
@@ -7,8 +8,11 @@ command-line option at fault.
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Iterator, Optional
+
+import typer
 
 from landscape.errors import LandscapeError
 
@@ -106,3 +110,103 @@ def check_threads(threads: int | None) -> int | None:
     if threads is not None and threads < 1:
         raise LandscapeError(f"--threads must be at least 1, got {threads}.")
     return threads
+
+
+# ---------------------------------------------------------------------- measuring at checkpoints
+# The options every command that measures at a run's stored checkpoints takes, defined once so
+# that they read and behave the same in each: a new kind's command declares its parameters as
+#
+#     steps: StepsOption = None, stages: StagesOption = DEFAULT_STAGES, device: DeviceOption = "auto",
+#     seed: SeedOption = 0, threads: ThreadsOption = None,
+#
+# and calls checkpoints_to_measure(run_file, steps, stages, threads, "<command>") and measuring(...).
+
+#: ``--steps``: which checkpoints (:func:`parse_steps`).
+StepsOption = Annotated[
+    Optional[list[str]],
+    typer.Option("--steps", metavar="STEPS", help="Checkpoint steps: all, first, last, or steps such as 0,936; "
+                 "repeatable (--steps 0 --steps 936). (default: all)", show_default=False),
+]
+#: ``--stages``: the training stages of the stage column (and plot colours).
+StagesOption = Annotated[int, typer.Option("--stages", help="Training stages for the stage column and plot colours.")]
+#: ``--device``: where the networks are rebuilt and measured.
+DeviceOption = Annotated[str, typer.Option("--device", help="auto, cpu, cuda or cuda:N.", metavar="DEVICE")]
+#: ``--seed``: the measurement's own random draws (never the run's).
+SeedOption = Annotated[int, typer.Option("--seed", help="Seed of the measurement's random draws (Hessian: the "
+                                         "start vectors; quality: the generated samples' z).")]
+#: ``--threads``: CPU threads for PyTorch.
+ThreadsOption = Annotated[Optional[int], typer.Option("--threads", help=THREADS_HELP, show_default=False)]
+
+
+def parse_steps(texts: str | list[str] | None, available: list[int], path: Any) -> list[int]:
+    """The checkpoint steps that ``--steps`` names, checked against the run, in the order given, each once.
+
+    Each value is ``all``, ``first``, ``last`` or steps separated by commas, and
+    ``--steps`` may be repeated: ``--steps 0 --steps 936`` and ``--steps 0,936`` are
+    the same. None means all.
+    """
+    if not available:
+        raise LandscapeError(
+            f"{path} has no checkpoints, so there are no weights to analyse; record it with checkpoints (stages > 0)."
+        )
+    texts = ["all"] if not texts else [texts] if isinstance(texts, str) else texts
+    named = {"all": list(available), "first": [available[0]], "last": [available[-1]]}
+    steps: list[int] = []
+    for text in texts:
+        for part in text.strip().lower().split(","):
+            part = part.strip()
+            if part in named:
+                chosen = named[part]
+            else:
+                try:
+                    chosen = [int(part)]
+                except ValueError:
+                    raise LandscapeError(
+                        f"--steps {text!r} is not understood: give all, first, last or checkpoint steps such as 0,936."
+                    ) from None
+                if chosen[0] not in available:
+                    raise LandscapeError(
+                        f"{path} has no checkpoint at step {chosen[0]}; stored steps: {', '.join(map(str, available))}."
+                    )
+            steps += [step for step in chosen if step not in steps]
+    return steps
+
+
+def checkpoints_to_measure(run_file: Path, steps: Optional[list[str]], command: str,
+                           check: Any = None) -> tuple[Any, list[int]]:
+    """The run at ``run_file`` and the checkpoint steps ``--steps`` chose; one sentence for a run that cannot be.
+
+    ``check(run)`` (a kind's own check, e.g. that the generator can be rebuilt) runs before the
+    steps are parsed. A run still being written is refused: its writer would lose the change.
+    """
+    from landscape.reader import open_run
+
+    run = open_run(run_file)
+    if check is not None:
+        check(run)
+    chosen = parse_steps(steps, run.checkpoint_steps, run_file)
+    if run.status == "running":
+        raise LandscapeError(f"{run_file} is still being written; run `landscape {command}` after training ends.")
+    return run, chosen
+
+
+def check_measure_options(stages: int, threads: int | None) -> None:
+    """The checks of ``--stages`` and ``--threads``, before any run is read."""
+    check_stages(stages)
+    check_threads(threads)
+
+
+def measure_device(device: str) -> str:
+    """``--device`` resolved (``auto``: cuda when available, else cpu); one sentence for a device that is not there."""
+    from trainers.loop import resolve_device
+
+    return str(resolve_device(device.strip().lower()))
+
+
+@contextmanager
+def measuring(run: Any, device: str, threads: int | None) -> Iterator[None]:
+    """Run the measurements of a command with ``--threads`` (or the run's default) PyTorch threads."""
+    from trainers.threads import resolve_threads, torch_threads
+
+    with torch_threads(resolve_threads(threads, str(run.config.get("arch")), device.partition(":")[0])):
+        yield

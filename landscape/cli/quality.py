@@ -14,7 +14,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from landscape.cli.options import THREADS_HELP
+from landscape.cli.options import DeviceOption, SeedOption, StagesOption, StepsOption, ThreadsOption
 
 CLASSIFIER_HELP = ("Domain classifier weights file (from `landscape classifier train --out`). (default: the cached "
                    "one for the run's dataset, trained on first use)")
@@ -40,22 +40,9 @@ def resolve_reference(dataset: str, data_dir: Any, classifier: Optional[Path], c
         return get_reference(dataset, data_dir=data_dir, on_train=on_train, on_progress=tick)
 
 
-def describe(values: dict[str, float]) -> str:
-    """``IS 8.91, class KL 0.012, 10 classes, FD 4.1, precision 0.81, recall 0.62`` (or a toy's modes)."""
-    if "modes_covered" in values:
-        return f"{int(values['modes_covered'])} modes covered, {100 * values['high_quality']:.0f}% high quality"
-    return (f"IS {values['inception_score']:.2f}, class KL {values['class_kl']:.3f}, "
-            f"{int(values['classes_covered'])} classes, FD {values['frechet_distance']:.3g}, "
-            f"precision {values['precision']:.2f}, recall {values['recall']:.2f}")
-
-
 def quality(
     run_file: Annotated[Path, typer.Argument(metavar="RUN.h5", help="Run file with checkpoints.", show_default=False)],
-    steps: Annotated[
-        Optional[list[str]],
-        typer.Option(metavar="STEPS", help="Checkpoint steps: all, first, last, or steps such as 0,936; repeatable. "
-                     "(default: all)", show_default=False),
-    ] = None,
+    steps: StepsOption = None,
     samples: Annotated[
         Optional[int],
         typer.Option(help="Generated images per measurement. (default: the run's quality_samples, 10,000)",
@@ -66,31 +53,23 @@ def quality(
                                     show_default=False)
     ] = None,
     classifier: Annotated[Optional[Path], typer.Option(help=CLASSIFIER_HELP, show_default=False)] = None,
-    seed: Annotated[int, typer.Option(help="Seed of the generated samples' z.")] = 0,
-    stages: Annotated[int, typer.Option(help="Training stages for the stage column.")] = 5,
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.", metavar="DEVICE")] = "auto",
-    threads: Annotated[Optional[int], typer.Option(help=THREADS_HELP, show_default=False)] = None,
+    seed: SeedOption = 0,
+    stages: StagesOption = 5,
+    device: DeviceOption = "auto",
+    threads: ThreadsOption = None,
 ) -> None:
     """Measure sample quality (Inception Score, class KL, Frechet distance, precision/recall) at checkpoints; store it."""
     from landscape.cli.console import console
-    from landscape.cli.hessian import parse_steps
-    from landscape.cli.options import check_stages, check_threads
+    from landscape.cli.options import check_measure_options, checkpoints_to_measure, measure_device, measuring
     from landscape.errors import LandscapeError
 
-    check_stages(stages)
-    check_threads(threads)
+    check_measure_options(stages, threads)
     for name, value in (("--samples", samples), ("--real-samples", real_samples)):
         if value is not None and value < 10:
             raise LandscapeError(f"{name} must be at least 10, got {value}.")
-    from landscape.reader import open_run
-
-    run = open_run(run_file)
     from analysis.quality.checkpoints import check_rebuildable
 
-    check_rebuildable(run)
-    chosen = parse_steps(steps, run.checkpoint_steps, run_file)
-    if run.status == "running":
-        raise LandscapeError(f"{run_file} is still being written; run `landscape quality` after training ends.")
+    run, chosen = checkpoints_to_measure(run_file, steps, "quality", check=check_rebuildable)
     from landscape.data.toys import is_toy
 
     dataset = str(run.config["dataset"])
@@ -104,10 +83,7 @@ def quality(
                           reference, "generated")
         if real_samples is not None:
             check_sample_size(real_samples, reference, "real")
-    from trainers.loop import resolve_device
-    from trainers.threads import resolve_threads, torch_threads
-
-    device = str(resolve_device(device.strip().lower()))
+    device = measure_device(device)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from analysis.quality.checkpoints import measure_checkpoint
@@ -116,7 +92,7 @@ def quality(
     results = []
     progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                         TimeElapsedColumn(), console=console, transient=True)
-    with progress, torch_threads(resolve_threads(threads, str(run.config.get("arch")), device.partition(":")[0])):
+    with progress, measuring(run, device, threads):
         task = progress.add_task("quality", total=len(chosen))
         for step in chosen:
             progress.update(task, description=f"step {step}")

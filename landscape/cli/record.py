@@ -298,7 +298,7 @@ def _record_with_progress(config: Any, path: Path, force: bool = False, log_ever
     from trainers import record
 
     state: dict[str, Any] = {}
-    on_quality = quality_hook(config, classifier, console)
+    measurements = training_measurements(config, classifier, console)
 
     def on_start(trainer: Any) -> None:
         state["trainer"] = trainer
@@ -310,7 +310,7 @@ def _record_with_progress(config: Any, path: Path, force: bool = False, log_ever
     try:
         with training_progress(console, log_every) as progress, _stop_on_sigint(state, console):
             summary = record(config, path, overwrite=force, resume=resume, on_start=on_start, progress=progress,
-                             on_hessian_step=hessian_hook(console), on_quality_step=on_quality)
+                             measurements=measurements)
     except KeyboardInterrupt:
         trainer = state.get("trainer")
         if trainer is None:
@@ -335,44 +335,33 @@ def show_notes(trainer: Any, console: Any) -> None:
         _say(console, f"Note: {note}")
 
 
-def hessian_hook(console: Any) -> Any:
-    """``analysis.hessian.curvature_hook`` printing one line per estimate (or per skipped estimate)."""
-    from analysis.hessian import curvature_hook
+def training_measurements(config: Any, classifier: Optional[Path], console: Any) -> list[Any]:
+    """The run's measurements (``analysis.measurements.for_run``), each printing one line per result.
 
-    def on_result(result: Any) -> None:
-        eig = result.eigen
-        _say(console, f"Hessian at step {result.step:,} ({result.network}): {result.classification.label}, "
-                      f"eigenvalues {eig.lambda_min:.3g} to {eig.lambda_max:.3g} "
-                      f"({result.n_hvp} products, {result.seconds:.1f} s)")
-
-    def on_skip(step: int, network: str, err: Exception) -> None:
-        _say(console, f"[yellow]Hessian at step {step:,} ({network}) skipped:[/] {err}")
-
-    return curvature_hook(on_result=on_result, on_skip=on_skip)
-
-
-def quality_hook(config: Any, classifier: Optional[Path], console: Any) -> Any:
-    """``analysis.quality.quality_hook`` printing one line per measurement, or None (a toy, or quality_every 0).
-
-    The dataset's classifier is found (or trained, with a progress bar) now, before training starts, and the
-    sample size is checked against its test set.
+    An image run that measures quality gets its dataset's classifier now, before training starts
+    (``--classifier``'s file, else the cache's, else trained here with a progress bar), and its
+    sample size is checked against the classifier's test set.
     """
+    from analysis.measurements import for_run
     from landscape.data.toys import is_toy
 
-    if is_toy(config.dataset) or config.quality_every == 0:
-        return None
-    from analysis.quality.hook import quality_hook as make_hook
-    from analysis.quality.classifiers import check_sample_size
-    from landscape.cli.quality import describe, resolve_reference
+    context: dict[str, Any] = {}
+    if not is_toy(config.dataset) and config.quality_every != 0:
+        from analysis.quality.classifiers import check_sample_size
+        from landscape.cli.quality import resolve_reference
+        from landscape.data.locate import locate_split
+        from landscape.data.registry import get_spec
+        from landscape.data.roots import resolve_data_root
 
-    reference = resolve_reference(config.dataset, config.data_dir, classifier, console)
-    with settings_as_flags():
-        check_sample_size(config.quality_samples, reference, "generated")
-
-    def on_result(step: int, values: dict[str, float], seconds: float) -> None:
-        _say(console, f"Quality at step {step:,}: {describe(values)} ({seconds:.1f} s)")
-
-    return make_hook(reference, on_result=on_result)
+        # the run needs its dataset before any classifier: without it, say that (not that no classifier can be
+        # trained); and the classifier's first training takes minutes, so the note says how to do without it
+        locate_split(get_spec(config.dataset), "train", resolve_data_root(config.data_dir))
+        context["reference"] = resolve_reference(
+            config.dataset, config.data_dir, classifier, console,
+            skip="To record without the sample-quality metrics, give --quality-every 0.")
+        with settings_as_flags():
+            check_sample_size(config.quality_samples, context["reference"], "generated")
+    return for_run(config, say=lambda text: _say(console, text), **context)
 
 
 def _say(console: Any, text: str) -> None:

@@ -81,7 +81,7 @@ def prepare_classifiers(spec: Any, console: Any) -> None:
 def run_with_display(spec: Any, folder: Path, scheduler: str, workers: Optional[int], threads_per_run: Optional[int],
                      log_every: float, console: Any) -> int:
     """Run the sweep with the live display and the index kept current; the exit code (1 if a run failed)."""
-    from analysis.hooks import training_hooks
+    from analysis.measurements import record_options
     from landscape.sweeps.index import read_index, is_sweep_folder, write_index
     from trainers.sweep import dask_client, default_sizes, folder_lock, run_sweep
 
@@ -103,7 +103,7 @@ def run_with_display(spec: Any, folder: Path, scheduler: str, workers: Optional[
                         save(states)
                         show(states)
 
-                    states = run_sweep(spec, folder, client, threads_per_run=threads, hooks=training_hooks,
+                    states = run_sweep(spec, folder, client, threads_per_run=threads, hooks=record_options,
                                        on_change=on_change, previous=previous, gpus=gpus)
             except KeyboardInterrupt:
                 _say(console, f"[yellow]Stopped.[/] Every run file keeps its rows and a resume state; run the same "
