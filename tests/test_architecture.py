@@ -1,7 +1,8 @@
 """The floors of the code base, as README's ARCHITECTURE section states them, checked on every import.
 
 - ``landscape`` core (everything but ``landscape.cli``) imports neither ``trainers`` nor ``analysis``;
-- ``trainers`` never imports ``analysis``: measurements during training are hooks the caller passes;
+- ``trainers`` never imports ``analysis``: the measurements made during training are passed in by the caller,
+  and every measurement kind is registered in one place (``analysis.measurements``); the training loop names none;
 - nothing but ``landscape.cli`` imports ``landscape.cli`` (examples, the top floor's scripts, may);
 - only the run-file modules of the core touch h5py;
 - no module imports a private name (``_x``) from another module.
@@ -86,6 +87,60 @@ def test_no_private_name_is_imported_from_another_module(folder):
             if private and module.split(".")[0] in (*PACKAGES, "test_lgc", "conftest"):
                 found.append(f"{_rel(path)}:{line} imports {', '.join(private)} from {module}")
     assert not found, found
+
+
+def _measurement_kinds() -> dict[str, list[str]]:
+    """module -> the measurement kinds (``Measurement`` subclasses) it defines, for every module of ``analysis``."""
+    found = {}
+    for path in _sources("analysis"):
+        classes = [node.name for node in ast.walk(ast.parse(path.read_text(), str(path)))
+                   if isinstance(node, ast.ClassDef) and any(getattr(b, "id", getattr(b, "attr", None)) == "Measurement"
+                                                              for b in node.bases)]
+        if classes:
+            found[_rel(path)[:-3].replace("/", ".")] = classes
+    return found
+
+
+def test_measurement_kinds_are_registered_in_one_place():
+    """Every measurement kind is in ``analysis.measurements.KINDS``, and the CLI and the trainers get kinds only
+    from there: no module of ``landscape`` or ``trainers`` imports a kind's module to wire it into a trainer."""
+    from analysis.measurements import KINDS
+
+    kinds = _measurement_kinds()
+    registered = {entry for entry in KINDS}
+    defined = {f"{module}:{name}" for module, names in kinds.items() for name in names}
+    assert defined == registered, (defined, registered)
+    found = _violations(("landscape", "trainers"), lambda m: m in kinds)
+    assert not found, found
+
+
+def _code_names(path: Path) -> set[str]:
+    """Every identifier, attribute and string literal (docstrings and comments left out) of a module, lower case."""
+    tree = ast.parse(path.read_text(), str(path))
+    docstrings = {id(node.body[0].value) for node in ast.walk(tree)
+                  if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body
+                  and isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant)}
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            names.add(node.id)
+        elif isinstance(node, ast.Attribute):
+            names.add(node.attr)
+        elif isinstance(node, (ast.FunctionDef, ast.ClassDef, ast.arg)):
+            names.add(getattr(node, "name", None) or node.arg)
+        elif isinstance(node, ast.alias):
+            names.add(node.asname or node.name)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
+            names.add(node.value)
+    return {name.lower() for name in names}
+
+
+def test_the_training_loop_names_no_measurement_kind():
+    """The trainer calls whatever measurement is due: no kind (Hessian, quality, a toy's coverage) in its code."""
+    words = ("hessian", "quality", "curvature", "coverage")
+    for module in ("trainers/loop.py", "trainers/schedule.py"):
+        named = sorted(name for name in _code_names(REPO / module) if any(word in name for word in words))
+        assert not named, f"{module} names {named}"
 
 
 def test_the_checks_can_fail(tmp_path):
