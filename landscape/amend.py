@@ -17,8 +17,7 @@ from collections.abc import Callable
 from typing import Any, Mapping
 
 from landscape.atomic import replacing
-from landscape.errors import RunFileError
-from landscape.runfile import open_for_read, run_status, write_measurement_group
+from landscape.runfile import claim_run_file, open_for_read, write_measurement_group
 
 
 def append_measurement(path: str | os.PathLike, kind: str, *records: Any) -> None:
@@ -51,19 +50,21 @@ def append_quality(path: str | os.PathLike, step: int, values: Mapping[str, floa
 
 
 def _change(path: str | os.PathLike, write: Callable[[Any], None]) -> None:
-    """Apply ``write(h5py file)`` to a copy of the closed run file at ``path`` and swap it in with one rename."""
+    """Apply ``write(h5py file)`` to a copy of the closed run file at ``path`` and swap it in with one rename.
+
+    The change holds the run's writer lock (:func:`~landscape.runfile.claim_run_file`) from
+    before the copy until after the rename: a live writer refuses it, and no writer can
+    start on the file meanwhile (its rows would be lost in the replaced file).
+    """
     import h5py
 
     path = Path(path)
-    with open_for_read(path) as handle:
-        status = run_status(handle.attrs)
-        pid = int(handle.attrs.get("writer_pid", -1))
-    if status == "running":
-        raise RunFileError(f"{path} is still being written by process {pid}; wait until the run ends.")
-    with replacing(path, path.with_name(path.name + ".tmp")) as tmp:
-        shutil.copy2(path, tmp)
-        with h5py.File(tmp, "a") as handle:
-            write(handle)
+    open_for_read(path).close()  # a missing or wrong file is the first thing to say
+    with claim_run_file(path, "wait until the run ends"):
+        with replacing(path, path.with_name(path.name + ".tmp")) as tmp:
+            shutil.copy2(path, tmp)
+            with h5py.File(tmp, "a") as handle:
+                write(handle)
 
 
 __all__ = ["append_hessian", "append_measurement", "append_quality"]

@@ -20,6 +20,18 @@ class RunFileError(LandscapeError):
     """A path that is not a readable landscape run file."""
 
 
+class RunFileReplacedError(RunFileError):
+    """A run file replaced or removed by another process while its writer was writing it.
+
+    The writer noticed (its path no longer names the file it holds open) and saved
+    what it had recorded elsewhere: ``rescued`` is that file, or None if it could not.
+    """
+
+    def __init__(self, message: str, rescued: "object | None" = None) -> None:
+        super().__init__(message)
+        self.rescued = rescued
+
+
 class DataError(LandscapeError):
     """A dataset that is missing, malformed or cannot be fetched."""
 

@@ -146,6 +146,7 @@ def check_output(out: Path, fmt: str, *, overwrite: bool = False, run_path: Path
     tensorboard = fmt == "tensorboard"
     if run_path is not None and out.exists() and Path(run_path).exists() and out.samefile(run_path):
         raise ExportError(f"Cannot export to {out}: it is the run file itself; choose another out path.")
+    check_not_run_file(out, "choose another out path")
     if out.is_dir() and not tensorboard:
         raise ExportError(f"Cannot write {out}: it is a folder; give out a file name such as {out / 'metrics'}.{fmt}.")
     if out.exists() and not out.is_dir() and tensorboard:
@@ -162,6 +163,25 @@ def check_output(out: Path, fmt: str, *, overwrite: bool = False, run_path: Path
     if not os.access(parent, os.W_OK):
         raise ExportError(f"Cannot write {out}: permission denied; choose an out path you can write to.")
     return out
+
+
+def check_not_run_file(out: Path, advice: str) -> None:
+    """A one-sentence error if ``out`` is a run file: an export never replaces one, ``overwrite`` or not.
+
+    A run being written gets the sentence every writer gets (``"... is still being
+    written by process N; <advice>."``); a closed one, that it is a run file.
+    """
+    from landscape.errors import RunFileError
+    from landscape.runfile import check_not_live, is_run_file
+
+    if out.is_dir():
+        return
+    try:
+        check_not_live(out, advice)
+    except RunFileError as err:  # the output is at fault here, not the run exported
+        raise ExportError(str(err)) from None
+    if is_run_file(out):
+        raise ExportError(f"{out} is a landscape run file, and an export never replaces one; {advice}.")
 
 
 def write_tensorboard(run: Run, folder: str | os.PathLike) -> Path:

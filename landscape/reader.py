@@ -58,7 +58,7 @@ class Run:
         self.metrics: pd.DataFrame = _metrics_frame(metrics)
         #: The stored Hessian estimates' (step, network), as ``measurement_keys("hessian")``.
         self.hessian_keys: list[tuple[int, str]] = self.measurement_keys(HESSIAN)
-        self._status = run_status(self.attrs)
+        self._status = run_status(self.attrs, self.path)  # a live writer holds the run's lock
 
     # ------------------------------------------------------------------ basics
     @property
@@ -76,7 +76,7 @@ class Run:
 
     @property
     def writer_alive(self) -> bool:
-        """Whether the run is still being written (its writer alive on this host) when it was opened."""
+        """Whether the run is still being written (its writer holds the run's lock) when it was opened."""
         return self._status == "running"
 
     @property

@@ -164,16 +164,119 @@ def writer_alive(pid: int, host: str | bytes) -> bool:
     return True
 
 
-def run_status(attrs: Mapping[str, Any]) -> str:
+def run_status(attrs: Mapping[str, Any], path: str | os.PathLike | None = None) -> str:
     """The one word for a run's state, from its root attributes: a key of :data:`STATUS_MEANINGS`.
 
-    A file that says "running" is "running" only while its writer process is alive
-    on this host; otherwise it is "incomplete".
+    A file that says "running" is "running" only while its writer is alive: with the
+    file's ``path``, while its writer's lock is held (:func:`live_writer`); without it,
+    while the process the attributes name runs on this host. Otherwise it is "incomplete".
     """
     status = _attr_str(attrs.get("status")) or "incomplete"
-    if status == "running" and not writer_alive(int(attrs.get("writer_pid", -1)), attrs.get("writer_host", "")):
-        return "incomplete"
+    if status == "running":
+        if path is not None:
+            alive = live_writer(path, attrs) is not None
+        else:
+            alive = writer_alive(int(attrs.get("writer_pid", -1)), attrs.get("writer_host", ""))
+        if not alive:
+            return "incomplete"
     return status if status in STATUS_MEANINGS else "incomplete"
+
+
+# ---------------------------------------------------------------------- one writer per run file
+#: The advice ending the sentence for a run file a live writer holds, when one asked to replace it.
+REPLACE_ADVICE = "stop it before replacing it, or write to another path"
+
+
+def live_writer(path: str | os.PathLike, attrs: Mapping[str, Any] | None = None) -> tuple[int | None, str] | None:
+    """``(pid, host)`` of the live process writing the run file at ``path``, or None when none is (pid None: unknown).
+
+    The one test of "is a live writer holding this file" that every path replacing or
+    changing a run file asks (:func:`claim_run_file`, :func:`check_not_live`). The
+    writer's lock (:mod:`landscape.runlock`) decides; a file with no lock file next
+    to it (written by a landscape without locks, or its lock file deleted) is live
+    while its attributes say "running" and the process they name runs on this host.
+    ``attrs`` saves reading them again; a path that is missing or not a run file has
+    no live writer unless its lock is held.
+    """
+    from landscape.runlock import lock_holder
+
+    lock = lock_holder(path)
+    if lock is not None:
+        return (lock.pid, lock.host) if lock.held else None
+    if attrs is None:
+        attrs = _root_attrs(path)
+        if attrs is None:
+            return None
+    if _attr_str(attrs.get("status")) != "running":
+        return None
+    pid, host = int(attrs.get("writer_pid", -1)), _attr_str(attrs.get("writer_host")) or ""
+    return (pid, host) if writer_alive(pid, host) else None
+
+
+def still_being_written(path: str | os.PathLike, writer: tuple[int | None, str], advice: str) -> str:
+    """The one sentence for a run file a live writer holds: ``"<path> is still being written by process N; <advice>."``"""
+    pid, host = writer
+    who = f"process {pid}" if pid is not None else "another process"
+    if host and host != socket.gethostname():
+        who += f" on {host}"
+    return f"{path} is still being written by {who}; {advice}."
+
+
+def check_not_live(path: str | os.PathLike, advice: str) -> None:
+    """A one-sentence RunFileError (:func:`still_being_written`) if a live writer holds the run file at ``path``.
+
+    A check, not a claim: a path about to be replaced takes the lock with
+    :func:`claim_run_file` instead, which closes the race between checking and writing.
+    """
+    writer = live_writer(path)
+    if writer is not None:
+        raise RunFileError(still_being_written(path, writer, advice))
+
+
+def claim_run_file(path: str | os.PathLike, advice: str):  # -> landscape.runlock.RunLock
+    """Take the writer's lock of the run file at ``path`` (existing or not) for this process; release it when done.
+
+    Refused with the one sentence of :func:`still_being_written` (ending in ``advice``)
+    while another live writer holds the file, including a locking-free writer that
+    its attributes name. The folder must exist.
+    """
+    from landscape.runlock import RunLock
+
+    path = Path(path)
+    try:
+        lock = RunLock.acquire(path)
+    except OSError as err:
+        raise RunFileError(f"Cannot lock the run file {path} for writing: {err.strerror or err}.") from None
+    if not isinstance(lock, RunLock):
+        raise RunFileError(still_being_written(path, (lock.pid, lock.host), advice))
+    if lock.created and path.exists():  # no lock file was there: a writer that takes none may still hold the file
+        attrs = _root_attrs(path)
+        if attrs is not None and _attr_str(attrs.get("status")) == "running":
+            pid, host = int(attrs.get("writer_pid", -1)), _attr_str(attrs.get("writer_host")) or ""
+            if writer_alive(pid, host):
+                lock.release()
+                raise RunFileError(still_being_written(path, (pid, host), advice))
+    return lock
+
+
+def is_run_file(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is a landscape run file (an HDF5 file with the run-file ``format`` attribute)."""
+    attrs = _root_attrs(path)
+    return attrs is not None and _attr_str(attrs.get("format")) == FORMAT
+
+
+def _root_attrs(path: str | os.PathLike) -> dict[str, Any] | None:
+    """The root attributes of the HDF5 file at ``path``; None if it is missing, not HDF5 or cannot be opened."""
+    import h5py
+
+    path = Path(path)
+    try:
+        if not path.is_file() or not h5py.is_hdf5(path):
+            return None
+        with h5py.File(path, "r", locking=False) as handle:
+            return dict(handle.attrs.items())
+    except (OSError, ValueError):
+        return None
 
 
 def write_measurement_group(handle, kind: str, record: Any) -> None:

@@ -29,7 +29,7 @@ import h5py
 import numpy as np
 
 from landscape import __version__
-from landscape.errors import DivergedError, RunFileError
+from landscape.errors import DivergedError, RunFileError, RunFileReplacedError
 from landscape.runfile import (
     CHECKPOINTS,
     CHUNK_ROWS,
@@ -40,8 +40,10 @@ from landscape.runfile import (
     METRICS,
     NETWORK_FIELDS_META,
     PROBE,
+    REPLACE_ADVICE,
     SAMPLES,
     STATUSES,
+    claim_run_file,
     metrics_dtype,
     to_json,
     to_numpy,
@@ -72,6 +74,12 @@ class RunWriter:
     ) -> None:
         """Create the run file at ``path`` (a one-sentence RunFileError if it exists and ``overwrite`` is off).
 
+        The writer holds the run's lock (:mod:`landscape.runlock`) from before the file
+        is created until :meth:`close`: a file another live writer holds is refused, even
+        with ``overwrite`` (``"... is still being written by process N; ..."``), and two
+        writers started at the same moment never both create it. An overwritten file is
+        unlinked first, so the new run is a new file (a reader of the old one keeps it).
+
         ``fields``: the per-iteration fields (names, float32; or name -> dtype), or
         None to take them from the first :meth:`log`. ``networks``: network name ->
         (loss field, gradient-norm field), for fields that do not follow the
@@ -87,9 +95,22 @@ class RunWriter:
 
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._file = h5py.File(self.path, "w", locking=False)  # readers never lock either
         except OSError as err:
             raise RunFileError(f"Cannot create the run file {self.path}: {err.strerror or err}.") from None
+        self._lock = claim_run_file(self.path, REPLACE_ADVICE)
+        try:
+            if self.path.exists() and not overwrite:  # created by another writer since the check above
+                raise RunFileError(f"{self.path} already exists; choose another path, or overwrite=True to replace it.")
+            if self.path.exists() or self.path.is_symlink():
+                self.path.unlink()  # a new inode: whoever still holds the old file open keeps it whole
+            self._file = h5py.File(self.path, "x", locking=False)  # readers never lock either
+        except OSError as err:
+            self._lock.release()
+            raise RunFileError(f"Cannot create the run file {self.path}: {err.strerror or err}.") from None
+        except BaseException:
+            self._lock.release()
+            raise
+        self._identity = self._open_file_identity()
         self._closed = False
         self._start = time.monotonic()
         self._last_flush = self._start
@@ -123,15 +144,20 @@ class RunWriter:
         self = cls.__new__(cls)
         self.path = Path(path)
         self.flush_rows, self.flush_seconds = int(flush_rows), float(flush_seconds)
+        self._lock = claim_run_file(self.path, "stop it before resuming it")
         try:
             self._file = h5py.File(self.path, "r+", locking=False)
         except OSError as err:
+            self._lock.release()
             raise RunFileError(f"Cannot open the run file {self.path} to resume it: {err.strerror or err}.") from None
+        self._identity = self._open_file_identity()
         self._closed = False
         try:
             dropped, last_time = truncate_run(self._file, step, epoch)
         except BaseException:
             self._file.close()
+            self._closed = True
+            self._lock.release()
             raise
         self._dtype = self._file[METRICS].dtype
         self.fields = tuple(self._dtype.names)
@@ -290,6 +316,9 @@ class RunWriter:
             self._n = 0
         self._file.flush()
         self._last_flush = _now()
+        if not self._path_is_ours():
+            raise RunFileReplacedError(f"{self._lost_what()} while this run was writing it; close the writer to save "
+                                       f"the run's {_rows(self._rows_written)} elsewhere.")
 
     def _resolve_device_rows(self) -> None:
         if self._device_rows:
@@ -402,19 +431,83 @@ class RunWriter:
 
     # ------------------------------------------------------------------ end
     def close(self, status: str = "finished") -> None:
-        """Write every buffered row, record the final status and close the file. Idempotent."""
+        """Write every buffered row, record the final status, close the file and drop the run's lock. Idempotent.
+
+        If the path no longer names the file this writer holds (another process replaced
+        or removed it), the run is not lost silently: the file, closed with ``status``, is
+        copied to ``<stem>.orphaned-<pid>.h5`` next to the path, and a one-sentence
+        :class:`~landscape.errors.RunFileReplacedError` says so (its ``rescued`` names the
+        copy). It is raised once the writer is closed.
+        """
         if self._closed:
             return
         if status not in STATUSES:
             raise ValueError(f"status must be one of {STATUSES}")
+        lost: RunFileReplacedError | None = None
         try:
-            self.flush()
+            try:
+                self.flush()
+            except RunFileReplacedError:
+                pass  # every row is in the open file: it is rescued below
         finally:
-            self._file.attrs["status"] = status
-            self._file.attrs["closed"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-            self._file.flush()
-            self._file.close()
-            self._closed = True
+            try:
+                self._file.attrs["status"] = status
+                self._file.attrs["closed"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+                self._file.flush()
+                if not self._path_is_ours():
+                    lost = self._rescue()
+            finally:
+                self._file.close()
+                self._closed = True
+                self._lock.release()
+        if lost is not None:
+            raise lost
+
+    def _open_file_identity(self) -> tuple[int, int]:
+        """(device, inode) of the file this writer holds open, to tell whether :attr:`path` still names it."""
+        try:
+            st = os.fstat(self._file.id.get_vfd_handle())
+        except Exception:  # noqa: BLE001 - a driver without a file descriptor: the path, just opened under the lock
+            st = os.stat(self.path)
+        return st.st_dev, st.st_ino
+
+    def _path_is_ours(self) -> bool:
+        """Whether :attr:`path` still names the file this writer writes (not replaced, moved or removed since)."""
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return False
+        return (st.st_dev, st.st_ino) == self._identity
+
+    def _lost_what(self) -> str:
+        """The start of the sentence for a lost path: what became of it."""
+        if self.path.exists():
+            return f"{self.path} was replaced by another file"
+        return f"{self.path} was removed"
+
+    def _rescue(self) -> RunFileReplacedError:
+        """Copy the open (now unreachable) file next to its old path; the error that says where the rows went."""
+        what, rows = self._lost_what(), self._rows_written
+        try:
+            fd = self._file.id.get_vfd_handle()
+            target = _orphan_path(self.path)
+            with open(target, "xb") as out:
+                offset, size = 0, os.fstat(fd).st_size
+                while offset < size:
+                    chunk = os.pread(fd, min(1 << 20, size - offset), offset)
+                    if not chunk:
+                        break
+                    out.write(chunk)
+                    offset += len(chunk)
+                out.flush()
+                os.fsync(out.fileno())
+        except Exception as err:  # noqa: BLE001 - the folder is gone, or full: say the rows are lost
+            reason = getattr(err, "strerror", None) or str(err) or type(err).__name__
+            return RunFileReplacedError(f"{what} while this run was writing it, and its {_rows(rows)} "
+                                        f"could not be saved elsewhere ({reason}).")
+        unlike = ", so it does not hold this run" if self.path.exists() else ""
+        return RunFileReplacedError(f"{what} while this run was writing it{unlike}; {target} holds the run's "
+                                    f"{_rows(rows)} instead.", rescued=target)
 
     def __enter__(self) -> "RunWriter":
         return self
@@ -438,6 +531,20 @@ class RunWriter:
     def _check_open(self) -> None:
         if self._closed:
             raise RuntimeError(f"the run writer for {self.path} is closed")
+
+
+def _rows(n: int) -> str:
+    return f"{n:,} recorded row{'' if n == 1 else 's'}"
+
+
+def _orphan_path(path: Path) -> Path:
+    """A free name next to ``path`` for a run whose file was replaced: ``<stem>.orphaned-<pid>[-k]<suffix>``."""
+    base = f"{path.stem}.orphaned-{os.getpid()}"
+    for k in range(1000):
+        candidate = path.with_name(f"{base}{'' if k == 0 else f'-{k}'}{path.suffix}")
+        if not candidate.exists():
+            return candidate
+    return path.with_name(f"{base}-{uuid.uuid4().hex[:8]}{path.suffix}")
 
 
 def _text(value: Any) -> str:

@@ -36,6 +36,7 @@ from landscape.data.toys import is_toy, toy_dataset
 from landscape.errors import DivergedError, LandscapeError, RunFileError
 from landscape.measurements import Measurement
 from landscape.resume import load_resume_state, remove_resume_state
+from landscape.runfile import REPLACE_ADVICE, check_not_live, live_writer, still_being_written
 from landscape.writer import RunWriter
 from trainers.loop import GANTrainer, StopRequested
 from trainers.resume import ResumeSaver, restore_trainer
@@ -97,6 +98,8 @@ def record(
     run = resumable_run(path) if resume else None
     if not resume and path.exists() and not overwrite:
         raise RunFileError(f"{path} already exists; choose another path, or overwrite=True to replace it.")
+    if not resume:  # before the data loads; the writer takes the run's lock, which settles it
+        check_not_live(path, REPLACE_ADVICE)
     dataset = load_training_data(config)
     check_dataset_size(config, len(dataset))
     data = dataset.points if is_toy(config.dataset) else dataset.images
@@ -113,8 +116,8 @@ def record(
     try:
         with torch_threads(trainer.config.threads), matmul_precision(trainer.config.precision):
             if state is None:
-                remove_resume_state(path)  # an overwritten run's state is not this run's
                 writer = RunWriter(path, trainer.config.to_dict(), run_fields(trainer.config), overwrite=overwrite)
+                remove_resume_state(path)  # an overwritten run's state is not this run's (and the lock is ours now)
             else:
                 writer, dropped = RunWriter.reopen(path, state[1]["step"], state[1]["epoch"])
             with writer:
@@ -157,8 +160,8 @@ def resumable_run(path: Path) -> Any:
     if run.status == "finished":
         raise RunFileError(f"{path} is finished ({run.n_iterations:,} iterations); there is nothing to resume.")
     if run.status == "running":
-        raise RunFileError(f"{path} is still being written by process {run.attrs.get('writer_pid')}; "
-                           "stop it before resuming it.")
+        writer = live_writer(path) or (run.attrs.get("writer_pid"), "")
+        raise RunFileError(still_being_written(path, writer, "stop it before resuming it"))
     return run
 
 

@@ -276,6 +276,7 @@ def run_sweep(
     """
     from distributed import Event, as_completed
 
+    check_no_live_runs(spec, folder)
     states = initial_states(spec, folder, previous)
     by_name = {s.name: s for s in states}
     notify = on_change or (lambda _: None)
@@ -390,6 +391,23 @@ def check_data(spec: SweepSpec) -> None:
             raise LandscapeError(f"run {run.name}: {err}") from None
 
 
+def check_no_live_runs(spec: SweepSpec, folder: Path) -> None:
+    """One sentence, naming a run, if a run file of the sweep in ``folder`` is being written by a live process.
+
+    Another sweep cannot run in the folder (:func:`folder_lock`), but a ``landscape
+    record --out`` into it can: the sweep would resume or overwrite that file under its
+    writer. Checked before any run starts; a writer that starts later is refused by the
+    run file's lock, and its run in the sweep fails with the same sentence.
+    """
+    from landscape.runfile import check_not_live
+
+    for run in spec.runs:
+        try:
+            check_not_live(folder / run.file_name, "stop it before running the sweep, or give the sweep another folder")
+        except LandscapeError as err:
+            raise LandscapeError(f"run {run.name}: {err}") from None
+
+
 def _wants_gpu(config: TrainConfig) -> bool:
     return config.device in ("auto", "cuda") or config.device.startswith("cuda:")
 
@@ -430,5 +448,5 @@ def folder_lock(folder: Path) -> Iterator[None]:
         lock.unlink(missing_ok=True)
 
 
-__all__ = ["DONE_STATUSES", "PROGRESS_TOPIC", "RunState", "check_data", "dask_client", "default_sizes", "folder_lock",
-           "initial_states", "run_one", "run_sweep"]
+__all__ = ["DONE_STATUSES", "PROGRESS_TOPIC", "RunState", "check_data", "check_no_live_runs", "dask_client",
+           "default_sizes", "folder_lock", "initial_states", "run_one", "run_sweep"]

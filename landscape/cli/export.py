@@ -23,10 +23,11 @@ def _check_options(fmt: str, out: Path, force: bool, run_path: Path) -> None:
     import os
 
     from landscape.errors import LandscapeError
-    from landscape.export import EVENT_FILE_PREFIX
+    from landscape.export import EVENT_FILE_PREFIX, check_not_run_file
 
     if out.exists() and run_path.exists() and out.samefile(run_path):
         raise LandscapeError(f"Cannot export to {out}: it is the run file itself; choose another --out.")
+    check_not_run_file(out, "choose another --out")  # a run file, live or not, is never an export's to replace
     folder = fmt == "tensorboard"
     if out.is_dir() and not folder:
         raise LandscapeError(f"Cannot write {out}: it is a folder; give --out a file name such as "

@@ -83,7 +83,7 @@ def run_with_display(spec: Any, folder: Path, scheduler: str, workers: Optional[
     """Run the sweep with the live display and the index kept current; the exit code (1 if a run failed)."""
     from analysis.measurements import record_options
     from landscape.sweeps.index import read_index, is_sweep_folder, write_index
-    from trainers.sweep import dask_client, default_sizes, folder_lock, run_sweep
+    from trainers.sweep import check_no_live_runs, dask_client, default_sizes, folder_lock, run_sweep
 
     previous = read_index(folder).set_index("run").to_dict("index") if is_sweep_folder(folder) else None
     gpus = _gpus(spec)
@@ -93,6 +93,7 @@ def run_with_display(spec: Any, folder: Path, scheduler: str, workers: Optional[
         write_index(folder, [s.index_row() for s in states], spec.factors)
 
     with folder_lock(folder):
+        check_no_live_runs(spec, folder)  # before the cluster starts
         _say(console, f"Sweep of {len(spec.runs)} runs into {folder} (factors: {', '.join(spec.factors) or 'none'})")
         start = time.monotonic()
         with dask_client(scheduler, workers=workers, threads_per_run=threads_per_run, gpus=gpus) as client:
