@@ -123,6 +123,9 @@ def test_a_record_whose_file_is_replaced_says_so_and_keeps_its_rows(tmp_path, sh
     assert f"{kept.n_iterations:,} recorded rows instead" in " ".join(out.split())
     np.testing.assert_array_equal(kept.metrics["step"], np.arange(kept.n_iterations))
     assert open_run(live).n_iterations == 3  # the file that replaced it is left alone
+    # its resume state went with its rows, so the run can be resumed there
+    assert ", with its resume state, so it can be resumed from there." in " ".join(out.split())
+    assert resume_path(rescued).exists() and not resume_path(live).exists()
 
 
 # ---------------------------------------------------------------------- the library

@@ -33,7 +33,7 @@ from typing import Any
 
 from landscape.config import TrainConfig
 from landscape.data.toys import is_toy, toy_dataset
-from landscape.errors import DivergedError, LandscapeError, RunFileError
+from landscape.errors import DivergedError, LandscapeError, RunFileError, RunFileReplacedError
 from landscape.measurements import Measurement
 from landscape.resume import load_resume_state, remove_resume_state
 from landscape.runfile import REPLACE_ADVICE, check_not_live, live_writer, still_being_written
@@ -91,6 +91,12 @@ def record(
     be the run's (only :data:`~landscape.config.RESUME_FREE_SETTINGS` may differ),
     the rows recorded after the state are dropped, and on the same device and
     thread count the continuation is bit for bit the uninterrupted run.
+
+    The run file is this run's alone while it is written: a file another live writer
+    holds is refused, even with ``overwrite``; and if another process replaces or
+    removes it meanwhile, the run stops with a
+    :class:`~landscape.errors.RunFileReplacedError` naming where its rows (and resume
+    state) were saved instead.
     """
     path = Path(path)
     if path.is_dir():
@@ -112,7 +118,7 @@ def record(
     if on_start is not None:
         on_start(trainer)
     start = time.monotonic()
-    status, message, dropped = "finished", None, 0
+    status, message, dropped, run_id = "finished", None, 0, None
     try:
         with torch_threads(trainer.config.threads), matmul_precision(trainer.config.precision):
             if state is None:
@@ -120,6 +126,7 @@ def record(
                 remove_resume_state(path)  # an overwritten run's state is not this run's (and the lock is ours now)
             else:
                 writer, dropped = RunWriter.reopen(path, state[1]["step"], state[1]["epoch"])
+            run_id = writer.run_id
             with writer:
                 saver = ResumeSaver(path, trainer.config.resume_every, trainer.schedule.checkpoint_steps)
                 if state is None:
@@ -138,11 +145,29 @@ def record(
                     raise
     except DivergedError as err:
         status, message = "diverged", str(err)
+    except RunFileReplacedError as err:  # another process replaced or removed the file: the rows went elsewhere
+        raise resume_state_follows(err, path, run_id) from None
     if status == "finished":
         remove_resume_state(path)
     return RunSummary(path, status, trainer.step, trainer.schedule.total_iters, time.monotonic() - start,
                       trainer.config, list(trainer.notes), message,
                       resumed_from=None if state is None else int(state[1]["step"]), dropped_rows=dropped)
+
+
+def resume_state_follows(err: RunFileReplacedError, path: Path, run_id: str | None) -> RunFileReplacedError:
+    """Move the resume state of a run whose file was replaced to the file its rows were saved in, if it is that
+    run's (same ``run_id``), so that the run can be resumed there; the error, saying so."""
+    from landscape.resume import has_resume_state, resume_path
+
+    if err.rescued is None or run_id is None or not has_resume_state(path):
+        return err
+    try:
+        load_resume_state(path, run_id)  # whole, and this run's
+        os.replace(resume_path(path), resume_path(err.rescued))
+    except (RunFileError, OSError):
+        return err
+    return RunFileReplacedError(f"{str(err).rstrip('.')}, with its resume state, so it can be resumed from there.",
+                                rescued=err.rescued)
 
 
 def resumable_run(path: Path) -> Any:
