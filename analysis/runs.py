@@ -36,9 +36,6 @@ class RunData:
     status: str = "unknown"
     #: Sample-quality measurements (``Run.quality`` plus a ``stage`` column); empty for a tidy frame.
     quality: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=QUALITY_COLUMNS))
-    #: How far a run that is not finished got ("interrupted at step 59 of 39,000", :attr:`Run.progress_text`);
-    #: "" for a finished run or a tidy frame. Every figure heading of the run says it.
-    progress: str = ""
 
     @property
     def critic(self) -> bool:
@@ -52,10 +49,8 @@ class RunData:
 
     @property
     def heading(self) -> str:
-        """Title and file name, e.g. "Vanilla GAN, MNIST, Adam (quickstart)"; a run that is not finished says how far
-        it got: "Vanilla GAN, MNIST, Adam (quickstart), interrupted at step 59 of 39,000"."""
-        heading = f"{self.title} ({self.name})" if self.title and self.name else (self.title or self.name)
-        return ", ".join(part for part in (heading, self.progress) if part)
+        """Title and file name, e.g. "Vanilla GAN, MNIST, Adam (quickstart)"."""
+        return f"{self.title} ({self.name})" if self.title and self.name else (self.title or self.name)
 
     @property
     def where(self) -> str:
@@ -158,7 +153,7 @@ def run_data(data: Any, stages: int | None = None) -> list[RunData]:
     ``open_runs(...).tidy()``). Runs are staged with ``run.tidy(stages)`` (5 stages
     when ``stages`` is None); a frame keeps the stages it was built with.
     """
-    from landscape.reader import Run, open_run, setting_of_column
+    from landscape.reader import Run, open_run
 
     if isinstance(data, RunData):
         return [data]
@@ -169,9 +164,7 @@ def run_data(data: Any, stages: int | None = None) -> list[RunData]:
             return [RunData(name="", config={}, tidy=data)]
         out = []
         for name, part in data.groupby("run", sort=False, observed=True):
-            # the run title's settings; the GAN loss is stacked as cfg_loss beside the numeric loss (RunCollection)
-            config = {setting_of_column(k): part[k].iloc[0] for k in ("arch", "dataset", "optimizer", "cfg_loss")
-                      if k in part.columns}
+            config = {k: part[k].iloc[0] for k in ("arch", "dataset", "optimizer") if k in part.columns}
             _check_stages(part, stages, f"run {name}")
             out.append(RunData(name=str(name), config=config, tidy=part))
         return out
@@ -182,7 +175,7 @@ def run_data(data: Any, stages: int | None = None) -> list[RunData]:
         quality = data.quality
         quality.insert(1, "stage", measured_stage(data, quality["step"].tolist(), k))
         return [RunData(name=data.name, config=dict(data.config), tidy=data.tidy(k), status=data.status,
-                        quality=quality, progress=data.progress_text)]
+                        quality=quality)]
     if isinstance(data, Iterable):
         return [item for part in data for item in run_data(part, stages)]
     raise LandscapeError(f"Cannot analyse {type(data).__name__!r}: pass a Run, a run-file path or a tidy DataFrame.")

@@ -9,17 +9,6 @@ the trainer's schedule call it, so "stage 3" means the same iterations everywher
 Row i of n belongs to stage ``floor(i * k / n) + 1``: stage sizes differ by at
 most one and every stage is non-empty when ``n >= k``. Stage s (1-based) therefore
 starts at row ``ceil((s - 1) * n / k)``: :func:`stage_starts`.
-
-Stages are parts of the *planned* run: ``n`` is the number of iterations the run was
-planned for (its schedule's ``planned_iters``) whenever it recorded fewer. A run that
-stopped short (interrupted, diverged, its writer gone) or is still running keeps the
-stages its finished self would have, so the trainer's checkpoints and Hessian estimates
-at the stage boundaries fall where the stages start, and a running run's stage colours
-do not move as rows arrive. Its rows fill the first stages, the stage it stopped in
-partly; a stage it has not reached has no rows (labelled ``"4: not reached"``). A
-finished run recorded every planned iteration, so its stages are the k parts of its
-rows, exactly as in the paper's figures. A run file with no plan (written by
-``RunWriter`` alone, or an older file) is staged by the rows it has.
 """
 
 from __future__ import annotations
@@ -39,23 +28,12 @@ def _check_k(k: int) -> None:
         raise LandscapeError(f"The number of stages must be at least 1 (got {k}).")
 
 
-def staged_length(n_rows: int, planned: int | None = None) -> int:
-    """The number of iterations the stages divide: the planned iterations of a run that recorded fewer (running,
-    interrupted, diverged), else the rows recorded (a finished run, or a run file without a plan)."""
-    return max(int(n_rows), int(planned or 0))
-
-
-def assign_stages(n_rows: int, k: int = 5, planned: int | None = None) -> np.ndarray:
-    """Stage number (1..k) of each of ``n_rows`` consecutive iterations, in k equal parts of the planned run.
-
-    ``planned`` is the run's planned iterations: with fewer rows recorded, the rows fall in the
-    first stages of the plan (see the module's docstring); None or ``planned <= n_rows``: k equal
-    parts of the rows.
-    """
+def assign_stages(n_rows: int, k: int = 5) -> np.ndarray:
+    """Stage number (1..k) of each of ``n_rows`` consecutive iterations."""
     _check_k(k)
     if n_rows <= 0:
         return np.zeros(0, dtype=np.int64)
-    return (np.arange(n_rows, dtype=np.int64) * k) // staged_length(n_rows, planned) + 1
+    return (np.arange(n_rows, dtype=np.int64) * k) // n_rows + 1
 
 
 def stage_starts(n_rows: int, k: int) -> list[int]:
@@ -68,10 +46,8 @@ def stage_starts(n_rows: int, k: int) -> list[int]:
     return [-(-s * n_rows // k) for s in range(k + 1)]
 
 
-def stage_of_steps(recorded_steps: np.ndarray, steps: np.ndarray | list[int], k: int,
-                   planned: int | None = None) -> np.ndarray:
-    """The stage of each of ``steps`` in a run whose rows have ``recorded_steps`` (ascending), planned for
-    ``planned`` iterations (:func:`assign_stages`).
+def stage_of_steps(recorded_steps: np.ndarray, steps: np.ndarray | list[int], k: int) -> np.ndarray:
+    """The stage of each of ``steps`` in a run whose rows have ``recorded_steps`` (ascending).
 
     A step is in the stage of the last recorded iteration at or before it, so a
     checkpoint taken after the final iteration counts in the last stage. With no
@@ -83,18 +59,15 @@ def stage_of_steps(recorded_steps: np.ndarray, steps: np.ndarray | list[int], k:
         _check_k(k)
         return np.ones(len(steps), dtype=np.int64)
     rows = np.clip(np.searchsorted(np.asarray(recorded_steps), steps, side="right") - 1, 0, n - 1)
-    return assign_stages(n, k, planned)[rows]
+    return assign_stages(n, k)[rows]
 
 
-def stage_labels(steps: np.ndarray, stage: np.ndarray, k: int, planned: int | None = None) -> list[str]:
-    """A label per stage naming its iteration range, e.g. ``"1: 0-9359"``; a stage without rows is
-    ``"4: not reached"`` in a run that stopped short of its plan (``planned`` > rows), else ``"4: empty"``."""
-    short = staged_length(len(steps), planned) > len(steps)
+def stage_labels(steps: np.ndarray, stage: np.ndarray, k: int) -> list[str]:
+    """A label per stage naming its iteration range, e.g. ``"1: 0-9359"`` (``"3: empty"`` if none)."""
     labels = []
     for s in range(1, k + 1):
         members = steps[stage == s]
-        labels.append(f"{s}: {members.min()}-{members.max()}" if len(members)
-                      else f"{s}: not reached" if short else f"{s}: empty")
+        labels.append(f"{s}: {members.min()}-{members.max()}" if len(members) else f"{s}: empty")
     return labels
 
 
@@ -119,5 +92,4 @@ def stage_label_map(tidy: pd.DataFrame) -> dict[int, str]:
     return {int(s): str(lab) for s, lab in zip(firsts["stage"], firsts["stage_label"])}
 
 
-__all__ = ["assign_stages", "stage_count", "stage_label_map", "stage_labels", "stage_of_steps", "stage_starts",
-           "staged_length"]
+__all__ = ["assign_stages", "stage_count", "stage_label_map", "stage_labels", "stage_of_steps", "stage_starts"]
