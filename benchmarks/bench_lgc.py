@@ -10,7 +10,7 @@ with wall and CPU time (the CPU time is less sensitive to other processes on a
 shared machine). The last column is the local scaling exponent
 log(t2/t1)/log(N2/N1): 1 means linear growth.
 
-    python benchmarks/bench_lgc.py                      # the table in the README
+    python benchmarks/bench_lgc.py                      # the table in docs/performance.md
     python benchmarks/bench_lgc.py --sizes 1e4 1e6 --repeats 5 --format svg
 """
 

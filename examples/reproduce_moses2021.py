@@ -1,7 +1,7 @@
 """Reproduce Moses, Malan & Bosman (GECCO '21), "Analysing the Loss Landscape Features of GANs".
 
 One command runs the paper's six configurations (vanilla GAN and DCGAN on MNIST,
-Fashion-MNIST and CIFAR-10; DESIGN.md section 4), skips runs already complete, and
+Fashion-MNIST and CIFAR-10; docs/recording.md, "The paper's setup"), skips runs already complete, and
 writes into one folder:
 
 - ``lgc_<arch>_<dataset>.png``: the loss-gradient clouds of each run (Figures 2-7),

@@ -1,7 +1,7 @@
 """The run configuration: every setting needed to re-run a training run.
 
 :class:`TrainConfig` holds the paper's reference setup as its defaults (Moses,
-Malan & Bosman, GECCO '21 Companion; DESIGN.md section 4): z of size 20 drawn
+Malan & Bosman, GECCO '21 Companion; docs/recording.md, "The paper's setup"): z of size 20 drawn
 from U[-1, 1], batch 128, 100 epochs, Adam(1e-3, betas 0.9/0.999, eps 1e-7),
 Keras layer defaults (LeakyReLU slope 0.3, BatchNorm momentum 0.99 in Keras
 terms = 0.01 in PyTorch terms, eps 1e-3). Every choice is a field, stored as a

@@ -1,6 +1,6 @@
 """The run-file format (v1): names, dtypes and the checks that tell a run file apart.
 
-One HDF5 file per training run (DESIGN.md section 2). This module is the single
+One HDF5 file per training run (docs/run-file.md: every group and attribute). This module is the single
 place that knows the layout; the writer and the reader build on it, and nothing
 outside the ``landscape`` core touches h5py.
 """
@@ -55,7 +55,7 @@ BASE_FIELDS: dict[str, np.dtype] = {
     "time": np.dtype("<f8"),
 }
 
-#: The per-iteration fields of the GAN trainers, in file order (DESIGN.md section 2).
+#: The per-iteration fields of the GAN trainers, in file order (docs/run-file.md, "/metrics").
 GAN_FIELDS: tuple[str, ...] = (
     "g_loss",
     "g_grad_norm",

@@ -1,4 +1,4 @@
-"""The floors of the code base, as README's ARCHITECTURE section states them, checked on every import.
+"""The floors of the code base, as docs/architecture.md states them, checked on every import.
 
 - ``landscape`` core (everything but ``landscape.cli``) imports neither ``trainers`` nor ``analysis``;
 - ``trainers`` never imports ``analysis``: the measurements made during training are passed in by the caller,

@@ -1,6 +1,6 @@
 """bfloat16 leaves the recorded landscape within float32's seed-to-seed spread (slow: six short DCGAN runs).
 
-The README's numbers come from `benchmarks/precision_fidelity.py` at a larger budget; this test
+The numbers in docs/performance.md come from `benchmarks/precision_fidelity.py` at a larger budget; this test
 runs the same script at a budget the slow set can afford and checks the same criterion.
 """
 

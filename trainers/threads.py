@@ -2,10 +2,10 @@
 
 PyTorch's own default, one thread per core, oversubscribes a machine that runs
 anything else: two runs on 2 cores with two OpenMP threads each run several times
-slower than with one thread each (``benchmarks/bench_threads.py``, numbers in the
-README). The default here is one thread per run on a CPU for both architectures:
-a lone DCGAN run is faster with every core (``threads=2`` on 2 cores, see the
-README), but two runs started at once then slow each other down far below the
+slower than with one thread each (``benchmarks/bench_threads.py``, numbers in
+docs/performance.md). The default here is one thread per run on a CPU for both architectures:
+a lone DCGAN run is faster with every core (``threads=2`` on 2 cores, see
+docs/performance.md), but two runs started at once then slow each other down far below the
 speed each gets with one thread. A thread count set in the environment
 (``OMP_NUM_THREADS`` or ``MKL_NUM_THREADS``) is respected, and ``threads=N`` (``--threads N``)
 always wins. The resolved count is stored in the run's config.
@@ -17,7 +17,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-#: Threads per run on a CPU when nothing says otherwise, by architecture (measured: README, Performance).
+#: Threads per run on a CPU when nothing says otherwise, by architecture (measured: docs/performance.md, "CPU threads").
 DEFAULT_THREADS: dict[str, int] = {"vanilla": 1, "dcgan": 1}
 #: Environment variables through which a user already chose a thread count.
 THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
