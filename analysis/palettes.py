@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 
 from landscape.errors import LandscapeError
+from landscape.stages import check_stages
 
 RGB = tuple[float, float, float]
 
@@ -46,9 +47,7 @@ def stage_colors(k: int, palette: str = "paper") -> list[RGB]:
     Raises :class:`~landscape.errors.LandscapeError` for an unknown name or a
     non-positive ``k``.
     """
-    if int(k) < 1:
-        raise LandscapeError(f"The number of stages must be at least 1, got {k}.")
-    k = int(k)
+    k = check_stages(k)
     if palette == "paper":
         return _paper(k)
     import seaborn as sns

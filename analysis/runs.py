@@ -20,7 +20,7 @@ import pandas as pd
 from landscape.config import ARCH_TITLES, CRITIC_LOSSES, LOSS_TITLES, OPTIMIZER_TITLES, dataset_title
 from landscape.errors import LandscapeError, unknown_choice
 from landscape.reader import no_iterations_message
-from landscape.stages import stage_count
+from landscape.stages import DEFAULT_STAGES, stage_count
 
 #: Columns a tidy frame must have to be drawn or reported.
 TIDY_COLUMNS = ("step", "stage", "stage_label", "network", "loss", "grad_norm")
@@ -79,10 +79,10 @@ class RunData:
 QUALITY_COLUMNS = ["step", "stage", "epoch", "metric", "value", "n", "n_real"]
 
 
-def measured_stage(run: Any, steps: Sequence[int], stages: int = 5) -> np.ndarray:
-    """The stage a measurement made after ``step`` iterations belongs to: that of its last iteration (``step - 1``),
-    so a measurement at a stage's end counts for the stage it ends (step 0: stage 1)."""
-    return run.stage_of([max(int(s) - 1, 0) for s in steps], stages).astype(np.int64)
+def measured_stage(run: Any, steps: Sequence[int], stages: int = DEFAULT_STAGES) -> np.ndarray:
+    """The stage a measurement made after ``step`` iterations belongs to: :meth:`Run.stage_of
+    <landscape.reader.Run.stage_of>`, whose one rule is :func:`landscape.stages.measurement_stage`."""
+    return run.stage_of([int(s) for s in steps], stages).astype(np.int64)
 
 
 def default_networks(runs: list[RunData], preferred: Sequence[str]) -> list[str]:
@@ -150,10 +150,10 @@ def run_data(data: Any, stages: int | None = None) -> list[RunData]:
 
     ``data`` is a Run, a path to a run file, a RunCollection or list of those, or a
     tidy DataFrame (one run, or several told apart by a ``run`` column as made by
-    ``open_runs(...).tidy()``). Runs are staged with ``run.tidy(stages)`` (5 stages
-    when ``stages`` is None); a frame keeps the stages it was built with.
+    ``open_runs(...).tidy()``). Runs are staged with ``run.tidy(stages)`` (:data:`DEFAULT_STAGES
+    <landscape.stages.DEFAULT_STAGES>` when ``stages`` is None); a frame keeps the stages it was built with.
     """
-    from landscape.reader import Run, open_run
+    from landscape.reader import Run, open_run, setting_of_column
 
     if isinstance(data, RunData):
         return [data]
@@ -171,11 +171,11 @@ def run_data(data: Any, stages: int | None = None) -> list[RunData]:
     if isinstance(data, (str, os.PathLike)):
         data = open_run(data)
     if isinstance(data, Run):
-        k = 5 if stages is None else stages
+        k = DEFAULT_STAGES if stages is None else stages
         quality = data.quality
         quality.insert(1, "stage", measured_stage(data, quality["step"].tolist(), k))
         return [RunData(name=data.name, config=dict(data.config), tidy=data.tidy(k), status=data.status,
-                        quality=quality)]
+                        quality=quality, progress=data.progress_text)]
     if isinstance(data, Iterable):
         return [item for part in data for item in run_data(part, stages)]
     raise LandscapeError(f"Cannot analyse {type(data).__name__!r}: pass a Run, a run-file path or a tidy DataFrame.")

@@ -23,6 +23,7 @@ from landscape.data.registry import DATASETS as _DATASET_SPECS
 from landscape.data.toys import TOY_SHAPE as _TOY_SHAPE
 from landscape.data.toys import TOYS as _TOYS
 from landscape.errors import LandscapeError, unknown_choice
+from landscape.stages import DEFAULT_STAGES
 
 #: Architectures and their display names.
 ARCH_TITLES: dict[str, str] = {"vanilla": "Vanilla GAN", "dcgan": "DCGAN", "mlp": "MLP GAN"}
@@ -132,7 +133,7 @@ class TrainConfig:
     max_iters: int | None = None  # stop after this many iterations
     layer_norms: bool = False  # also record per-tensor gradient norms
     sample_epochs: tuple[int, ...] | None = None  # None -> 1, 25, 50, 75, 100 scaled to the run
-    stages: int = 5  # checkpoints at the boundaries of this many equal parts (0: none)
+    stages: int = DEFAULT_STAGES  # checkpoints at the boundaries of this many equal parts (0: none)
     checkpoint_every: int = 0  # extra checkpoints every N iterations (0: none)
     probe_size: int = 128  # real images and z vectors kept as the fixed probe batch
     # Hessian estimates during training: None -> at the stage boundaries, 0 -> none, N -> every N iterations.

@@ -35,7 +35,7 @@ from landscape.runfile import (
     run_status,
 )
 from landscape.measurements import LONG_KINDS
-from landscape.stages import assign_stages, stage_labels, stage_of_steps
+from landscape.stages import DEFAULT_STAGES, assign_stages, measurement_stage, stage_labels
 
 
 class Run:
@@ -85,6 +85,22 @@ class Run:
         return int(self.metrics["step"].iloc[-1]) if self.n_iterations else None
 
     @property
+    def planned_iterations(self) -> int | None:
+        """The iterations the run was planned for (its schedule's ``planned_iters``), or None if the file has no plan."""
+        planned = (self.meta("schedule") or {}).get("planned_iters")
+        return int(planned) if planned else None
+
+    @property
+    def progress_text(self) -> str:
+        """How far a run that is not finished got, for figure titles: "interrupted at step 59 of 39,000" (iterations
+        recorded of those planned; "running at step ...", "diverged at step ..."); "" for a finished run."""
+        if self.status == "finished":
+            return ""
+        done = 0 if self.last_step is None else self.last_step + 1
+        of = f" of {self.planned_iterations:,}" if self.planned_iterations else ""
+        return f"{self.status} at step {done:,}{of}"
+
+    @property
     def status_text(self) -> str:
         """The status word with the last recorded step and its meaning, e.g. "incomplete, last recorded step 229: ..."."""
         where = "no iterations recorded" if self.last_step is None else f"last recorded step {self.last_step:,}"
@@ -119,20 +135,22 @@ class Run:
             raise RunFileError(no_iterations_message(str(self.path)))
         return self
 
-    def stage_of(self, steps: Iterable[int], stages: int = 5) -> np.ndarray:
-        """The stage (1..stages, as in :meth:`tidy`) of each training step, e.g. of checkpoints or estimates."""
-        return stage_of_steps(self.metrics["step"].to_numpy(), list(steps), stages)
+    def stage_of(self, steps: Iterable[int], stages: int = DEFAULT_STAGES) -> np.ndarray:
+        """The stage (1..stages, as in :meth:`tidy`) of each measurement made after ``steps`` iterations: a
+        checkpoint, Hessian estimate or quality measurement (:func:`landscape.stages.measurement_stage`)."""
+        return measurement_stage(self.metrics["step"].to_numpy(), list(steps), stages, self.planned_iterations)
 
     # ------------------------------------------------------------------ derived frames
-    def tidy(self, stages: int = 5) -> pd.DataFrame:
+    def tidy(self, stages: int = DEFAULT_STAGES) -> pd.DataFrame:
         """Long form for seaborn: one row per (iteration, network).
 
-        Columns: step, epoch, stage (1..stages, equal parts of the iterations, as
-        :mod:`landscape.stages` assigns them), stage_label ("1: 0-9359"), network
+        Columns: step, epoch, stage (1..stages, equal parts of the planned iterations, as
+        :mod:`landscape.stages` assigns them: a run that stopped short fills the first
+        stages only), stage_label ("1: 0-9359", "5: not reached"), network
         (the keys of :data:`landscape.networks.NETWORKS` the run records), loss,
         grad_norm.
         """
-        return tidy_frame(self.metrics, stages, self.networks)
+        return tidy_frame(self.metrics, stages, self.networks, self.planned_iterations)
 
     def layer_norms(self, network: str) -> pd.DataFrame | None:
         """Per-tensor gradient norms of ``network`` (iterations x parameter names), or None if not recorded."""
@@ -242,13 +260,46 @@ class Run:
         return self.measurement_arrays(HESSIAN, step, network)
 
 
+#: The columns of a tidy frame (:meth:`Run.tidy`, :func:`tidy_frame`), in order.
+TIDY_FRAME_COLUMNS = ("step", "epoch", "stage", "stage_label", "network", "loss", "grad_norm")
+
+#: Prefix of a config setting whose name is also a data column of a stacked frame: the setting ``loss``
+#: (the GAN loss, e.g. a sweep's factor) is the column ``cfg_loss`` beside the tidy frame's numeric ``loss``.
+CONFIG_PREFIX = "cfg_"
+
+
+def setting_of_column(column: str) -> str:
+    """The config setting a stacked frame's column holds: ``"cfg_loss"`` -> ``"loss"``, any other name itself."""
+    return column[len(CONFIG_PREFIX):] if column.startswith(CONFIG_PREFIX) else column
+
+
 class RunCollection(list):
-    """Several runs, with frames that stack them (a ``run`` column and every config key as columns)."""
+    """Several runs, with frames that stack them: a ``run`` column and one column per config setting.
+
+    A setting's column is its name (``optimizer``, ``seed``, ...), except where that name is
+    also a data column of a stacked frame: ``run``, a column of the tidy frame
+    (:data:`TIDY_FRAME_COLUMNS`: ``step``, ``epoch``, ``stage``, ``stage_label``, ``network``,
+    ``loss``, ``grad_norm``) or a metrics field of any of the runs (``time``, ``g_loss``, ...).
+    Such a setting gets the prefix :data:`CONFIG_PREFIX`, in every stacked frame alike: the
+    GAN loss is ``cfg_loss`` in both ``metrics`` and ``tidy()``, so ``loss`` is always the
+    numeric loss and ``groupby(["cfg_loss", "optimizer"])`` groups by the GAN loss.
+    :attr:`config_columns` maps each setting to its column. Data columns are never renamed,
+    so a stacked frame has the columns of each run's own frame.
+    """
+
+    @cached_property
+    def config_columns(self) -> dict[str, str]:
+        """The column of each config setting in the stacked frames: its name, or ``cfg_<name>`` where the name is
+        also a data column (the one place this rule is applied)."""
+        data = {"run", *TIDY_FRAME_COLUMNS, *(field for run in self for field in run.fields)}
+        keys = dict.fromkeys(key for run in self for key in run.config)
+        return {key: CONFIG_PREFIX + key if key in data else key for key in keys}
 
     @cached_property
     def _config_frame(self) -> pd.DataFrame:
-        rows = [{key: _scalar(value) for key, value in run.config.items()} for run in self]
-        return pd.DataFrame(rows, index=[run.name for run in self])
+        names = self.config_columns
+        rows = [{names[key]: _scalar(value) for key, value in run.config.items()} for run in self]
+        return pd.DataFrame(rows, index=[run.name for run in self], columns=list(names.values()))
 
     def _stack(self, frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
         parts = []
@@ -256,9 +307,8 @@ class RunCollection(list):
         for run, frame in zip(self, frames):
             frame = frame.copy()
             frame.insert(0, "run", run.name)
-            for key in config.columns:
-                if key not in frame.columns:
-                    frame[key] = config.at[run.name, key] if run.name in config.index else None
+            for column in config.columns:
+                frame[column] = config.at[run.name, column] if run.name in config.index else None
             parts.append(frame)
         if not parts:
             return pd.DataFrame()
@@ -266,11 +316,13 @@ class RunCollection(list):
 
     @property
     def metrics(self) -> pd.DataFrame:
-        """Every run's metrics stacked, with ``run`` and config columns."""
+        """Every run's metrics stacked, with ``run`` and config columns (a setting named like a data column as
+        ``cfg_<name>``: see the class)."""
         return self._stack(run.metrics for run in self)
 
-    def tidy(self, stages: int = 5) -> pd.DataFrame:
-        """Every run's tidy frame stacked (stages are computed per run), with ``run`` and config columns."""
+    def tidy(self, stages: int = DEFAULT_STAGES) -> pd.DataFrame:
+        """Every run's tidy frame stacked (stages are computed per run), with ``run`` and config columns; the
+        setting ``loss`` (the GAN loss) is ``cfg_loss`` beside the numeric ``loss`` (see the class)."""
         return self._stack(run.tidy(stages) for run in self)
 
 
@@ -317,17 +369,21 @@ def _distinct(runs: RunCollection) -> RunCollection:
     return runs
 
 
-def tidy_frame(metrics: pd.DataFrame, stages: int = 5, networks: list[Network] | None = None) -> pd.DataFrame:
+def tidy_frame(metrics: pd.DataFrame, stages: int = DEFAULT_STAGES, networks: list[Network] | None = None,
+               planned: int | None = None) -> pd.DataFrame:
     """The long-form (step, epoch, stage, stage_label, network, loss, grad_norm) view of a metrics table.
+
+    ``planned``: the iterations the run was planned for; a table with fewer rows is staged by
+    parts of the plan (:func:`landscape.stages.assign_stages`).
 
     ``networks`` defaults to those the table's columns name (:func:`landscape.networks.networks_in`).
     A network that did not update in an iteration (the generator in a critic-only row,
     ``d_steps > 1``) has no values there, and no row: its loss and gradient norm are both NaN.
     """
     n = len(metrics)
-    stage = assign_stages(n, stages)
+    stage = assign_stages(n, stages, planned)
     steps = metrics["step"].to_numpy() if n else np.zeros(0, dtype=np.int64)
-    labels = stage_labels(steps, stage, stages)
+    labels = stage_labels(steps, stage, stages, planned)
     label = pd.Categorical.from_codes(stage - 1, categories=labels, ordered=True) if n else pd.Categorical([], labels)
     if networks is None:
         networks = networks_in(metrics.columns)
@@ -348,7 +404,7 @@ def tidy_frame(metrics: pd.DataFrame, stages: int = 5, networks: list[Network] |
             )
         )
     if not parts:
-        return pd.DataFrame(columns=["step", "epoch", "stage", "stage_label", "network", "loss", "grad_norm"])
+        return pd.DataFrame(columns=list(TIDY_FRAME_COLUMNS))
     frame = pd.concat(parts, ignore_index=True)
     frame = frame[~(frame["loss"].isna() & frame["grad_norm"].isna())].reset_index(drop=True)
     frame["network"] = pd.Categorical(frame["network"], categories=[net.key for net in networks], ordered=True)

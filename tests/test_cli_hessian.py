@@ -114,7 +114,7 @@ def test_estimates_via_writer_and_plots(vanilla_run, tmp_path):
 
     table = read_estimates(run_file)
     assert list(table["step"]) == [0, 4]
-    # stage of the iteration a checkpoint starts from; the final one (step 4 of 4 iterations) in the last row's stage
+    # the stage of a measurement's last iteration (step 0: stage 1); the final one (step 4 of 4) in the last stage
     from landscape.stages import assign_stages
 
     assert list(table["stage"]) == [1, assign_stages(4, 5)[-1]]

@@ -150,6 +150,22 @@ def test_assign_stages_equal_parts():
     assert len(assign_stages(0, 5)) == 0
 
 
+def test_a_measurement_belongs_to_the_stage_of_its_last_iteration(tmp_path):
+    """One rule (landscape.stages.measurement_stage) for checkpoints, Hessian estimates and quality measurements."""
+    from analysis.runs import measured_stage
+    from landscape.errors import LandscapeError
+    from landscape.stages import DEFAULT_STAGES, check_stages, measurement_stage, stage_starts
+
+    run = open_run(_write(tmp_path / "r.h5", n=10))
+    boundaries = stage_starts(10, DEFAULT_STAGES)  # [0, 2, 4, 6, 8, 10]: where the trainer measures by default
+    assert run.stage_of(boundaries).tolist() == [1, 1, 2, 3, 4, 5]  # each stage's end counts for that stage
+    assert measured_stage(run, boundaries).tolist() == run.stage_of(boundaries).tolist()
+    assert measurement_stage(np.arange(10), boundaries, DEFAULT_STAGES).tolist() == [1, 1, 2, 3, 4, 5]
+    assert check_stages(3) == 3
+    with pytest.raises(LandscapeError, match="--stages must be at least 1, got 0"):
+        check_stages(0, "--stages")
+
+
 def test_tidy_long_form(tmp_path):
     run = open_run(_write(tmp_path / "r.h5", n=100))
     tidy = run.tidy(stages=4)

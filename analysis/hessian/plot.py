@@ -21,6 +21,7 @@ from analysis.runs import RunData
 from landscape.errors import LandscapeError
 from landscape.networks import PARAMETER_NETWORKS, label
 from landscape.reader import as_run
+from landscape.stages import DEFAULT_STAGES
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
@@ -111,7 +112,7 @@ def eigenvalueplot(
     return ax
 
 
-def density_frame(run: Any, network: str | None = None, stages: int = 5) -> pd.DataFrame:
+def density_frame(run: Any, network: str | None = None, stages: int = DEFAULT_STAGES) -> pd.DataFrame:
     """Long form of a run's stored spectral densities: step, network, stage, eigenvalue, density."""
     run = as_run(run)
     index = read_estimates(run, stages)
@@ -175,7 +176,7 @@ def densityplot(
     return ax
 
 
-def hessian_figure(run: Any, networks: Sequence[str] = PARAMETER_NETWORKS, *, stages: int = 5,
+def hessian_figure(run: Any, networks: Sequence[str] = PARAMETER_NETWORKS, *, stages: int = DEFAULT_STAGES,
                    palette: str = "paper", symlog: bool = False) -> "Figure":
     """Eigenvalues against step (top row) and spectral densities (bottom row), one column per network.
 

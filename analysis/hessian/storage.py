@@ -22,6 +22,7 @@ from analysis.hessian.trace import TraceEstimate
 from landscape.errors import LandscapeError
 from landscape.measurements import Record
 from landscape.reader import as_run
+from landscape.stages import DEFAULT_STAGES
 
 #: Version of the stored layout under /hessian/<step>/<network>.
 RECORD_VERSION = 1
@@ -149,12 +150,12 @@ def load_estimate(run: Any, step: int, network: str) -> HessianResult:
     return from_record(run.hessian_arrays(step, network), attrs, step, network)
 
 
-def read_estimates(run: Any, stages: int = 5) -> pd.DataFrame:
+def read_estimates(run: Any, stages: int = DEFAULT_STAGES) -> pd.DataFrame:
     """The stored estimates of a run, one row per (step, network), with a ``stage`` column.
 
     The stage of an estimate at step ``s`` is :meth:`Run.stage_of <landscape.reader.Run.stage_of>`
-    (the stage of the weights it starts from; the final checkpoint counts in the
-    last stage), as everywhere else.
+    (:func:`landscape.stages.measurement_stage`: the stage of its last iteration, so an
+    estimate at a stage's end counts for the stage it ends), as for every measurement.
     """
     run = as_run(run)
     frame = run.hessian()

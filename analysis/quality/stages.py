@@ -5,7 +5,7 @@ The question these tables answer: does a change in what the generator produces
 training stage as a change in the loss-gradient landscape (the per-stage medians
 of loss and gradient norm)? Stages are the report's and the clouds' (equal parts
 of the iterations, :mod:`landscape.stages`); a quality measurement belongs to the
-stage of its last iteration (:func:`analysis.runs.measured_stage`), so a measurement at the end of
+stage of its last iteration (:func:`landscape.stages.measurement_stage`), so a measurement at the end of
 a stage describes that stage.
 
 - :func:`quality_frame`: every measurement of some runs, tidy, with its stage;
@@ -25,6 +25,7 @@ import pandas as pd
 
 from analysis.runs import measured_stage
 from landscape.reader import as_runs
+from landscape.stages import DEFAULT_STAGES
 
 #: The metric whose change marks a collapse, per kind of run, and the counted coverage metric.
 PRIMARY = {"image": ("class_kl", "classes_covered"), "toy": ("high_quality", "modes_covered")}
@@ -37,7 +38,7 @@ STEADY = {"image": 0.01, "toy": 0.01}
 QUALITY_COLUMNS = ["run", "step", "epoch", "stage", "metric", "value", "n", "n_real"]
 
 
-def quality_frame(data: Any, stages: int = 5) -> pd.DataFrame:
+def quality_frame(data: Any, stages: int = DEFAULT_STAGES) -> pd.DataFrame:
     """Every quality measurement of a Run, path or several, tidy: run, step, epoch, stage, metric, value, n, n_real."""
     frames = []
     for run in as_runs(data):

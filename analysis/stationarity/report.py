@@ -28,6 +28,7 @@ from analysis.stationarity.trend import MAX_POINTS, trend_table
 from analysis.stationarity.verdicts import verdict_table
 from landscape.errors import LandscapeError
 from landscape.reader import as_runs
+from landscape.stages import DEFAULT_STAGES
 
 TABLES = ("verdicts", "summary", "near_stationary", "trends", "stagnation_summary", "stagnation", "curvature", "quality",
           "quality_changes")
@@ -90,7 +91,7 @@ class StationarityReport:
 def stationarity_report(
     data: Any,
     *,
-    stages: int = 5,
+    stages: int = DEFAULT_STAGES,
     absolute_threshold: float = ABSOLUTE_THRESHOLD,
     relative_threshold: float = RELATIVE_THRESHOLD,
     alpha: float = 0.05,

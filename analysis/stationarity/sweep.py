@@ -26,6 +26,7 @@ from analysis.stationarity.report import StationarityReport, stationarity_report
 from analysis.stationarity.trend import APPROACHING, MOVING_AWAY, NO_TREND, SMALL_TREND, TOO_SHORT
 from landscape.errors import LandscapeError
 from landscape.reader import RunCollection, as_runs
+from landscape.stages import DEFAULT_STAGES
 
 #: Sample-quality metrics whose last value the table shows, when any run measured them.
 QUALITY_METRICS = ("inception_score", "class_kl")
@@ -151,7 +152,7 @@ def _last_quality(run: Any) -> dict[str, float]:
     return {str(metric): float(value) for metric, value in quality.groupby("metric")["value"].last().items()}
 
 
-def sweep_verdicts(data: Any, *, factors: str | tuple[str, ...] | list[str] | None = None, stages: int = 5,
+def sweep_verdicts(data: Any, *, factors: str | tuple[str, ...] | list[str] | None = None, stages: int = DEFAULT_STAGES,
                    **options: Any) -> SweepVerdicts:
     """The stationarity verdicts of a sweep's runs as one table, factor columns first.
 

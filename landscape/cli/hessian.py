@@ -19,6 +19,7 @@ import typer
 from landscape.cli.options import (DeviceOption, SeedOption, StagesOption, StepsOption, ThreadsOption, choices,
                                    completion, parse_steps)  # noqa: F401 - parse_steps: importable here as before
 from landscape.networks import PARAMETER_NETWORKS
+from landscape.stages import DEFAULT_STAGES
 
 #: --network choices: one network that owns parameters, or all of them.
 NETWORK_CHOICES = {**{key: [key] for key in PARAMETER_NETWORKS}, "both": list(PARAMETER_NETWORKS)}
@@ -107,7 +108,7 @@ def hessian(
     density_steps: Annotated[int, typer.Option("--density-steps", help="Lanczos steps per density vector.")] = 40,
     class_tol: Annotated[float, typer.Option("--class-tol", help="Eigenvalues within class-tol × max|eigenvalue| "
                                              "of zero count as zero when classifying.")] = 1e-3,
-    stages: StagesOption = 5,
+    stages: StagesOption = DEFAULT_STAGES,
     device: DeviceOption = "auto",
     seed: SeedOption = 0,
     threads: ThreadsOption = None,

@@ -17,6 +17,7 @@ import typer
 
 from landscape.cli.options import choices, completion
 from landscape.networks import NETWORKS
+from landscape.stages import DEFAULT_STAGES
 
 #: Draw orders of ``--order`` (the library's ``analysis.lgc.ORDERS``; a test checks they agree).
 ORDERS = ("stage", "reverse", "shuffled")
@@ -92,7 +93,7 @@ def lgc(
         typer.Option("--col", metavar="FACTOR", help="One column per value of this factor, every panel showing one "
                      "network (--network, default g).", show_default=False),
     ] = None,
-    stages: Annotated[int, typer.Option(help="Number of equal training stages to colour.")] = 5,
+    stages: Annotated[int, typer.Option(help="Number of equal training stages to colour.")] = DEFAULT_STAGES,
     palette: Annotated[
         str, typer.Option(help="'paper' (purple, orange, black, green, yellow) or a matplotlib/seaborn palette.",
                           metavar="PALETTE", **completion(palette_names))

@@ -46,10 +46,10 @@ def check_text_path(path: Path, option: str = "--out") -> Path:
 
 
 def check_stages(stages: int) -> int:
-    """One sentence unless ``--stages`` is at least 1."""
-    if stages < 1:
-        raise LandscapeError(f"--stages must be at least 1, got {stages}.")
-    return stages
+    """One sentence unless ``--stages`` is at least 1 (:func:`landscape.stages.check_stages` owns the rule)."""
+    from landscape.stages import check_stages as check
+
+    return check(stages, "--stages")
 
 
 def save_figure(fig: Any, path: Path, dpi: int = 150) -> None:

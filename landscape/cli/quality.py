@@ -15,6 +15,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from landscape.cli.options import DeviceOption, SeedOption, StagesOption, StepsOption, ThreadsOption
+from landscape.stages import DEFAULT_STAGES
 
 CLASSIFIER_HELP = ("Domain classifier weights file (from `landscape classifier train --out`). (default: the cached "
                    "one for the run's dataset, trained on first use)")
@@ -54,7 +55,7 @@ def quality(
     ] = None,
     classifier: Annotated[Optional[Path], typer.Option(help=CLASSIFIER_HELP, show_default=False)] = None,
     seed: SeedOption = 0,
-    stages: StagesOption = 5,
+    stages: StagesOption = DEFAULT_STAGES,
     device: DeviceOption = "auto",
     threads: ThreadsOption = None,
 ) -> None:

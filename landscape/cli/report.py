@@ -19,6 +19,7 @@ import typer
 
 from landscape.cli.lgc import open_arguments, palette_names
 from landscape.cli.options import THREADS_HELP, choices, completion
+from landscape.stages import DEFAULT_STAGES
 
 FORMATS = ("text", "markdown", "json")
 SUFFIX_FORMATS = {".md": "markdown", ".markdown": "markdown", ".json": "json", ".txt": "text"}
@@ -63,7 +64,7 @@ def report(
         typer.Option(help="Also draw gradient norm against iteration (log scale, stages shaded, thresholds "
                      "drawn) into this .png/.pdf/.svg file.", show_default=False),
     ] = None,
-    stages: Annotated[int, typer.Option(help="Number of equal training stages (as in `landscape lgc`).")] = 5,
+    stages: Annotated[int, typer.Option(help="Number of equal training stages (as in `landscape lgc`).")] = DEFAULT_STAGES,
     threshold: Annotated[
         float, typer.Option(help="Absolute gradient norm below which an iteration counts as near-stationary.")
     ] = 1e-2,
