@@ -137,7 +137,7 @@ class TrainConfig:
     checkpoint_every: int = 0  # extra checkpoints every N iterations (0: none)
     probe_size: int = 128  # real images and z vectors kept as the fixed probe batch
     # Hessian estimates during training: None -> at the stage boundaries, 0 -> none, N -> every N iterations.
-    # A run stores the value its schedule resolved (trainers.schedule.resolve_hessian_every): 0 where none were made.
+    # A run stores the value its schedule resolved (trainers.schedule.resolve_measurements): 0 where none were made.
     hessian_every: int | None = None
     hessian_k: int = 5  # extreme eigenvalues estimated at each end of the spectrum
     # Sample quality during training: None -> at the end of each sample epoch, 0 -> never, N -> every N iterations.
