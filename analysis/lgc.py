@@ -35,7 +35,7 @@ from analysis.runs import RunData, check_networks, default_networks, run_data, s
 from landscape.errors import LandscapeError, unknown_choice
 from landscape.networks import PAPER_PANELS
 from landscape.networks import label as network_label
-from landscape.reader import no_iterations_message
+from landscape.reader import TIDY_FRAME_COLUMNS, no_iterations_message, setting_of_column
 from landscape.stages import stage_count, stage_label_map
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -495,8 +495,11 @@ class LGCGrid:
     (``axes[run, network, stage - 1]``), and ``stage_names`` lists the stages.
     Faceted by factors (``lgc_grid(data, row=..., col=...)``), ``row_names`` and
     ``col_names`` are the factor values (or the networks, without ``col``), ``row``
-    and ``col`` the factors, ``network`` the one network of a grid with ``col``, and
-    ``panel_runs[(row value, column name)]`` the runs a panel pools.
+    and ``col`` the factors, ``network`` the one network of a grid with ``col``,
+    ``panel_runs[(row value, column name)]`` the runs a panel pools, ``pooled`` the
+    other factors whose values some panel pools (factor -> its values, e.g.
+    ``{"optimizer": ["adam", "sgd"]}``) and ``note`` the line under the figure's title
+    that says so (and names the one network of a grid with ``col``).
     """
 
     figure: Figure
@@ -509,6 +512,8 @@ class LGCGrid:
     col: str | None = None
     network: str | None = None
     panel_runs: dict[tuple[Any, Any], list[str]] = field(default_factory=dict)
+    pooled: dict[str, list[Any]] = field(default_factory=dict)
+    note: str = ""
 
     @property
     def fig(self) -> Figure:
@@ -812,7 +817,7 @@ def _apply_limits(panels: np.ndarray, rows_of: Callable[[int, int], pd.DataFrame
 
 # ---------------------------------------------------------------------------- facets by factor (sweeps)
 #: Tidy columns that vary within a run: a frame's other columns are settings to facet by.
-_ROW_COLUMNS = frozenset(("step", "epoch", "stage", "stage_label", "network", "loss", "grad_norm"))
+_ROW_COLUMNS = frozenset(TIDY_FRAME_COLUMNS)
 
 
 def _setting_value(value: Any) -> Any:
@@ -860,7 +865,9 @@ def _facet_runs(data: Any, stages: int | None) -> tuple[list[RunData], list[dict
                     single = part[column].nunique(dropna=False) == 1
                 except TypeError:  # unhashable cells (lists): compare them as JSON
                     single = part[column].map(_setting_value).nunique(dropna=False) == 1
-                values[column] = _facet_key(_setting_value(part[column].iloc[0])) if single else _VARIES
+                # a setting named like a data column is stacked as cfg_<name> (RunCollection): facet by its name
+                values[setting_of_column(column)] = (_facet_key(_setting_value(part[column].iloc[0])) if single
+                                                     else _VARIES)
             settings.append({**values, "run": run.name})
     else:
         settings = [{**{k: _setting_value(v) for k, v in run.config.items()}, "run": run.name} for run in runs]
@@ -908,8 +915,12 @@ def _facet_levels(settings: list[dict[str, Any]], factor: str) -> list[Any]:
 
 def _facet_text(factor: str, value: Any) -> str:
     """'optimizer = adam' (floats in short form)."""
-    shown = f"{value:g}" if isinstance(value, float) else str(value)
-    return f"{factor} = {shown}"
+    return f"{factor} = {_shown(value)}"
+
+
+def _shown(value: Any) -> str:
+    """A factor value as titles show it (floats in short form)."""
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def _pool(members: list[RunData], name: str) -> RunData | None:
@@ -935,6 +946,31 @@ def _pool(members: list[RunData], name: str) -> RunData | None:
     common = {key: value for key, value in members[0].config.items()
               if all(_setting_value(run.config.get(key)) == _setting_value(value) for run in members[1:])}
     return RunData(name=name, config=common, tidy=frame, status=members[0].status)
+
+
+#: Settings that change nothing in a run's numbers: runs differing only in them are not "pooled over" them.
+_NEUTRAL_SETTINGS = frozenset(("run", "data_dir", "resume_every"))
+
+
+def _pooled_factors(settings: list[dict[str, Any]], members: list[list[int]], factors: tuple[str, ...] | None,
+                    faceted: tuple[str | None, ...]) -> dict[str, list[Any]]:
+    """The factors (a sweep's; for plain runs, any setting) other than the faceted ones that take several values
+    within a panel, each with all its values in order: what the panels pool over, which the figure must say."""
+    candidates = factors if factors is not None else list(dict.fromkeys(key for values in settings for key in values))
+    pooled = {}
+    for key in candidates:
+        if key in faceted or key in _NEUTRAL_SETTINGS:
+            continue
+        if any(len({repr(_facet_key(settings[i].get(key))) for i in panel}) > 1 for panel in members):
+            pooled[key] = list(dict.fromkeys(_facet_key(settings[i].get(key)) for panel in members for i in panel))
+    return pooled
+
+
+def pooled_text(pooled: dict[str, list[Any]]) -> str:
+    """'pooled over optimizer: adam, sgd' (factors separated by '; '), or '' when nothing is pooled."""
+    if not pooled:
+        return ""
+    return "pooled over " + "; ".join(f"{key}: {', '.join(_shown(v) for v in values)}" for key, values in pooled.items())
 
 
 def _facet_grid(data: Any, row: str | None, col: str | None, network: str | Sequence[str] | None, *,
@@ -971,11 +1007,14 @@ def _facet_grid(data: Any, row: str | None, col: str | None, network: str | Sequ
     nrows, ncols = len(row_levels), len(col_levels)
     cells: dict[tuple[int, int], RunData] = {}
     panel_runs: dict[tuple[Any, Any], list[str]] = {}
+    panel_members: list[list[int]] = []
     for r, rv in enumerate(row_levels):
         for c, cv in enumerate(col_levels):
-            members = [run for run, values in zip(runs, settings)
-                       if (row is None or _facet_key(values.get(row)) == rv)
-                       and (col is None or _facet_key(values.get(col)) == cv)]
+            chosen = [i for i, values in enumerate(settings)
+                      if (row is None or _facet_key(values.get(row)) == rv)
+                      and (col is None or _facet_key(values.get(col)) == cv)]
+            panel_members.append(chosen)
+            members = [runs[i] for i in chosen]
             names = [run.name for run in members]
             panel_runs[(rv, cv)] = names
             text = " | ".join(_facet_text(f, v) for f, v in ((row, rv), (col, cv)) if f is not None)
@@ -1024,10 +1063,23 @@ def _facet_grid(data: Any, row: str | None, col: str | None, network: str | Sequ
     empty = frozenset((r, c) for r in range(nrows) for c in range(ncols) if (r, c) not in cells)
     _apply_limits(panels, rows_of, "x", sharex, log_x, quantile_range, xlim, empty)
     _apply_limits(panels, rows_of, "y", sharey, log_y, quantile_range, ylim, empty)
-    if suptitle:
-        fig.suptitle(suptitle)
+    # say what the panels pool (a factor that varies within a panel) and, with col, the one network they show
+    pooled = _pooled_factors(settings, panel_members, factors, (row, col))
+    notes = [pooled_text(pooled)] if pooled else []
+    if col is not None:
+        critic = bool(cells) and all(cell.critic for cell in cells.values())
+        notes.insert(0, f"{network_label(networks[0], critic)} in every panel")
+    partial = [f"{run.name} {run.progress}" for run in runs if run.progress]
+    if partial:  # a pooled panel's title cannot say it: the figure does
+        notes.append(", ".join(partial[:2]) + (f" and {len(partial) - 2} more runs not finished"
+                                               if len(partial) > 2 else ""))
+    note = "; ".join(notes)
+    if suptitle or note:
+        fig.suptitle("\n".join(text for text in (suptitle, note) if text),
+                     fontsize="large" if suptitle else "medium")
     return LGCGrid(figure=fig, axes=axes, row_names=row_levels, col_names=col_levels, row_titles=row_titles,
-                   row=row, col=col, network=networks[0] if col is not None else None, panel_runs=panel_runs)
+                   row=row, col=col, network=networks[0] if col is not None else None, panel_runs=panel_runs,
+                   pooled=pooled, note=note)
 
 
 def lgc_grid(

@@ -36,6 +36,9 @@ class RunData:
     status: str = "unknown"
     #: Sample-quality measurements (``Run.quality`` plus a ``stage`` column); empty for a tidy frame.
     quality: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=QUALITY_COLUMNS))
+    #: How far a run that is not finished got ("interrupted at step 59 of 39,000", :attr:`Run.progress_text`);
+    #: "" for a finished run or a tidy frame. Every figure heading of the run says it.
+    progress: str = ""
 
     @property
     def critic(self) -> bool:
@@ -49,8 +52,10 @@ class RunData:
 
     @property
     def heading(self) -> str:
-        """Title and file name, e.g. "Vanilla GAN, MNIST, Adam (quickstart)"."""
-        return f"{self.title} ({self.name})" if self.title and self.name else (self.title or self.name)
+        """Title and file name, e.g. "Vanilla GAN, MNIST, Adam (quickstart)"; a run that is not finished says how far
+        it got: "Vanilla GAN, MNIST, Adam (quickstart), interrupted at step 59 of 39,000"."""
+        heading = f"{self.title} ({self.name})" if self.title and self.name else (self.title or self.name)
+        return ", ".join(part for part in (heading, self.progress) if part)
 
     @property
     def where(self) -> str:
@@ -164,7 +169,9 @@ def run_data(data: Any, stages: int | None = None) -> list[RunData]:
             return [RunData(name="", config={}, tidy=data)]
         out = []
         for name, part in data.groupby("run", sort=False, observed=True):
-            config = {k: part[k].iloc[0] for k in ("arch", "dataset", "optimizer") if k in part.columns}
+            # the run title's settings; the GAN loss is stacked as cfg_loss beside the numeric loss (RunCollection)
+            config = {setting_of_column(k): part[k].iloc[0] for k in ("arch", "dataset", "optimizer", "cfg_loss")
+                      if k in part.columns}
             _check_stages(part, stages, f"run {name}")
             out.append(RunData(name=str(name), config=config, tidy=part))
         return out

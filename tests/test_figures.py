@@ -386,3 +386,56 @@ def test_timeline_axes_have_no_offset_and_a_flat_quality_metric_looks_flat(tmp_p
         assert high - low >= QUALITY_SPANS[metric][0] - 1e-9, (name, low, high)
     is_axis = fig.axes[labels.index("Inception Score")]
     assert is_axis.get_ylim()[0] < 1.0001  # the measurements are inside the axis, not under its frame
+
+
+# ---------------------------------------------------------------------------- runs that stopped short of their plan
+def write_partial_run(path, status: str, rows: int = 59, planned: int | None = 39_000):
+    """A run file that recorded ``rows`` of its ``planned`` iterations and was closed with ``status``."""
+    from landscape.writer import RunWriter
+
+    rng = np.random.default_rng(0)
+    writer = RunWriter(path, {"arch": "vanilla", "dataset": "mnist", "optimizer": "adam", "loss": "ns"})
+    if planned is not None:
+        writer.set_meta("schedule", {"planned_iters": planned, "iters_per_epoch": 390})
+    for step in range(rows):
+        writer.log(step, epoch=step // 390, g_loss=1 + 0.1 * rng.normal(), g_grad_norm=np.exp(-step / 30),
+                   d_loss=1.3 + 0.1 * rng.normal(), d_grad_norm=np.exp(0.3 * rng.normal()))
+    writer.close(status)
+    return path
+
+
+@pytest.mark.parametrize("status", ["interrupted", "diverged"])
+def test_a_partial_run_says_how_far_it_got_in_every_title(tmp_path, status):
+    from analysis.timeline import timeline_figure
+
+    run = open_run(write_partial_run(tmp_path / "part.h5", status))
+    assert run.planned_iterations == 39_000
+    expected = f"Vanilla GAN, MNIST, Adam (part), {status} at step 59 of 39,000"
+    assert lgc_figure(run).row_titles == [expected]
+    assert lgc_figure(run, facet_stages=True).row_titles == [expected]
+    assert timeline_figure(run).axes[0].get_title() == expected
+
+
+def test_a_partial_run_is_staged_by_its_plan_and_a_finished_run_by_its_rows(tmp_path):
+    part = open_run(write_partial_run(tmp_path / "part.h5", "interrupted", rows=300, planned=1_000))
+    tidy = part.tidy(5)
+    # fifths of the 1,000 planned iterations: rows 0-199 stage 1, 200-299 stage 2, stages 3-5 not reached
+    assert tidy.drop_duplicates("step")["stage"].value_counts().sort_index().to_dict() == {1: 200, 2: 100}
+    assert list(tidy["stage_label"].cat.categories) == ["1: 0-199", "2: 200-299", "3: not reached",
+                                                         "4: not reached", "5: not reached"]
+    assert part.stage_of([150, 250, 299]).tolist() == [1, 2, 2]  # measurements are staged by the plan too
+    # the same rows, finished (or with no plan): fifths of the rows, the paper's rule
+    for name, status, planned in (("done", "finished", 300), ("plain", "interrupted", None)):
+        run = open_run(write_partial_run(tmp_path / f"{name}.h5", status, rows=300, planned=planned))
+        stages = run.tidy(5).drop_duplicates("step")["stage"].to_numpy()
+        np.testing.assert_array_equal(stages, assign_stages(300, 5))
+        assert run.progress_text == ("" if status == "finished" else "interrupted at step 300")
+
+
+def test_a_grid_pooling_a_partial_run_says_so(tmp_path):
+    from analysis.lgc import lgc_grid
+
+    paths = [write_partial_run(tmp_path / "part.h5", "interrupted"),
+             write_partial_run(tmp_path / "done.h5", "finished", planned=59)]
+    grid = lgc_grid(paths, col="run")
+    assert grid.note == "generator in every panel; part interrupted at step 59 of 39,000"

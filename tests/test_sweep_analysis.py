@@ -98,6 +98,146 @@ def test_open_sweep_has_the_factors_and_stacked_columns(sweep):
     assert len(pairs) == 4 and set(pairs["optimizer"]) == set(OPTIMIZERS)
 
 
+# ---------------------------------------------------------------------------- factors named like data columns
+LOSSES_SWEPT = ("ns", "wgan")
+
+
+def write_synthetic_run(path: Path, config: dict, iterations: int = 40, scale: float = 1.0, seed: int = 0) -> None:
+    rng = np.random.default_rng(seed)
+    with RunWriter(path, config) as writer:
+        for step in range(iterations):
+            writer.log(step, epoch=step // 20, g_loss=scale * (1 + 0.1 * rng.normal()), g_grad_norm=np.exp(-step / 30),
+                       d_loss=scale * (1.3 + 0.1 * rng.normal()), d_grad_norm=np.exp(0.3 * rng.normal()))
+
+
+@pytest.fixture(scope="module")
+def loss_sweep_folder(tmp_path_factory) -> Path:
+    """A synthetic sweep over loss (ns, wgan) x optimizer (adam, sgd): each run file holds a full TrainConfig."""
+    from landscape.config import TrainConfig
+
+    folder = tmp_path_factory.mktemp("losses") / "losses"
+    folder.mkdir()
+    rows = []
+    for i, loss in enumerate(LOSSES_SWEPT):
+        for j, optimizer in enumerate(OPTIMIZERS):
+            name = f"loss-{loss}_optimizer-{optimizer}"
+            config = TrainConfig(loss=loss, optimizer=optimizer, device="cpu").to_dict()
+            write_synthetic_run(folder / f"{name}.h5", config, scale=10.0 ** i, seed=2 * i + j)
+            rows.append(index_row(name, {"loss": loss, "optimizer": optimizer}, iterations=40))
+    write_index(folder, rows, factors=("loss", "optimizer"))
+    return folder
+
+
+def test_a_factor_named_loss_is_kept_beside_the_numeric_loss(loss_sweep_folder):
+    sweep = open_sweep(loss_sweep_folder)
+    assert sweep.factor_columns == {"loss": "cfg_loss", "optimizer": "optimizer"}
+    tidy, metrics = sweep.tidy(), sweep.metrics
+    assert tidy["loss"].dtype.kind == "f"  # the numeric loss, as in each run's own tidy frame
+    for frame in (tidy, metrics):  # the factor has the same column in every stacked frame
+        assert set(frame["cfg_loss"]) == set(LOSSES_SWEPT)
+    assert "loss" not in metrics.columns
+    groups = tidy.groupby(["cfg_loss", "optimizer"], observed=True)["run"].unique()
+    assert len(groups) == 4 and all(len(runs) == 1 for runs in groups)
+    assert groups[("wgan", "sgd")].tolist() == ["loss-wgan_optimizer-sgd"]
+    by_factor = tidy.groupby(list(sweep.factor_columns.values()), observed=True).size()
+    assert len(by_factor) == 4
+    # each run's rows keep their own numeric losses (wgan's are ten times larger here)
+    assert tidy[tidy["cfg_loss"] == "wgan"]["loss"].median() > 5 * tidy[tidy["cfg_loss"] == "ns"]["loss"].median()
+
+
+def test_every_config_setting_that_can_collide_keeps_both(sweep):
+    """A real run's config settings named like any data column of a stacked frame (today: loss) get the prefix."""
+    import dataclasses
+
+    from landscape.config import TrainConfig
+    from landscape.reader import CONFIG_PREFIX, TIDY_FRAME_COLUMNS
+
+    data_columns = {"run", *TIDY_FRAME_COLUMNS, *sweep[0].fields}
+    colliding = sorted({f.name for f in dataclasses.fields(TrainConfig)} & data_columns)
+    assert "loss" in colliding
+    tidy, metrics = sweep.tidy(), sweep.metrics
+    for name in colliding:
+        assert sweep.config_columns[name] == CONFIG_PREFIX + name
+        for frame in (tidy, metrics):
+            assert (frame[CONFIG_PREFIX + name] == sweep[0].config[name]).all()
+        assert name not in metrics.columns or name in sweep[0].fields  # never a setting under a data column's name
+    assert tidy["loss"].dtype.kind == "f"
+    others = [key for key in sweep[0].config if key not in colliding]
+    assert all(sweep.config_columns[key] == key for key in others)  # the rest keep their names
+    assert {"optimizer", "seed", "arch"} <= set(tidy.columns) and {"optimizer", "seed"} <= set(metrics.columns)
+
+
+@pytest.mark.parametrize("name", ["run", "step", "epoch", "stage", "stage_label", "network", "loss", "grad_norm",
+                                  "time", "g_loss", "d_grad_norm"])
+def test_any_setting_named_like_a_data_column_keeps_both(tmp_path, name):
+    """The rule is general: a config key named like any column of either stacked frame is cfg_<name> in both."""
+    from landscape.reader import open_runs
+
+    paths = []
+    for value in ("a", "b"):
+        path = tmp_path / f"{name}-{value}.h5"
+        write_synthetic_run(path, {"arch": "vanilla", "dataset": "mnist", name: value, "seed": 3}, iterations=10)
+        paths.append(path)
+    runs = open_runs(paths)
+    assert runs.config_columns == {"arch": "arch", "dataset": "dataset", name: f"cfg_{name}", "seed": "seed"}
+    for frame, own in ((runs.tidy(), runs[0].tidy()), (runs.metrics, runs[0].metrics)):
+        assert list(frame[f"cfg_{name}"].unique()) == ["a", "b"]
+        if name in own.columns:  # the data column is untouched
+            np.testing.assert_array_equal(frame[name].to_numpy()[:len(own)], own[name].to_numpy())
+        assert frame["run"].tolist()[0] == paths[0].stem
+    if name == "run":  # facet "run" means the runs' names (lgc_grid's own meaning)
+        return
+    grid = lgc_grid(runs.tidy(), col=name, network="g")  # a frame's cfg_<name> column facets by the setting's name
+    assert grid.col_names == ["a", "b"] and grid.axes[0, 0].get_title().startswith(f"{name} = a")
+
+
+def test_lgc_grid_facets_by_the_loss_factor_in_every_input(loss_sweep_folder):
+    sweep = open_sweep(loss_sweep_folder)
+    for data in (sweep, sweep.tidy(), list(sweep)):
+        grid = lgc_grid(data, row="loss", col="optimizer")
+        assert grid.row_names == list(LOSSES_SWEPT) and grid.col_names == list(OPTIMIZERS)
+        assert grid.axes[1, 0].get_title() == "loss = wgan | optimizer = adam"
+        assert grid.pooled == {}
+
+
+def test_pooling_over_a_factor_is_said_in_the_figure(loss_sweep_folder):
+    sweep = open_sweep(loss_sweep_folder)
+    grid = lgc_grid(sweep, row="loss")  # each row pools both optimizers
+    assert grid.pooled == {"optimizer": ["adam", "sgd"]}
+    assert grid.note == "pooled over optimizer: adam, sgd"
+    assert grid.figure.get_suptitle() == "pooled over optimizer: adam, sgd"
+    assert grid.panel_runs[("wgan", "g")] == ["loss-wgan_optimizer-adam", "loss-wgan_optimizer-sgd"]
+
+    col_only = lgc_grid(sweep, col="optimizer", suptitle="Losses")  # pools the losses, shows the generator
+    assert col_only.note == "generator in every panel; pooled over loss: ns, wgan"
+    assert col_only.figure.get_suptitle() == "Losses\ngenerator in every panel; pooled over loss: ns, wgan"
+
+    separate = lgc_grid(sweep, row="loss", col="optimizer", network="d")
+    assert separate.pooled == {} and separate.note == "discriminator in every panel"  # ns's D and wgan's critic
+    # plain runs (no sweep): any setting they differ in counts, the loss's own defaults (lr, d_steps, ...) too
+    pooled = lgc_grid(list(sweep), row="optimizer").pooled
+    assert pooled["loss"] == ["ns", "wgan"] and pooled["d_steps"] == [1, 5] and "data_dir" not in pooled
+
+
+def test_cli_says_what_the_panels_pool(loss_sweep_folder, tmp_path):
+    result = landscape("lgc", loss_sweep_folder, "--row", "loss", "--out", tmp_path / "rows.png", "--dpi", "30")
+    assert result.returncode == 0, result.stderr
+    notes = [line for line in result.stderr.splitlines() if line.startswith("Note:")]
+    assert notes == ["Note: each panel pools runs that differ in optimizer (pooled over optimizer: adam, sgd); "
+                     "give --col optimizer to separate them."]
+
+    result = landscape("lgc", loss_sweep_folder, "--col", "optimizer", "--out", tmp_path / "cols.png", "--dpi", "30")
+    assert result.returncode == 0, result.stderr
+    assert "pooled over loss: ns, wgan); give --row loss to separate them." in result.stderr
+    assert "Note: with --col every panel shows one network, the generator (g); choose another with --network." \
+        in result.stderr
+
+    result = landscape("lgc", loss_sweep_folder, "--row", "loss", "--col", "optimizer", "-n", "d", "--out",
+                       tmp_path / "both.png", "--dpi", "30")
+    assert result.returncode == 0, result.stderr
+    assert "Note:" not in result.stderr  # nothing pooled, the network chosen
+
+
 # ---------------------------------------------------------------------------- lgc_grid with row / col
 def test_rows_by_factor_pool_the_runs_of_each_value(sweep):
     with warnings.catch_warnings():

@@ -11,7 +11,7 @@ and runs whose writer was killed: a run file holds every row up to its writer's 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
@@ -55,6 +55,27 @@ def open_arguments(paths: list[Path], command: str) -> "RunCollection":
         raise LandscapeError(f"{folders[0]} is a sweep's folder; give it alone (landscape {command} {folders[0]}), "
                              "or give run files.")
     return open_runs(paths)
+
+
+def say_what_panels_hold(grid: Any, row: Optional[str], col: Optional[str], network_given: bool) -> None:
+    """On stderr, one line each: the factors a faceted grid pools within its panels (and the flag that would
+    separate one), and, with --col and no --network, the one network every panel shows. The figure says both
+    under its title (``grid.note``)."""
+    from analysis.lgc import pooled_text
+    from landscape.cli.console import error_console
+
+    if grid.pooled:
+        first = next(iter(grid.pooled))
+        free = "--col" if col is None else "--row" if row is None else None
+        how = (f"give {free} {first} to separate them" if free is not None
+               else "draw them apart with `landscape lgc` on the run files, one row each")
+        error_console.print(f"Note: each panel pools runs that differ in {', '.join(grid.pooled)} "
+                            f"({pooled_text(grid.pooled)}); {how}.", highlight=False, soft_wrap=True)
+    if col is not None and not network_given:
+        from landscape.networks import label
+
+        error_console.print(f"Note: with --col every panel shows one network, the {label(grid.network, False)} "
+                            f"({grid.network}); choose another with --network.", highlight=False, soft_wrap=True)
 
 
 def palette_names() -> list[str]:
@@ -196,6 +217,7 @@ def lgc(
         from analysis.lgc import lgc_grid
 
         grid = lgc_grid(collection, row=row, col=col, network=list(network) if network else None, **shared)
+        say_what_panels_hold(grid, row, col, network_given=bool(network))
     else:
         from analysis.lgc import lgc_figure
 

@@ -95,7 +95,12 @@ class Sweep(RunCollection):
     """The recorded runs of a sweep (a :class:`~landscape.reader.RunCollection`) with its factors and index.
 
     Stacked frames (``metrics``, ``tidy()``) carry a ``run`` column and every config
-    setting, the factors among them, as columns.
+    setting, the factors among them, as columns. A factor never hides a data column,
+    nor a data column a factor: a factor named like a data column (``loss``, the GAN
+    loss, beside the tidy frame's numeric ``loss``) is the column ``cfg_loss`` in every
+    stacked frame (:class:`~landscape.reader.RunCollection` states the rule);
+    :attr:`factor_columns` names each factor's column, so
+    ``sweep.tidy().groupby([sweep.factor_columns[f] for f in sweep.factors])`` groups by the factors.
     """
 
     def __init__(self, runs: Iterable[Any], folder: Path, factors: tuple[str, ...], index: pd.DataFrame) -> None:
@@ -103,6 +108,11 @@ class Sweep(RunCollection):
         self.folder = folder
         self.factors = factors
         self.index = index
+
+    @property
+    def factor_columns(self) -> dict[str, str]:
+        """The column of each factor in the stacked frames: its name, or ``cfg_<name>`` where that is a data column."""
+        return {factor: self.config_columns.get(factor, factor) for factor in self.factors}
 
     def __repr__(self) -> str:
         return f"Sweep({str(self.folder)!r}, runs={len(self)}, factors={list(self.factors)})"
