@@ -54,7 +54,9 @@ class RunData:
     def heading(self) -> str:
         """Title and file name, e.g. "Vanilla GAN, MNIST, Adam (quickstart)"; a run that is not finished says how far
         it got: "Vanilla GAN, MNIST, Adam (quickstart), interrupted at step 59 of 39,000"."""
-        heading = f"{self.title} ({self.name})" if self.title and self.name else (self.title or self.name)
+        # a RunWriter run of one's own model titled by its file name ("mygan" in mygan.h5): once, not "mygan (mygan)"
+        named_twice = self.title and self.name and self.title != self.name
+        heading = f"{self.title} ({self.name})" if named_twice else (self.title or self.name)
         return ", ".join(part for part in (heading, self.progress) if part)
 
     @property

@@ -47,7 +47,8 @@ def samples_figure(run: Any, epochs: Sequence[int] | None = None, *, height: flo
             ax.imshow(sample.squeeze(-1) if sample.shape[-1] == 1 else sample, cmap="gray", vmin=0, vmax=255)
             ax.set_axis_off()
             ax.set_title(f"epoch {epoch}", fontsize="medium")
-    fig.suptitle(f"{run_title(run.config, run.path.stem)} ({run.path.stem})")
+    title = run_title(run.config, run.path.stem)
+    fig.suptitle(title if title == run.path.stem else f"{title} ({run.path.stem})")  # never "mygan (mygan)"
     return fig
 
 

@@ -244,3 +244,26 @@ def test_hessian_every_zero_means_no_calls_and_no_measurement_means_none(tmp_pat
     summary = record(tiny_config(max_iters=2), tmp_path / "no-hook.h5")
     assert summary.config.hessian_every == 0 and "no hessian measurements" in summary.notes[0]
     assert open_run(tmp_path / "no-hook.h5").config["hessian_every"] == 0
+
+
+def test_a_runwriter_run_of_ones_own_model_is_told_what_it_needs(tmp_path):
+    """Issue 23: `landscape hessian` on a RunWriter run said "record it with checkpoints (stages > 0)", a setting
+    RunWriter does not have. Now: what such a run needs, and analyse(hvp) for one's own model; its figures' title
+    names it once ("mygan", not "mygan (mygan)")."""
+    from analysis.runs import run_data
+
+    own = tmp_path / "mygan.h5"
+    with RunWriter(own, {"arch": "mygan"}) as writer:
+        for i in range(10):
+            writer.log(i, g_loss=1.0, d_loss=1.0, g_grad_norm=1.0, d_grad_norm=1.0)
+    result = landscape("hessian", str(own))
+    assert_user_error(result, "RunWriter.add_checkpoint", "a config whose arch landscape can rebuild",
+                      "analysis.hessian.analyse(HessianVectorProduct(loss_fn, params))")
+    assert "stages" not in result.stderr
+    no_ckpt = tmp_path / "no-ckpt.h5"
+    with RunWriter(no_ckpt, tiny_config().to_dict()):
+        pass
+    result = landscape("hessian", str(no_ckpt))
+    assert_user_error(result, "no checkpoints", "RunWriter.add_checkpoint")
+    assert "stages >" not in result.stderr
+    assert run_data(own)[0].heading == "mygan"

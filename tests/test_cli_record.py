@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -216,6 +217,7 @@ def test_progress_in_a_log_is_plain_periodic_lines(tmp_path, shared_data) -> Non
 
 def test_training_speed_leaves_out_time_in_hessian_estimates(tmp_path, shared_data, one_torch_thread) -> None:
     """Measurements that take 0.3 s at each of 5 Hessian steps and 0.1 s at each of 2 quality steps do not slow
+    assert "--hessian-every" in result.output and "hessian_every" not in result.output  # the flag the user types
     the reported iterations/s, and each kind's time is counted apart."""
     from landscape.config import TrainConfig
     from landscape.data import load_dataset
@@ -246,3 +248,79 @@ def test_training_speed_leaves_out_time_in_hessian_estimates(tmp_path, shared_da
     # the speed of training alone (however fast this machine is right now), not iterations / wall time
     assert trainer.training_rate() == pytest.approx(40 / (wall - (trainer.measuring_seconds - before)), rel=0.05)
     assert trainer.training_rate() > 40 / wall
+
+
+def test_without_a_data_root_the_missing_dataset_is_named_before_any_classifier(tmp_path) -> None:
+    """Issue 23: with no data root and no cached classifier, `--data fashion-mnist` complained about the classifier."""
+    env = {k: v for k, v in os.environ.items() if k != "LANDSCAPE_DATA"}
+    env.update(OMP_NUM_THREADS="1", COLUMNS="200", LANDSCAPE_CACHE=str(tmp_path / "empty-cache"))
+    result = subprocess.run([sys.executable, "-m", "landscape", "record", "--arch", "vanilla", "--data", "fashion-mnist",
+                             "--out", str(tmp_path / "r.h5")], capture_output=True, text=True, cwd=tmp_path, env=env,
+                            timeout=120)
+    _assert_one_line_error(result, "Fashion-MNIST was not found", "landscape data fetch fashion-mnist")
+    assert "classifier" not in result.stderr and not (tmp_path / "r.h5").exists()
+
+
+def test_first_use_classifier_training_shows_progress_lines_and_how_to_skip_it(tmp_path, shared_data,
+                                                                               monkeypatch) -> None:
+    """Issue 23: the first run on a dataset printed one note, then nothing for minutes while its classifier trained
+    (stdout not a terminal). Now: the note says how to skip it, then plain progress lines like training's."""
+    import analysis.quality.classifiers as classifiers
+
+    monkeypatch.setenv("LANDSCAPE_CACHE", str(tmp_path / "cache"))
+    real_train = classifiers.train_reference
+    monkeypatch.setattr(classifiers, "train_reference",
+                        lambda dataset, **kw: real_train(dataset, epochs=1, subset=640, **kw))  # 10 batches
+    args = ["record", "--arch", "vanilla", "--data", "mnist", "--data-dir", str(shared_data), "--device", "cpu",
+            "--subset", "256", "--batch-size", "64", "--max-iters", "2", "--hessian-every", "0",
+            "--out", str(tmp_path / "r.h5")]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    note = next(line for line in lines if line.startswith("Note: Training the mnist classifier"))
+    assert "--quality-every 0" in note
+    progress = [line for line in lines if line.startswith("Training the mnist classifier: batch ")]
+    assert progress and re.match(r"Training the mnist classifier: batch (\d+)/\1 \(100%\), [\d.]+ batches/s, eta 0:00:00$",
+                                 progress[-1]), result.output
+    assert lines.index(note) < lines.index(progress[0])
+
+
+def test_a_run_that_takes_hours_here_says_so_once_with_the_options(tmp_path, shared_data) -> None:
+    """Issue 23: `landscape record --arch dcgan --data cifar10` on a CPU only showed "eta 35:36:26". After a few
+    seconds of training, one note says what the run costs here and how to make it cheaper; then Ctrl-C."""
+    out = tmp_path / "long.h5"
+    args = ["record", "--arch", "vanilla", "--data", "mnist", "--data-dir", str(shared_data), "--device", "cpu",
+            "--epochs", "10000", "--quality-every", "0", "--hessian-every", "0", "--log-every", "1", "--out", str(out)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "COLUMNS": "200"}
+    proc = subprocess.Popen([sys.executable, "-m", "landscape", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env)
+    lines, deadline = [], time.monotonic() + 180
+    try:
+        for line in proc.stdout:
+            lines.append(line.rstrip("\n"))
+            if line.startswith("Note: this run is") or time.monotonic() > deadline:
+                break
+        time.sleep(2)  # a few more progress lines: the note must not come again
+    finally:
+        proc.send_signal(signal.SIGINT)
+        rest, _ = proc.communicate(timeout=120)
+    lines += rest.splitlines()
+    notes = [line for line in lines if line.startswith("Note: this run is")]
+    assert len(notes) == 1, "\n".join(lines)
+    note = notes[0]
+    assert note.startswith("Note: this run is 4,680,000 iterations; at ") and " it/s on this CPU that is about " in note
+    assert "a GPU (--device cuda)" in note and "--max-iters N" in note
+
+
+def test_the_cost_sentence_only_for_long_runs_and_only_the_options_that_apply() -> None:
+    from types import SimpleNamespace
+
+    from landscape.cli.cost import cost_sentence
+
+    cpu = SimpleNamespace(device="cpu", precision="fp32")
+    assert cost_sentence(cpu, 39_000, 0, 100.0) is None  # 6.5 minutes: nothing to say
+    note = cost_sentence(cpu, 39_000, 0, 0.304)
+    assert note.startswith("Note: this run is 39,000 iterations; at 0.304 it/s on this CPU that is about 36 hours.")
+    gpu = cost_sentence(SimpleNamespace(device="cuda:0", precision="bf16"), 39_000, 1_010, 0.5, started_at=1_000)
+    assert "38,000 still to go" in gpu and "--device cuda" not in gpu and "--precision" not in gpu
+    assert gpu.endswith("Options: --max-iters N to stop after N iterations.")

@@ -27,8 +27,8 @@ def check_rebuildable(run: Any) -> None:
         raise LandscapeError(f"{run.path} was not recorded by a landscape GAN trainer (its config names no known "
                              "architecture), so its generator cannot be rebuilt to measure sample quality.")
     if not run.checkpoint_steps:
-        raise LandscapeError(f"{run.path} has no checkpoints, so there is no generator to measure; record it with "
-                             "checkpoints (stages > 0).")
+        raise LandscapeError(f"{run.path} has no checkpoints, so there is no generator to measure; `landscape record` "
+                             "writes them at the stage boundaries, RunWriter.add_checkpoint in a loop of your own.")
 
 
 def epoch_of_step(run: Any, step: int) -> int:

@@ -147,7 +147,8 @@ def parse_steps(texts: str | list[str] | None, available: list[int], path: Any) 
     """
     if not available:
         raise LandscapeError(
-            f"{path} has no checkpoints, so there are no weights to analyse; record it with checkpoints (stages > 0)."
+            f"{path} has no checkpoints, so there are no weights to analyse; `landscape record` writes them at the "
+            "stage boundaries, RunWriter.add_checkpoint in a loop of your own."
         )
     texts = ["all"] if not texts else [texts] if isinstance(texts, str) else texts
     named = {"all": list(available), "first": [available[0]], "last": [available[-1]]}
@@ -184,10 +185,42 @@ def checkpoints_to_measure(run_file: Path, steps: Optional[list[str]], command: 
     run = open_run(run_file)
     if check is not None:
         check(run)
+    check_networks_loadable(run, command)
     chosen = parse_steps(steps, run.checkpoint_steps, run_file)
     if run.status == "running":
         raise LandscapeError(f"{run_file} is still being written; run `landscape {command}` after training ends.")
     return run, chosen
+
+
+#: What a run written with RunWriter needs before a command can load its networks at a checkpoint.
+OWN_RUN_NEEDS = ("checkpoints written with RunWriter.add_checkpoint and a config whose arch landscape can rebuild "
+                 "({archs})")
+#: Where to go instead for one's own model (``landscape hessian``).
+OWN_MODEL_HESSIAN = ("for a model of your own, analysis.hessian.analyse(HessianVectorProduct(loss_fn, params)) estimates "
+                     "the Hessian of any loss closure in Python")
+
+
+def check_networks_loadable(run: Any, command: str) -> None:
+    """One sentence when ``landscape <command>`` cannot rebuild the run's networks at a checkpoint: no
+    checkpoints, or (a run written with RunWriter for one's own model) an architecture landscape does not know.
+
+    The sentence says what such a run needs rather than a setting of `landscape record`, which
+    always writes checkpoints (at the stage boundaries).
+    """
+    from landscape.config import ARCHS
+
+    arch = run.config.get("arch")
+    needs = OWN_RUN_NEEDS.format(archs=", ".join(ARCHS))
+    own = f"; {OWN_MODEL_HESSIAN}" if command == "hessian" else ""
+    if arch not in ARCHS:
+        what = "has no checkpoints and its" if not run.checkpoint_steps else "is not a landscape GAN run: its"
+        named = f"names the architecture {arch!r}" if arch is not None else "names no architecture"
+        raise LandscapeError(f"{run.path} {what} config {named}, so `landscape {command}` cannot rebuild its networks; "
+                             f"it needs {needs}{own}.")
+    if not run.checkpoint_steps:
+        raise LandscapeError(f"{run.path} has no checkpoints, so there are no weights to analyse: `landscape record` "
+                             f"writes them at the stage boundaries, and a run written with RunWriter needs them written "
+                             f"with RunWriter.add_checkpoint{own}.")
 
 
 def check_measure_options(stages: int, threads: int | None) -> None:

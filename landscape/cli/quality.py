@@ -21,8 +21,11 @@ CLASSIFIER_HELP = ("Domain classifier weights file (from `landscape classifier t
                    "one for the run's dataset, trained on first use)")
 
 
-def resolve_reference(dataset: str, data_dir: Any, classifier: Optional[Path], console: Any) -> Any:
-    """The run's quality reference: ``--classifier``'s file, else the cache's, else one trained now (with a bar)."""
+def resolve_reference(dataset: str, data_dir: Any, classifier: Optional[Path], console: Any,
+                      skip: Optional[str] = None) -> Any:
+    """The run's quality reference: ``--classifier``'s file, else the cache's, else one trained now (with a bar,
+    or plain progress lines where stdout is not a terminal). ``skip``: a sentence added to the training note on
+    how to do without it (``--quality-every 0``), since training it takes minutes."""
     from analysis.quality.classifiers import get_reference, load_reference
     from landscape.errors import LandscapeError
 
@@ -35,7 +38,7 @@ def resolve_reference(dataset: str, data_dir: Any, classifier: Optional[Path], c
     from landscape.cli.classifier import batch_progress
 
     def on_train(note: str) -> None:
-        console.print(f"Note: {note}", highlight=False, soft_wrap=True)
+        console.print(f"Note: {note}" + (f" {skip}" if skip else ""), highlight=False, soft_wrap=True)
 
     with batch_progress(f"{dataset} classifier") as tick:
         return get_reference(dataset, data_dir=data_dir, on_train=on_train, on_progress=tick)

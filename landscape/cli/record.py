@@ -232,6 +232,16 @@ SETTING_FLAGS = {
 }
 
 
+def as_flags(text: str) -> str:
+    """``text`` (a library note) with each snake_case setting name (``hessian_every``) as the flag that sets it
+    (``--hessian-every``): the user typed flags. Plain-word settings (``dataset``, ``seed``) are left as words."""
+    import re
+
+    names = [name for name in SETTING_FLAGS if "_" in name]
+    pattern = r"(?<![\w-])(" + "|".join(map(re.escape, names)) + r")(?![\w-])"
+    return re.sub(pattern, lambda m: SETTING_FLAGS[m.group(1)], text)
+
+
 @contextmanager
 def settings_as_flags() -> Iterator[None]:
     """Re-raise a config's one-sentence error with the command-line flags in place of the setting names."""
@@ -309,6 +319,9 @@ def _record_with_progress(config: Any, path: Path, force: bool = False, log_ever
 
     try:
         with training_progress(console, log_every) as progress, _stop_on_sigint(state, console):
+            from landscape.cli.cost import cost_note  # one note, early on, when the run will take hours here
+
+            progress = cost_note(progress, lambda text: _say(console, text))
             summary = record(config, path, overwrite=force, resume=resume, on_start=on_start, progress=progress,
                              measurements=measurements)
     except KeyboardInterrupt:
@@ -332,7 +345,7 @@ def _record_with_progress(config: Any, path: Path, force: bool = False, log_ever
 def show_notes(trainer: Any, console: Any) -> None:
     """One ``Note:`` line per setting the trainer resolved differently from the config's request."""
     for note in trainer.notes:
-        _say(console, f"Note: {note}")
+        _say(console, f"Note: {as_flags(note)}")
 
 
 def training_measurements(config: Any, classifier: Optional[Path], console: Any) -> list[Any]:

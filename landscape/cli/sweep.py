@@ -75,7 +75,9 @@ def prepare_classifiers(spec: Any, console: Any) -> None:
         if is_toy(cfg.dataset) or cfg.quality_every == 0 or key in seen:
             continue
         seen.add(key)
-        resolve_reference(cfg.dataset, cfg.data_dir, None, console)
+        resolve_reference(cfg.dataset, cfg.data_dir, None, console,
+                          skip="To run the sweep without the sample-quality metrics, set quality_every = 0 in its "
+                               "[base] table.")
 
 
 def run_with_display(spec: Any, folder: Path, scheduler: str, workers: Optional[int], threads_per_run: Optional[int],
