@@ -259,6 +259,9 @@ class TrainConfig:
             if not ok:
                 raise LandscapeError(f"{name} must be two numbers LOW <= HIGH (targets drawn from U[LOW, HIGH]), "
                                      f"got {value!r}.")
+            if value[0] < 0:  # above 1 is a known trick (e.g. 1.2); below 0 is no cross-entropy target at all
+                raise LandscapeError(f"{name} targets must be >= 0 (a cross-entropy target below 0 has no meaning), "
+                                     f"got LOW {value[0]:g}.")
         if self.unroll and self.d_steps != 1:
             raise LandscapeError(f"unroll ({self.unroll}) and d_steps ({self.d_steps}) cannot be combined: an "
                                  "unrolled generator step already looks several discriminator steps ahead; use one.")

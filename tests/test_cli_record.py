@@ -89,6 +89,7 @@ def test_default_out_path_and_refusal_to_overwrite(tmp_path, shared_data, monkey
         (["--gp-weight", "5", "--loss", "wgan"], ["--gp-weight", "--loss wgan-gp"]),
         (["--loss", "hinge", "--smooth-real", "0.8", "1.1"], ["--smooth-real", "--loss hinge"]),
         (["--smooth-fake", "0.3", "0.0"], ["--smooth-fake", "LOW <= HIGH"]),
+        (["--smooth-real", "-0.5", "0.2"], ["--smooth-real", ">= 0", "-0.5"]),  # negative BCE targets
         (["--unroll", "3", "--d-steps", "2"], ["--unroll", "--d-steps"]),
         (["--d-steps", "0"], ["--d-steps"]),
         (["--arch", "mlp"], ["--arch mlp", "--data mnist"]),
