@@ -359,6 +359,33 @@ def _in_unit(name: str, value: Any, closed_right: bool) -> None:
 RESUME_FREE_SETTINGS = ("data_dir", "resume_every")
 
 
+def describe_default(name: str) -> str:
+    """How setting ``name``'s default is chosen, read from the tables, for help texts and docs.
+
+    E.g. ``"0.001; wgan: 5e-05; wgan-gp, mlp: 0.0001"`` for ``lr_g``: the paper's value (or the field's
+    default), then each loss or architecture whose table gives another value (:meth:`TrainConfig._resolve_defaults`);
+    ``"0.01 for wgan"`` for a setting only some losses have.
+    """
+    field_default = {f.name: f.default for f in dataclasses.fields(TrainConfig)}[name]
+    base = PAPER_DEFAULTS.get(name, field_default)
+    others: dict[str, list[str]] = {}
+    for key, table in (*LOSS_DEFAULTS.items(), *ARCH_DEFAULTS.items()):
+        if name in table and table[name] != base:
+            others.setdefault(_show(table[name]), []).append(key)
+    if base is None:  # a setting only some losses have: "0.01 for wgan"
+        return "; ".join(f"{v} for {', '.join(keys)}" for v, keys in others.items())
+    return "; ".join([_show(base), *(f"{', '.join(keys)}: {v}" for v, keys in others.items())])
+
+
+def _show(value: Any) -> str:
+    """A setting's value as a user types it: 0.0001, "0.5 0.9", adam."""
+    if isinstance(value, (tuple, list)):
+        return " ".join(_show(v) for v in value)
+    if isinstance(value, bool):
+        return str(value).lower()
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
 def dataset_title(name: str) -> str:
     """The display name of a dataset ("Fashion-MNIST"), or the name itself if it is not registered."""
     spec = _DATASET_SPECS.get(str(name)) or _TOYS.get(str(name))
@@ -388,4 +415,5 @@ __all__ = [
     "Z_DISTS",
     "check_device",
     "dataset_title",
+    "describe_default",
 ]

@@ -128,6 +128,29 @@ def test_lr_g_alone_leaves_lr_d_at_its_default_from_cli_library_and_sweep(tmp_pa
     assert library.lr_g == sweep.lr_g == stored["lr_g"] == 0.02
 
 
+def test_record_options_are_the_config_settings_with_the_config_defaults() -> None:
+    """One place owns each setting: the flags come from the options, the defaults from TrainConfig's tables."""
+    import dataclasses
+
+    import typer.main
+
+    from landscape.cli.record import SETTING_FLAGS
+    from landscape.config import TrainConfig, describe_default
+
+    command = typer.main.get_command(app).commands["record"]
+    params = {max(p.opts, key=len): p for p in command.params if p.opts}
+    defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+    assert {"lr_g", "lr_d", "batch_size", "resume_every", "layer_norms"} <= set(SETTING_FLAGS)
+    for setting, flag in SETTING_FLAGS.items():
+        assert flag in params, flag
+        default = params[flag].default
+        if setting in ("arch", "dataset"):  # required on the command line
+            continue
+        assert default == defaults[setting] or (default in (None, ()) and defaults[setting] is None), setting
+    for setting in ("lr_g", "lr_d", "batch_size", "optimizer", "d_steps", "clip", "gp_weight"):
+        assert f"(default: {describe_default(setting)}" in params[SETTING_FLAGS[setting]].help
+
+
 def test_batch_larger_than_the_dataset_is_one_sentence(tmp_path, shared_data) -> None:
     args = ["--arch", "vanilla", "--data", "mnist", "--batch-size", "100000", "--data-dir", str(shared_data)]
     result = _landscape("record", *args, "--out", str(tmp_path / "r.h5"))
@@ -195,6 +218,7 @@ def test_dcgan_on_cpu_skips_default_hessians_and_says_so(tmp_path, shared_data) 
     result = runner.invoke(app, [*args, "--batch-size", "16", "--subset", "48", "--max-iters", "1", "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert "no Hessian estimates during a DCGAN run on a CPU" in result.output
+    assert "--hessian-every" in result.output and "hessian_every" not in result.output  # the flag the user types
     run = open_run(out)
     assert run.config["hessian_every"] == 0 and run.hessian().empty
 
@@ -218,7 +242,6 @@ def test_progress_in_a_log_is_plain_periodic_lines(tmp_path, shared_data) -> Non
 
 def test_training_speed_leaves_out_time_in_hessian_estimates(tmp_path, shared_data, one_torch_thread) -> None:
     """Measurements that take 0.3 s at each of 5 Hessian steps and 0.1 s at each of 2 quality steps do not slow
-    assert "--hessian-every" in result.output and "hessian_every" not in result.output  # the flag the user types
     the reported iterations/s, and each kind's time is counted apart."""
     from landscape.config import TrainConfig
     from landscape.data import load_dataset

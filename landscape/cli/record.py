@@ -6,6 +6,8 @@ Ctrl-C handling, the Hessian hook's messages and the final lines.
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import math
 import signal
 import time
@@ -15,9 +17,18 @@ from typing import Annotated, Any, Iterator, Optional
 
 import typer
 
-from landscape.cli.options import choices
-from landscape.config import ARCHS, DATASETS, LOSSES, OPTIMIZERS, PRECISIONS
+from landscape.cli.options import DeviceOption, choices
+from landscape.config import (ARCHS, DATASETS, LOSSES, OPTIMIZERS, PRECISIONS, RESUME_FREE_SETTINGS, TrainConfig,
+                              describe_default)
 from landscape.errors import LandscapeError
+
+#: TrainConfig's field defaults: the options' defaults are read from here, never restated.
+_DEFAULTS: dict[str, Any] = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+
+
+def _default(name: str) -> str:
+    """`` (default: ...)`` for an option's help, read from the config's tables (:func:`describe_default`)."""
+    return f" (default: {describe_default(name)})"
 
 
 def record(
@@ -26,42 +37,44 @@ def record(
                                                 show_default=False, **choices(ARCHS))] = None,
     data: Annotated[Optional[str], typer.Option("--data", help="Dataset. (required unless --resume)",
                                                 show_default=False, **choices(DATASETS))] = None,
-    epochs: Annotated[int, typer.Option(help="Training epochs (each a fresh shuffle, full batches).")] = 100,
+    epochs: Annotated[int, typer.Option(help="Training epochs (each a fresh shuffle, full batches).")
+                      ] = _DEFAULTS["epochs"],
     batch_size: Annotated[
-        Optional[int], typer.Option("--batch-size", help="Images per batch. (default: 128; mlp: 512)", show_default=False)
+        Optional[int], typer.Option("--batch-size", help="Images per batch." + _default("batch_size"),
+                                    show_default=False)
     ] = None,
     optimizer: Annotated[
         Optional[str],
-        typer.Option(help="Optimizer of both networks (sgd-momentum: momentum 0.5). (default: adam; wgan: rmsprop)",
-                     show_default=False, **choices(OPTIMIZERS)),
+        typer.Option(help=f"Optimizer of both networks (sgd-momentum: momentum {_DEFAULTS['momentum']:g})."
+                     + _default("optimizer"), show_default=False, **choices(OPTIMIZERS)),
     ] = None,
     lr_g: Annotated[
         Optional[float],
-        typer.Option("--lr-g", help="Generator learning rate. (default: 1e-3; wgan 5e-5, wgan-gp and mlp 1e-4)",
-                     show_default=False),
+        typer.Option("--lr-g", help="Generator learning rate." + _default("lr_g"), show_default=False),
     ] = None,
     lr_d: Annotated[
-        Optional[float], typer.Option("--lr-d", help="Discriminator learning rate. (default: 1e-3; wgan 5e-5, wgan-gp and mlp "
-                                      "1e-4; never --lr-g's value: give both to change both)",
-                                      show_default=False)
+        Optional[float],
+        typer.Option("--lr-d", help="Discriminator learning rate." + _default("lr_d")[:-1] + "; never --lr-g's "
+                     "value: give both to change both)", show_default=False),
     ] = None,
     loss: Annotated[
         str,
         typer.Option(help="GAN loss: ns (non-saturating, the paper's), minimax, lsgan, wgan (weight clipping), "
                      "wgan-gp (gradient penalty), hinge.", **choices(LOSSES)),
-    ] = "ns",
+    ] = _DEFAULTS["loss"],
     d_steps: Annotated[
         Optional[int],
-        typer.Option("--d-steps", help="Discriminator (critic) updates per generator update; every one is recorded. "
-                     "(default: 5 for wgan and wgan-gp, else 1)", show_default=False),
+        typer.Option("--d-steps", help="Discriminator (critic) updates per generator update; every one is recorded."
+                     + _default("d_steps"), show_default=False),
     ] = None,
     clip: Annotated[
         Optional[float],
-        typer.Option(help="--loss wgan: clip every critic weight to [-CLIP, CLIP]. (default: 0.01)", show_default=False),
+        typer.Option(help="--loss wgan: clip every critic weight to [-CLIP, CLIP]." + _default("clip"),
+                     show_default=False),
     ] = None,
     gp_weight: Annotated[
         Optional[float],
-        typer.Option("--gp-weight", help="--loss wgan-gp: weight of the gradient penalty. (default: 10)",
+        typer.Option("--gp-weight", help="--loss wgan-gp: weight of the gradient penalty." + _default("gp_weight"),
                      show_default=False),
     ] = None,
     smooth_real: Annotated[
@@ -78,19 +91,19 @@ def record(
         int,
         typer.Option(help="Generator loss through the discriminator unrolled K optimizer steps (Metz et al. 2017); "
                      "0: plain.", metavar="K"),
-    ] = 0,
+    ] = _DEFAULTS["unroll"],
     conditional: Annotated[
         bool, typer.Option("--conditional", help="Class-conditional G and D (labels embedded into both inputs).")
-    ] = False,
-    seed: Annotated[int, typer.Option(help="Random seed (weights, shuffles, z, dropout).")] = 0,
+    ] = _DEFAULTS["conditional"],
+    seed: Annotated[int, typer.Option(help="Random seed (weights, shuffles, z, dropout).")] = _DEFAULTS["seed"],
     out: Annotated[Optional[Path], typer.Option(help="Run file to write (default: runs/ARCH-DATA-SEED.h5).")] = None,
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.", metavar="DEVICE")] = "auto",
+    device: DeviceOption = _DEFAULTS["device"],
     precision: Annotated[
         str,
         typer.Option(help="fp32: the paper's arithmetic; bf16: bfloat16 forward passes (a CPU with bfloat16 units "
                      "or a GPU), weights, losses and gradient norms stay float32; tf32: TF32 products on a GPU.",
                      **choices(PRECISIONS)),
-    ] = "fp32",
+    ] = _DEFAULTS["precision"],
     threads: Annotated[
         Optional[int],
         typer.Option(help="CPU threads for PyTorch. (default: $OMP_NUM_THREADS if set, else 1 on a CPU: runs that "
@@ -104,7 +117,7 @@ def record(
     subset: Annotated[Optional[int], typer.Option(help="Train on the first N images only.")] = None,
     layer_norms: Annotated[
         bool, typer.Option("--layer-norms", help="Also record every parameter tensor's gradient norm.")
-    ] = False,
+    ] = _DEFAULTS["layer_norms"],
     share_fake_pass: Annotated[
         bool,
         typer.Option(
@@ -112,7 +125,7 @@ def record(
             help="Reuse the G step's forward of D on the fakes in the D step: about 10% faster, but both steps "
             "then see one dropout mask (the paper's code draws a second; the default does too).",
         ),
-    ] = False,
+    ] = _DEFAULTS["share_fake_pass"],
     hessian_every: Annotated[
         Optional[int],
         typer.Option(
@@ -133,7 +146,7 @@ def record(
     ] = None,
     quality_samples: Annotated[
         int, typer.Option("--quality-samples", help="Generated images per quality measurement (image datasets).")
-    ] = 10_000,
+    ] = _DEFAULTS["quality_samples"],
     classifier: Annotated[
         Optional[Path],
         typer.Option(help="Domain classifier weights file for the quality metrics. (default: the cached one)",
@@ -174,7 +187,7 @@ def record(
         raise LandscapeError("Missing option " + ("--arch" if arch is None else "--data")
                              + "; give --arch and --data (or --resume RUN.h5 to continue a run).")
     with settings_as_flags():
-        config = _config(**{k: v for k, v in locals().items() if k in _CONFIG_ARGS})
+        config = _config({k: v for k, v in locals().items() if k in _CONFIG_ARGS})
     from trainers.recording import default_run_path
 
     path = out if out is not None else default_run_path(config)
@@ -186,8 +199,19 @@ def record(
     _record_with_progress(config, path, force=force, log_every=log_every, classifier=classifier)
 
 
-#: Options --resume accepts: they change nothing in the run's numbers.
-_RESUME_FREE_ARGS = ("data_dir", "resume_every")
+#: The one table of the config-flag plumbing: a TrainConfig setting whose option parameter has another name.
+#: Every other option of :func:`record` named like a TrainConfig field sets that field, and its flag is the
+#: name with dashes (``batch_size`` -> ``--batch-size``): adding a setting is adding its option to the signature.
+_PARAM_OF_SETTING = {"dataset": "data"}
+_SETTING_OF_PARAM = {param: setting for setting, param in _PARAM_OF_SETTING.items()}
+#: Setting names that are also common words in the library's sentences: left as words there.
+_PROSE_SETTINGS = ("device",)
+
+#: The options of :func:`record` that set a TrainConfig field, in the signature's order.
+_CONFIG_ARGS = tuple(name for name in inspect.signature(record).parameters
+                     if _SETTING_OF_PARAM.get(name, name) in _DEFAULTS)
+#: Options --resume accepts: they change nothing in the run's numbers (the config's RESUME_FREE_SETTINGS).
+_RESUME_FREE_ARGS = tuple(_PARAM_OF_SETTING.get(name, name) for name in RESUME_FREE_SETTINGS)
 
 
 def _given(ctx: typer.Context, name: str) -> bool:
@@ -220,16 +244,9 @@ def resumed_config(path: Path, data_dir: Optional[Path], resume_every: Optional[
         return config.replace(**changes) if changes else config
 
 
-#: The settings whose names a library error may mention, and the flags that set them.
-SETTING_FLAGS = {
-    "arch": "--arch", "dataset": "--data", "loss": "--loss", "d_steps": "--d-steps", "clip": "--clip",
-    "gp_weight": "--gp-weight", "smooth_real": "--smooth-real", "smooth_fake": "--smooth-fake", "unroll": "--unroll",
-    "conditional": "--conditional", "share_fake_pass": "--share-fake-pass", "batch_size": "--batch-size",
-    "subset": "--subset", "lr_g": "--lr-g", "lr_d": "--lr-d", "max_iters": "--max-iters", "epochs": "--epochs",
-    "optimizer": "--optimizer", "threads": "--threads", "precision": "--precision", "seed": "--seed",
-    "hessian_every": "--hessian-every", "quality_every": "--quality-every", "quality_samples": "--quality-samples",
-    "resume_every": "--resume-every",
-}
+#: The settings whose names a library error may mention, and the flags that set them (derived from the options).
+SETTING_FLAGS = {_SETTING_OF_PARAM.get(param, param): "--" + param.replace("_", "-") for param in _CONFIG_ARGS
+                 if _SETTING_OF_PARAM.get(param, param) not in _PROSE_SETTINGS}
 
 
 def as_flags(text: str) -> str:
@@ -254,51 +271,20 @@ def settings_as_flags() -> Iterator[None]:
         raise LandscapeError(re.sub(pattern, lambda m: SETTING_FLAGS[m.group(1)], str(err))) from None
 
 
-_CONFIG_ARGS = ("arch", "data", "epochs", "batch_size", "optimizer", "lr_g", "lr_d", "loss", "d_steps", "clip",
-                "gp_weight", "smooth_real", "smooth_fake", "unroll", "conditional", "seed", "device", "threads",
-                "precision", "data_dir", "max_iters", "subset", "layer_norms", "share_fake_pass", "hessian_every",
-                "quality_every", "quality_samples", "resume_every")
-
-
-def _config(*, arch: str, data: str, epochs: int, batch_size: Any, optimizer: Any, lr_g: Any, lr_d: Any, loss: str,
-            d_steps: Any, clip: Any, gp_weight: Any, smooth_real: Any, smooth_fake: Any, unroll: int,
-            conditional: bool, seed: int, device: str, threads: Any, precision: str, data_dir: Any, max_iters: Any,
-            subset: Any, layer_norms: bool, share_fake_pass: bool, hessian_every: Any, quality_every: Any,
-            quality_samples: int, resume_every: Any) -> Any:
-    """The TrainConfig the flags describe (the library checks every value)."""
-    from landscape.config import TrainConfig
+def _config(values: dict[str, Any]) -> TrainConfig:
+    """The TrainConfig the flags describe, from the options' values by parameter name (the library checks every
+    value): names as typed, case and spaces aside; paths as text."""
     from landscape.data import canonical_name
 
-    return TrainConfig(
-        arch=arch.strip().lower(),
-        dataset=canonical_name(data),
-        epochs=epochs,
-        batch_size=batch_size,
-        optimizer=optimizer.strip().lower() if optimizer is not None else None,
-        lr_g=lr_g,
-        lr_d=lr_d,
-        loss=loss.strip().lower(),
-        d_steps=d_steps,
-        clip=clip,
-        gp_weight=gp_weight,
-        smooth_real=smooth_real,
-        smooth_fake=smooth_fake,
-        unroll=unroll,
-        conditional=conditional,
-        seed=seed,
-        device=device.strip().lower(),
-        threads=threads,
-        precision=precision.strip().lower(),
-        data_dir=str(data_dir) if data_dir is not None else None,
-        max_iters=max_iters,
-        subset=subset,
-        layer_norms=layer_norms,
-        share_fake_pass=share_fake_pass,
-        hessian_every=hessian_every,
-        quality_every=quality_every,
-        quality_samples=quality_samples,
-        resume_every=resume_every,
-    )
+    settings: dict[str, Any] = {}
+    for param, value in values.items():
+        if isinstance(value, Path):
+            value = str(value)
+        elif isinstance(value, str):
+            value = value.strip().lower()
+        settings[_SETTING_OF_PARAM.get(param, param)] = value
+    settings["dataset"] = canonical_name(settings["dataset"])
+    return TrainConfig(**settings)
 
 
 def _record_with_progress(config: Any, path: Path, force: bool = False, log_every: float = 30.0,
