@@ -69,6 +69,20 @@ def test_no_host_sync_per_iteration(tmp_path, shared_data, arch):
     assert open_run(tmp_path / "r.h5").n_iterations == 99
 
 
+def test_a_trainer_built_directly_gets_tf32(shared_data):
+    """precision tf32 switches TF32 on inside GANTrainer.run, not only inside trainers.record; restored after."""
+    from landscape.data import load_dataset
+    from trainers.loop import GANTrainer
+
+    config = TrainConfig(subset=256, batch_size=64, epochs=1, device="cuda", precision="tf32", hessian_every=0,
+                         quality_every=0, data_dir=str(shared_data))
+    trainer = GANTrainer(config, load_dataset("mnist", root=shared_data).images)
+    seen = []
+    before = torch.backends.cuda.matmul.allow_tf32
+    trainer.run(until=2, progress=lambda tr: seen.append(torch.backends.cuda.matmul.allow_tf32))
+    assert seen and all(seen) and torch.backends.cuda.matmul.allow_tf32 == before
+
+
 def test_same_seed_same_run_on_cuda(tmp_path, shared_data):
     """Two vanilla runs with one seed: identical metrics (cuBLAS is deterministic for these products)."""
     from trainers import record

@@ -171,6 +171,25 @@ def test_layer_norms_combine_to_the_global_norms(tmp_path) -> None:
         np.testing.assert_allclose(combined, run.metrics[f"{net}_grad_norm"], rtol=1e-5)
 
 
+def test_run_applies_the_configs_matmul_precision_to_a_trainer_built_directly(monkeypatch) -> None:
+    """TF32 is the trainer's business (GANTrainer.run), not only trainers.record's: no GPU needed to see it asked for."""
+    import contextlib
+
+    import trainers.loop
+
+    asked = []
+
+    @contextlib.contextmanager
+    def spy(precision: str):
+        asked.append(precision)
+        yield
+
+    monkeypatch.setattr(trainers.loop, "matmul_precision", spy)
+    trainer = GANTrainer(_tiny(epochs=1), _images(100))
+    trainer.run(until=1)
+    assert asked == ["fp32"] and trainer.step == 1
+
+
 def test_run_can_continue_in_pieces() -> None:
     cfg = _tiny(epochs=3)
     whole = GANTrainer(cfg, _images(100))

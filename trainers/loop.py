@@ -46,7 +46,7 @@ from trainers.models import build_models, network_info
 from trainers.optim import make_optimizers
 from trainers.samples import sample_grid, sample_points
 from trainers.schedule import Schedule, configured_settings, resolve_measurements
-from trainers.precision import check_precision, use_memory_format
+from trainers.precision import check_precision, matmul_precision, use_memory_format
 from trainers.threads import resolve_threads
 from trainers.unroll import unrolled_g_loss
 
@@ -335,7 +335,15 @@ class GANTrainer:
         after recording that iteration, and KeyboardInterrupt before the next
         iteration once :meth:`request_stop` was called. ``progress(trainer)`` is
         called at the start, about every ``progress_every`` seconds, and at the end.
+
+        ``precision="tf32"`` switches TF32 products on for the call (restored after), so a trainer
+        built directly gets the arithmetic its config names, as one built by :func:`trainers.record`.
         """
+        with matmul_precision(self.config.precision):
+            self._run(until, progress, progress_every)
+
+    def _run(self, until: int | None, progress: Callable[[GANTrainer], None] | None, progress_every: float) -> None:
+        """The body of :meth:`run`, inside its arithmetic settings."""
         cfg, s, w = self.config, self.schedule, self.writer
         stop = s.total_iters if until is None else min(until, s.total_iters)
         bs = cfg.batch_size
