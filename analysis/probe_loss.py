@@ -146,6 +146,8 @@ def gan_loss(
     gp_weight: float | None = None,
     probe_labels: torch.Tensor | np.ndarray | None = None,
     gp_seed: int = GP_SEED,
+    joint: bool = False,
+    copy_modules: bool = True,
 ) -> GanLoss:
     """The deterministic loss of ``network`` ("g" or "d") on the probe batch, the other network fixed.
 
@@ -169,6 +171,11 @@ def gan_loss(
     analyse a variant of your own); they take precedence over ``loss``, which then only decides
     whether the gradient penalty is added. The parameters are the copy's trainable ones, in
     ``named_parameters`` order.
+
+    ``joint=True`` (the game's view, :func:`game_loss`): the other network is not frozen and the
+    D closure makes its fake batch inside the closure, so both closures are functions of both
+    networks' parameters. ``copy_modules=False`` uses the given modules as they are (already
+    :func:`deterministic_copy` s), so that two closures can share one pair of copies.
     """
     if network not in PARAMETER_NETWORKS:
         choices = " or ".join(f"{n!r} ({label(n)})" for n in PARAMETER_NETWORKS)
@@ -181,11 +188,11 @@ def gan_loss(
             default_d = functools.partial(default_d, loss=loss)
         g_loss_fn = g_loss_fn or default_g
         d_loss_parts_fn = d_loss_parts_fn or default_d
-    g = deterministic_copy(generator)
-    d = deterministic_copy(discriminator)
+    g = deterministic_copy(generator) if copy_modules else generator
+    d = deterministic_copy(discriminator) if copy_modules else discriminator
     fixed, own = (d, g) if network == "g" else (g, d)
     for p in fixed.parameters():
-        p.requires_grad_(False)
+        p.requires_grad_(joint)
     named = [(n, p) for n, p in own.named_parameters() if p.requires_grad]
     if not named:
         raise LandscapeError(f"Network {network!r} has no trainable parameters, so it has no Hessian.")
@@ -216,10 +223,13 @@ def gan_loss(
         with torch.no_grad():
             fake = _call(g, z, y_g).to(device=real.device, dtype=real.dtype)
 
+        def fakes() -> torch.Tensor:  # the game's view: G(z) inside the closure, a function of G's parameters
+            return _call(g, z, y_g).to(device=real.device, dtype=real.dtype) if joint else fake
+
         if penalty_weight is None:
 
             def loss_fn() -> torch.Tensor:
-                loss_real, loss_fake = d_loss_parts_fn(_call(d, real, y_d), _call(d, fake, y_d))
+                loss_real, loss_fake = d_loss_parts_fn(_call(d, real, y_d), _call(d, fakes(), y_d))
                 return loss_real + loss_fake
 
         else:
@@ -231,9 +241,10 @@ def gan_loss(
                 return _call(d, x, y_d)
 
             def loss_fn() -> torch.Tensor:
-                loss_real, loss_fake = d_loss_parts_fn(_call(d, real, y_d), _call(d, fake, y_d))
+                made = fakes()
+                loss_real, loss_fake = d_loss_parts_fn(_call(d, real, y_d), _call(d, made, y_d))
                 rng.manual_seed(gp_seed)  # the same interpolates at every evaluation
-                penalty = gradient_penalty(critic, real, fake, generator=rng)
+                penalty = gradient_penalty(critic, real, made, generator=rng)
                 return loss_real + loss_fake + penalty_weight * penalty
 
     return GanLoss(loss_fn, [p for _, p in named], [n for n, _ in named], network, int(real.shape[0]), (g, d))

@@ -1,0 +1,192 @@
+"""Game dynamics (analysis.game): ground truth on toy games, a tiny GAN against a dense float64 Jacobian,
+determinism, every loss variant, storage and the `landscape game` command."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from analysis.game import GameJacobian, analyse_game, game_eigenvalues, step_matrix, step_moduli
+from analysis.game.spectrum import arnoldi_eigenvalues
+
+torch.set_num_threads(1)
+
+
+def _scalar(*values: float) -> list[torch.Tensor]:
+    return [torch.tensor([v], dtype=torch.float64, requires_grad=True) for v in values]
+
+
+def _close(values: np.ndarray, expected: list[complex], atol: float = 1e-9) -> None:
+    got = sorted(np.asarray(values, dtype=complex), key=lambda z: (round(z.real, 6), z.imag))
+    want = sorted(np.asarray(expected, dtype=complex), key=lambda z: (round(z.real, 6), z.imag))
+    assert len(got) == len(want)
+    for a, b in zip(got, want):
+        assert abs(a - b) <= atol, (got, want)
+
+
+# ---------------------------------------------------------------------- toy games
+def test_bilinear_game_is_purely_rotational_and_never_stable():
+    x, y = _scalar(0.0, 0.0)
+    op = GameJacobian(lambda: (x * y).sum(), [x], lambda: (-x * y).sum(), [y])  # min_x max_y x*y
+    result = analyse_game(op, k=2)
+    _close(result.parts["LM"].values, [1j, -1j])
+    assert not result.label.stable and not result.label.saddle
+    assert result.label.rotational and result.rotation.rotation == pytest.approx(1.0)
+    assert result.rotation.share_rotational == 1.0
+    assert "locally stable" not in result.label.label
+
+
+def _dirac(loss: str, gamma: float = 0.0):
+    """The Dirac GAN (Mescheder et al. 2018): G = delta_theta, D(x) = psi x, data at 0, optional R1 penalty."""
+    theta, psi = _scalar(0.0, 0.0)
+    soft = torch.nn.functional.softplus
+    if loss == "wgan":
+        lg = lambda: -(psi * theta).sum()  # noqa: E731
+        ld = lambda: (psi * theta).sum() + 0.5 * gamma * (psi ** 2).sum()  # noqa: E731
+    else:  # the standard loss: D's BCE on the real (at 0) and fake (at theta) samples; G's non-saturating loss
+        lg = lambda: soft(-psi * theta).sum()  # noqa: E731
+        ld = lambda: (soft(-psi * 0.0) + soft(psi * theta)).sum() + 0.5 * gamma * (psi ** 2).sum()  # noqa: E731
+    return GameJacobian(lg, [theta], ld, [psi])
+
+
+def test_dirac_gan_eigenvalues_match_mescheder():
+    # Mescheder's eigenvalues are of the update direction -v: ours negated
+    _close(-game_eigenvalues(_dirac("ns"), 2).values, [0.5j, -0.5j])
+    _close(-game_eigenvalues(_dirac("wgan"), 2).values, [1j, -1j])
+    _close(-game_eigenvalues(_dirac("ns", 0.3), 2).values, [complex(-0.15, np.sqrt(0.91) / 2),
+                                                             complex(-0.15, -np.sqrt(0.91) / 2)])
+    assert abs(game_eigenvalues(_dirac("ns", 0.3), 2).values[0].imag) == pytest.approx(0.477, abs=5e-4)
+    _close(-game_eigenvalues(_dirac("ns", 1.0), 2).values, [-0.5, -0.5], atol=1e-7)  # a double (defective) eigenvalue
+    # labels: without a penalty the point rotates and is not stable; with one it is stable (our convention: Re > 0)
+    assert not analyse_game(_dirac("ns"), k=2).label.stable
+    penalised = analyse_game(_dirac("ns", 0.3), k=2).label
+    assert penalised.stable and penalised.rotational and penalised.min_real == pytest.approx(0.15)
+
+
+def test_dirac_gan_gradient_steps():
+    J = _dirac("ns").dense()
+    simultaneous = np.abs(np.linalg.eigvals(step_matrix(J, 1, 0.2, "simultaneous")))
+    assert simultaneous.max() == pytest.approx(np.sqrt(1.01), abs=1e-12) and simultaneous.max() == pytest.approx(1.00499, abs=1e-5)
+    assert step_moduli(np.linalg.eigvals(J), 0.2).max() == pytest.approx(1.00499, abs=1e-5)
+    alternating = np.abs(np.linalg.eigvals(step_matrix(J, 1, 0.2, "alternating")))
+    np.testing.assert_allclose(alternating, 1.0, atol=1e-12)
+
+
+def _quadratic(a: float, b: float, c: float, d: float):
+    """L_1 = a x^2/2 + b x y, L_2 = d y^2/2 + c x y: J = [[a, b], [c, d]], H_1 = a, H_2 = d."""
+    x, y = _scalar(0.0, 0.0)
+    return GameJacobian(lambda: (0.5 * a * x ** 2 + b * x * y).sum(), [x], lambda: (0.5 * d * y ** 2 + c * x * y).sum(), [y])
+
+
+def test_quadratic_games_labels():
+    nash_stable = analyse_game(_quadratic(1, 1, -1, 1), k=2)  # eigenvalues 1 +- i
+    _close(nash_stable.values, [1 + 1j, 1 - 1j])
+    assert nash_stable.label.nash and nash_stable.label.stable
+    assert nash_stable.label.label == "local Nash candidate, locally stable"  # |Im| = |Re|: not above the threshold
+    stable_not_nash = analyse_game(_quadratic(-1, 3, -3, 2), k=2)  # 0.5 +- i sqrt(27)/2, but H_1 = -1
+    _close(stable_not_nash.values, [complex(0.5, np.sqrt(27) / 2), complex(0.5, -np.sqrt(27) / 2)])
+    assert stable_not_nash.label.stable and stable_not_nash.label.nash is False
+    assert stable_not_nash.label.label == "locally stable, rotational"
+    assert stable_not_nash.blocks.hessian_1 == (-1.0, -1.0)
+    nash_unstable = analyse_game(_quadratic(1, 2, 2, 1), k=2)  # eigenvalues 3 and -1
+    _close(nash_unstable.values, [3, -1])
+    assert nash_unstable.label.label == "local Nash candidate, saddle of the game"
+    assert {nash_stable.label.label, stable_not_nash.label.label, nash_unstable.label.label}.__len__() == 3
+
+
+def test_arnoldi_matches_exact_on_a_random_linear_game():
+    rng = np.random.default_rng(0)
+    n1, n2 = 30, 25
+    M = rng.standard_normal((n1 + n2, n1 + n2))
+    A = torch.tensor(M)
+    x = torch.zeros(n1, dtype=torch.float64, requires_grad=True)
+    y = torch.zeros(n2, dtype=torch.float64, requires_grad=True)
+    # quadratic losses: J = [[sym(A_11), A_12], [A_21, sym(A_22)]] (a player's own block is a Hessian, so symmetric)
+    lg = lambda: (x @ (A[:n1, :n1] + A[:n1, :n1].T) @ x) / 4 + x @ A[:n1, n1:] @ y  # noqa: E731
+    ld = lambda: (y @ (A[n1:, n1:] + A[n1:, n1:].T) @ y) / 4 + y @ A[n1:, :n1] @ x  # noqa: E731
+    op = GameJacobian(lg, [x], ld, [y])
+    dense = op.dense()
+    for which in ("LM", "LR", "SR", "LI"):
+        exact = game_eigenvalues(op, 4, which, method="exact").values
+        iterative = arnoldi_eigenvalues(op, 4, which, tol=1e-12)
+        assert iterative.all_converged
+        np.testing.assert_allclose(np.sort_complex(iterative.values), np.sort_complex(exact), atol=1e-8)
+    full = np.linalg.eigvals(dense)
+    assert np.max(np.abs(full)) == pytest.approx(np.max(np.abs(game_eigenvalues(op, 2, "LM", method="arnoldi",
+                                                                                  tol=1e-10).values)), rel=1e-8)
+
+
+# ---------------------------------------------------------------------- a tiny MLP GAN, against a dense float64 Jacobian
+def _tiny_gan(seed: int = 0):
+    torch.manual_seed(seed)
+    g = nn.Sequential(nn.Linear(3, 8), nn.Tanh(), nn.Linear(8, 2)).double()
+    d = nn.Sequential(nn.Linear(2, 8), nn.Tanh(), nn.Linear(8, 1)).double()
+    real = torch.randn(16, 2, dtype=torch.float64) + 1.0
+    z = torch.randn(16, 3, dtype=torch.float64)
+    return g, d, real, z
+
+
+def _reference_jacobian(g, d, real, z) -> np.ndarray:
+    """J by torch.autograd.functional.jacobian of the functional joint gradient field (ns loss), float64."""
+    from torch.func import functional_call
+
+    g_names = [n for n, _ in g.named_parameters()]
+    d_names = [n for n, _ in d.named_parameters()]
+    shapes = [p.shape for _, p in g.named_parameters()] + [p.shape for _, p in d.named_parameters()]
+    sizes = [int(np.prod(s)) for s in shapes]
+    w0 = torch.cat([p.detach().reshape(-1) for p in list(g.parameters()) + list(d.parameters())])
+    soft = torch.nn.functional.softplus
+
+    def field(w: torch.Tensor) -> torch.Tensor:
+        chunks = [c.view(s) for c, s in zip(torch.split(w, sizes), shapes)]
+        gp = dict(zip(g_names, chunks[: len(g_names)]))
+        dp = dict(zip(d_names, chunks[len(g_names):]))
+        fake = functional_call(g, gp, (z,))
+        lg = soft(-functional_call(d, dp, (fake,))).mean()  # ns: BCE(D(G(z)), 1)
+        ld = soft(-functional_call(d, dp, (real,))).mean() + soft(functional_call(d, dp, (fake,))).mean()
+        grads_g = torch.autograd.grad(lg, list(gp.values()), create_graph=True)
+        grads_d = torch.autograd.grad(ld, list(dp.values()), create_graph=True)
+        return torch.cat([t.reshape(-1) for t in list(grads_g) + list(grads_d)])
+
+    return torch.autograd.functional.jacobian(field, w0).numpy()
+
+
+def test_tiny_mlp_gan_against_dense_jacobian_and_eig():
+    from analysis.game import game_models
+
+    g, d, real, z = _tiny_gan()
+    reference = _reference_jacobian(g, d, real, z)
+    op = game_models(g, d, real, z)
+    assert op.n == reference.shape[0] == 32 + 18 + 24 + 9
+    np.testing.assert_allclose(op.dense(), reference, atol=1e-12, rtol=1e-10)
+    spectrum = np.linalg.eigvals(reference)
+    scale = np.max(np.abs(spectrum))
+    for which, key in (("LM", -np.abs(spectrum)), ("LR", -spectrum.real), ("SR", spectrum.real)):
+        got = arnoldi_eigenvalues(op, 4, which, tol=1e-13).values
+        for value in got:
+            assert np.min(np.abs(spectrum - value)) <= 1e-8 * scale
+        extreme = spectrum[np.argmin(key)]
+        assert np.min(np.abs(got - extreme)) <= 1e-8 * scale, (which, got, extreme)
+    # the forward product J u (double-vjp trick) agrees with the dense J too
+    u = torch.randn(op.n, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    np.testing.assert_allclose(op.matvec(u).numpy(), reference @ u.numpy(), atol=1e-12, rtol=1e-10)
+
+
+def test_exact_and_arnoldi_results_agree_and_repeat_bitwise():
+    from analysis.game import estimate_game_models
+
+    g, d, real, z = _tiny_gan(1)
+    a = estimate_game_models(g, d, real, z, k=4, method="arnoldi", tol=1e-10, blocks=True)
+    b = estimate_game_models(g, d, real, z, k=4, method="arnoldi", tol=1e-10, blocks=True)
+    np.testing.assert_array_equal(a.parts["LM"].values, b.parts["LM"].values)
+    assert a.v_norm == b.v_norm and a.label.label == b.label.label
+    exact = estimate_game_models(g, d, real, z, k=4, method="exact")
+    np.testing.assert_allclose(np.sort_complex(a.parts["LM"].values), np.sort_complex(exact.parts["LM"].values),
+                               rtol=1e-8, atol=1e-8 * exact.spectral_radius)
+    assert a.blocks.hessian_1 == pytest.approx(exact.blocks.hessian_1, rel=1e-6, abs=1e-9)
+    assert a.blocks.sigma_12 == pytest.approx(exact.blocks.sigma_12, rel=1e-6)
+    assert a.blocks.sigma_21 == pytest.approx(exact.blocks.sigma_21, rel=1e-6)
+    # the caller's networks are untouched
+    assert all(p.grad is None for p in list(g.parameters()) + list(d.parameters()))
