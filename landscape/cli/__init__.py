@@ -14,6 +14,7 @@ import typer
 
 from landscape.cli import (classifier, data, export, helpstyle, hessian, info, lgc, quality, record, report, samples,
                            sweep)
+from landscape.cli import surface as surface_cli
 
 helpstyle.install()
 
@@ -50,6 +51,8 @@ app.command("info")(info.info)
 app.command("samples")(samples.samples)
 app.command("quality")(quality.quality)
 app.command("sweep")(sweep.sweep)
+app.command("surface")(surface_cli.surface)
+app.command("walk")(surface_cli.walk)
 app.add_typer(classifier.app, name="classifier")
 app.add_typer(data.app, name="data")
 
