@@ -103,7 +103,7 @@ def test_shell_completion_offers_the_choices(words, offered):
 
 
 def test_steps_repeated_or_comma_separated_are_the_same():
-    from landscape.cli.hessian import parse_steps
+    from landscape.cli.options import parse_steps
     from landscape.errors import LandscapeError
 
     stored = [0, 936, 1872]

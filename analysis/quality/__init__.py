@@ -23,7 +23,8 @@ from analysis.quality.metrics import (
     knn_radii,
     prdc,
 )
-from analysis.quality.classifiers import QualityReference, get_reference, load_reference, train_reference
+from analysis.quality.classifiers import (QualityReference, get_reference, load_reference, resolve_reference,
+                                         train_reference)
 from analysis.quality.measure import IMAGE_METRICS, METRIC_TITLES, measure_generator, measure_images
 from analysis.quality.measurement import ImageQuality
 from analysis.quality.toy_coverage import TOY_METRICS, ToyCoverage
@@ -53,6 +54,7 @@ __all__ = [
     "prdc",
     "quality_changes",
     "quality_frame",
+    "resolve_reference",
     "stage_quality",
     "train_reference",
 ]

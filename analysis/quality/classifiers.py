@@ -267,6 +267,32 @@ def get_reference(
     return train_reference(dataset, data=splits, on_progress=on_progress)
 
 
+def resolve_reference(dataset: str, data_dir: str | os.PathLike | None = None,
+                      classifier: str | os.PathLike | None = None, console: Any = None,
+                      skip: str | None = None) -> QualityReference:
+    """A run's quality reference: ``classifier``'s file (checked to be ``dataset``'s), else :func:`get_reference`'s,
+    trained now if need be with a progress display on ``console`` (a rich bar, or plain progress lines where stdout
+    is not a terminal: :class:`landscape.progress.batch_progress`) and a one-line ``Note:`` first. ``skip``: a
+    sentence added to that note on how to do without it (``--quality-every 0``), since training it takes minutes.
+
+    ``landscape record``, ``landscape quality`` and ``landscape sweep`` use it, as scripts may."""
+    from landscape.progress import batch_progress, say
+
+    if classifier is not None:
+        ref = load_reference(classifier)
+        if ref.dataset != dataset:
+            raise LandscapeError(f"{classifier} is a {ref.dataset} classifier, but the run's images are {dataset}; "
+                                 f"give a {dataset} classifier.")
+        return ref
+    display = batch_progress(f"{dataset} classifier", console)
+
+    def on_train(note: str) -> None:
+        say(display.console, f"Note: {note}" + (f" {skip}" if skip else ""))
+
+    with display as tick:
+        return get_reference(dataset, data_dir=data_dir, on_train=on_train, on_progress=tick)
+
+
 def load_splits(dataset: str, data_dir: str | os.PathLike | None = None) -> tuple[Any, Any]:
     """The training and test splits of ``dataset`` (one sentence if either is missing)."""
     from landscape.data import load_dataset
@@ -305,5 +331,6 @@ __all__ = [
     "get_reference",
     "load_reference",
     "load_splits",
+    "resolve_reference",
     "train_reference",
 ]

@@ -7,7 +7,6 @@ fixed, seeded recipe with a progress bar and stores the weights (cache by defaul
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any, Optional
 
@@ -57,13 +56,15 @@ def train(
             raise LandscapeError(f"Cannot write {out}: give --out a file name ending in .h5.")
         check_writable(out, "--out", "classifier.h5")
     from analysis.quality.classifiers import load_splits, train_reference
+    from landscape.progress import batch_progress
     from trainers.threads import resolve_threads, torch_threads
 
     splits = load_splits(data, data_dir)
     if subset is not None and subset > len(splits[0]):
         raise LandscapeError(f"--subset {subset} is larger than {splits[0].name}'s {len(splits[0])} training images; "
                              "lower it.")
-    with torch_threads(resolve_threads(threads, "classifier", "cpu")), batch_progress(f"{splits[0].name} classifier") as tick:
+    with torch_threads(resolve_threads(threads, "classifier", "cpu")), \
+            batch_progress(f"{splits[0].name} classifier", console) as tick:
         ref = train_reference(data, epochs=epochs, subset=subset, out=out, data=splits, on_progress=tick)
     meta = ref.meta
     console.print(f"{ref.dataset} classifier: {100 * ref.accuracy:.2f}% on the {meta['test_images']:,} test images "
@@ -103,64 +104,3 @@ def list_classifiers() -> None:
     console.print(table)
     console.print(f"Accuracy on the real test set; epochs, training images and time of its training. Cache: "
                   f"{classifiers_dir()}", highlight=False, soft_wrap=True)
-
-
-class batch_progress:  # noqa: N801 - used as a context manager like a function
-    """Progress over training batches; the context value is the ``on_progress(done, total)`` callback.
-
-    On a terminal, a rich bar. Where stdout is not a terminal (a log file, nohup, SLURM, CI) a bar cannot
-    redraw and printed nothing for the minutes a classifier trains, so, like `landscape record`'s training,
-    one plain line at the first batch, every ``log_every`` seconds and at the last:
-    ``Training the cifar10 classifier: batch 1,200/9,780 (12%), 3.7 batches/s, eta 0:38:40``.
-    """
-
-    def __init__(self, what: str, log_every: float = 30.0) -> None:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, \
-            TimeRemainingColumn
-
-        self.what = what
-        self.log_every = log_every
-        self.plain = not console.is_terminal
-        self.progress = Progress(TextColumn(f"Training the {what}"), BarColumn(), MofNCompleteColumn(),
-                                 TextColumn("batches"), TimeElapsedColumn(), TimeRemainingColumn(), console=console,
-                                 transient=True)
-        self.task: Any = None
-        self.started = self.last = 0.0
-
-    def __enter__(self) -> Any:
-        import time
-
-        self.started, self.last = time.monotonic(), -math.inf
-        if not self.plain:
-            self.progress.start()
-        return self.tick
-
-    def tick(self, done: int, total: int) -> None:
-        if self.plain:
-            self._line(done, total)
-            return
-        if self.task is None:
-            self.task = self.progress.add_task("train", total=total)
-        self.progress.update(self.task, completed=done, total=total)
-
-    def _line(self, done: int, total: int) -> None:
-        import time
-
-        now = time.monotonic()
-        if not (done >= total or done <= 1 or now - self.last >= self.log_every):
-            return
-        self.last = now
-        elapsed = now - self.started
-        rate = done / elapsed if elapsed > 0 and done > 1 else 0.0
-        speed = f", {rate:.1f} batches/s, eta {_clock((total - done) / rate)}" if rate else ""
-        console.print(f"Training the {self.what}: batch {done:,}/{total:,} ({100 * done / max(total, 1):.0f}%)"
-                      f"{speed}", highlight=False, soft_wrap=True)
-
-    def __exit__(self, *exc: Any) -> None:
-        if not self.plain:
-            self.progress.stop()
-
-
-def _clock(seconds: float) -> str:
-    seconds = int(round(seconds))
-    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"

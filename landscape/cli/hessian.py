@@ -17,7 +17,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from landscape.cli.options import (DeviceOption, SeedOption, StagesOption, StepsOption, ThreadsOption, choices,
-                                   completion, parse_steps)  # noqa: F401 - parse_steps: importable here as before
+                                   completion)
 from landscape.networks import PARAMETER_NETWORKS
 from landscape.stages import DEFAULT_STAGES
 

@@ -21,29 +21,6 @@ CLASSIFIER_HELP = ("Domain classifier weights file (from `landscape classifier t
                    "one for the run's dataset, trained on first use)")
 
 
-def resolve_reference(dataset: str, data_dir: Any, classifier: Optional[Path], console: Any,
-                      skip: Optional[str] = None) -> Any:
-    """The run's quality reference: ``--classifier``'s file, else the cache's, else one trained now (with a bar,
-    or plain progress lines where stdout is not a terminal). ``skip``: a sentence added to the training note on
-    how to do without it (``--quality-every 0``), since training it takes minutes."""
-    from analysis.quality.classifiers import get_reference, load_reference
-    from landscape.errors import LandscapeError
-
-    if classifier is not None:
-        ref = load_reference(classifier)
-        if ref.dataset != dataset:
-            raise LandscapeError(f"{classifier} is a {ref.dataset} classifier, but the run's images are {dataset}; "
-                                 f"give a {dataset} classifier.")
-        return ref
-    from landscape.cli.classifier import batch_progress
-
-    def on_train(note: str) -> None:
-        console.print(f"Note: {note}" + (f" {skip}" if skip else ""), highlight=False, soft_wrap=True)
-
-    with batch_progress(f"{dataset} classifier") as tick:
-        return get_reference(dataset, data_dir=data_dir, on_train=on_train, on_progress=tick)
-
-
 def quality(
     run_file: Annotated[Path, typer.Argument(metavar="RUN.h5", help="Run file with checkpoints.", show_default=False)],
     steps: StepsOption = None,
@@ -80,9 +57,9 @@ def quality(
     toy = is_toy(dataset)
     reference = None
     if not toy:
-        reference = resolve_reference(dataset, run.config.get("data_dir"), classifier, console)
-        from analysis.quality.classifiers import check_sample_size
+        from analysis.quality.classifiers import check_sample_size, resolve_reference
 
+        reference = resolve_reference(dataset, run.config.get("data_dir"), classifier, console)
         check_sample_size(samples if samples is not None else int(run.config.get("quality_samples", 10_000)),
                           reference, "generated")
         if real_samples is not None:

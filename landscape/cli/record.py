@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-import math
 import signal
-import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, Iterator, Optional
@@ -303,6 +301,8 @@ def _record_with_progress(config: Any, path: Path, force: bool = False, log_ever
             _say(console, f"Resuming {path} ({trainer.config.arch} {trainer.config.dataset}, seed "
                           f"{trainer.config.seed}) from its resume state")
 
+    from landscape.progress import training_progress
+
     try:
         with training_progress(console, log_every) as progress, _stop_on_sigint(state, console):
             from landscape.cli.cost import cost_note  # one note, early on, when the run will take hours here
@@ -329,9 +329,10 @@ def _record_with_progress(config: Any, path: Path, force: bool = False, log_ever
 
 
 def show_notes(trainer: Any, console: Any) -> None:
-    """One ``Note:`` line per setting the trainer resolved differently from the config's request."""
-    for note in trainer.notes:
-        _say(console, f"Note: {as_flags(note)}")
+    """One ``Note:`` line per setting the trainer resolved differently from the config's request, naming flags."""
+    from landscape.progress import show_notes as show
+
+    show(trainer, console, rewrite=as_flags)
 
 
 def training_measurements(config: Any, classifier: Optional[Path], console: Any) -> list[Any]:
@@ -347,7 +348,7 @@ def training_measurements(config: Any, classifier: Optional[Path], console: Any)
     context: dict[str, Any] = {}
     if not is_toy(config.dataset) and config.quality_every != 0:
         from analysis.quality.classifiers import check_sample_size
-        from landscape.cli.quality import resolve_reference
+        from analysis.quality.classifiers import resolve_reference
         from landscape.data.locate import locate_split
         from landscape.data.registry import get_spec
         from landscape.data.roots import resolve_data_root
@@ -365,91 +366,9 @@ def training_measurements(config: Any, classifier: Optional[Path], console: Any)
 
 def _say(console: Any, text: str) -> None:
     """One line on stdout; soft wrap so that paths are never broken or elided (users copy them)."""
-    console.print(text, highlight=False, soft_wrap=True)
+    from landscape.progress import say
 
-
-@contextmanager
-def training_progress(console: Any, log_every: float = 30.0) -> Iterator[Any]:
-    """The progress callback for ``trainers.record``: a rich bar on a terminal, plain lines elsewhere.
-
-    Where stdout is not a terminal (a log file, nohup, SLURM, CI) a bar cannot redraw, so
-    one line is printed every ``log_every`` seconds and at the end. Both show training
-    speed without the time spent in Hessian estimates (``GANTrainer.training_rate``).
-    """
-    if console.is_terminal:
-        with _progress_bar(console) as update:
-            yield update
-        return
-    last, last_step = -math.inf, -1
-
-    def update(tr: Any) -> None:
-        nonlocal last, last_step
-        now = time.monotonic()
-        done = tr.step >= tr.schedule.total_iters
-        if tr.step != last_step and (now - last >= log_every or done):
-            last, last_step = now, tr.step
-            _say(console, progress_line(tr))
-
-    yield update
-
-
-def progress_line(tr: Any) -> str:
-    """``vanilla mnist: step 3,000/46,800 (6%), 247.1 it/s on 1 CPU thread, eta 0:02:57, g 3.152 d 0.105``."""
-    cfg, total = tr.config, tr.schedule.total_iters
-    rate = tr.training_rate()
-    parts = [f"{cfg.arch} {cfg.dataset}: step {tr.step:,}/{total:,} ({100 * tr.step / max(total, 1):.0f}%)"]
-    parts.append(f"{rate:.1f} it/s on {_threads(cfg.threads)}, eta {_clock((total - tr.step) / rate)}" if rate
-                 else f"starting on {_threads(cfg.threads)}")
-    losses = _losses(tr)
-    return ", ".join(parts) + (f", {losses}" if losses else "")
-
-
-def _threads(n: int | None) -> str:
-    return f"{n} CPU thread{'s' if n != 1 else ''}"
-
-
-def _losses(tr: Any) -> str:
-    return "  ".join(f"{k.split('_')[0]} {v:.3f}" for k, v in tr.latest_losses().items())
-
-
-def _clock(seconds: float) -> str:
-    seconds = int(round(seconds))
-    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
-
-
-@contextmanager
-def _progress_bar(console: Any) -> Iterator[Any]:
-    """A rich progress bar (training iterations/s, ETA, latest losses) and the callback that updates it."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    progress = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]}"),
-        TimeElapsedColumn(),
-        TextColumn("eta {task.fields[eta]}"),
-        TextColumn("{task.fields[losses]}"),
-        console=console,
-        refresh_per_second=5,
-    )
-    task = None
-
-    def update(tr: Any) -> None:
-        nonlocal task
-        if task is None:  # the first call: the trainer knows the plan now
-            cfg = tr.config
-            task = progress.add_task(f"{cfg.arch} {cfg.dataset}, {_threads(cfg.threads)}",
-                                     total=tr.schedule.total_iters, rate="", eta="-:--:--", losses="")
-            progress.start()
-        rate = tr.training_rate()
-        eta = _clock((tr.schedule.total_iters - tr.step) / rate) if rate else "-:--:--"
-        progress.update(task, completed=tr.step, rate=f"{rate:.1f} it/s" if rate else "", eta=eta, losses=_losses(tr))
-
-    try:
-        yield update
-    finally:
-        progress.stop()
+    say(console, text)
 
 
 @contextmanager

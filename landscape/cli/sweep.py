@@ -65,7 +65,7 @@ def sweep(
 
 def prepare_classifiers(spec: Any, console: Any) -> None:
     """Find or train (once, here, with a bar) the classifier of each image dataset whose runs measure quality."""
-    from landscape.cli.quality import resolve_reference
+    from analysis.quality.classifiers import resolve_reference
     from landscape.data.toys import is_toy
 
     seen = set()
