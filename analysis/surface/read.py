@@ -54,7 +54,8 @@ def read_surface(run: Any, step: int, network: str, dirs: str = "filter", dims: 
         stored = ", ".join(f"{k} at {s}" for s, k in surface_keys(run)) or "none"
         raise LandscapeError(f"{run.path} has no {dims}-D {dirs} surface of {network} at step {step}; stored: {stored}.")
     arrays = run.measurement_arrays(KIND, int(step), key)
-    attrs = surfaces(run).set_index(["step", "key"]).loc[(int(step), key)].to_dict()
+    frame = surfaces(run)
+    attrs = frame[(frame["step"] == int(step)) & (frame["key"] == key)].iloc[0].to_dict()
     extra = {k: _plain(v) for k, v in attrs.items() if k not in _FIELDS and not _missing(v)}
     return Surface(int(step), network, str(attrs["dirs"]), int(attrs["dims"]), int(attrs["seed"]), str(attrs["batch"]),
                    arrays["alpha"], arrays.get("beta"), arrays["loss"], arrays["directions"],

@@ -125,7 +125,7 @@ class Surface:
 
     def record(self) -> Record:
         """The measurement record, ``/surface/<step>/<key>``."""
-        attrs = {"network": self.network, **self.settings(), "center_loss": float(self.center_loss),
+        attrs = {**self.settings(), "center_loss": float(self.center_loss),
                  "points": int(self.loss.size), "points_done": self.points_done, "complete": self.complete,
                  "seconds": float(self.seconds), "loss_min": float(np.nanmin(self.loss)) if self.points_done else
                  float("nan"), "loss_max": float(np.nanmax(self.loss)) if self.points_done else float("nan"),
