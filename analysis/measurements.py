@@ -52,6 +52,7 @@ KINDS: tuple[str, ...] = (
     "analysis.hessian.measurement:HessianEstimates",
     "analysis.quality.measurement:ImageQuality",
     "analysis.quality.toy_coverage:ToyCoverage",
+    "analysis.game.measurement:GameSpectrum",
     "analysis.surface.measurement:LossSurfaces",  # on demand only: applies_to is false, every 0
     "analysis.surface.measurement:GradientWalks",  # on demand only: applies_to is false, every 0
 )

@@ -190,3 +190,139 @@ def test_exact_and_arnoldi_results_agree_and_repeat_bitwise():
     assert a.blocks.sigma_21 == pytest.approx(exact.blocks.sigma_21, rel=1e-6)
     # the caller's networks are untouched
     assert all(p.grad is None for p in list(g.parameters()) + list(d.parameters()))
+
+
+# ---------------------------------------------------------------------- real (tiny) runs: every loss variant, storage, CLI
+import hashlib  # noqa: E402
+import os  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from landscape.config import LOSSES, TrainConfig  # noqa: E402
+from landscape.data.roots import resolve_data_root  # noqa: E402
+
+DATA = str(resolve_data_root())
+ENV = {**os.environ, "OMP_NUM_THREADS": "1", "LANDSCAPE_DATA": DATA}
+
+
+def tiny_config(**changes) -> TrainConfig:
+    values = dict(arch="vanilla", dataset="mnist", batch_size=32, subset=256, max_iters=4, epochs=1, stages=2,
+                  probe_size=16, device="cpu", data_dir=DATA, hessian_every=0)
+    values.update(changes)
+    return TrainConfig(**values)
+
+
+def record_tiny(path: Path, config: TrainConfig, measurements=()) -> Path:
+    from trainers.recording import record
+
+    record(config, path, measurements=list(measurements))
+    return path
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory) -> Path:
+    from analysis.game.measurement import GameSpectrum
+
+    seen = []
+    path = record_tiny(tmp_path_factory.mktemp("game") / "vanilla.h5", tiny_config(),
+                       [GameSpectrum(None, on_result=seen.append, k=3)])
+    assert [r.step for r in seen] == [0, 2, 4]  # the stage boundaries of 4 iterations in 2 stages
+    return path
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def landscape(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "landscape", *args], capture_output=True, text=True, env=ENV,
+                          timeout=600)
+
+
+@pytest.mark.needs_data("mnist")
+def test_measured_during_training_and_read_back(tiny_run):
+    from analysis.game.storage import game_eigenvalues_at, read_game
+    from landscape import open_run
+
+    run = open_run(tiny_run)
+    frame = read_game(run, stages=2)
+    assert frame["step"].tolist() == [0, 2, 4] and frame["stage"].tolist() == [1, 1, 2]
+    assert frame["k"].eq(3).all() and frame["which"].eq("LM").all() and frame["all_converged"].all()
+    assert frame["v_rel"].notna().all() and frame["label"].map(bool).all()
+    values = game_eigenvalues_at(run, 4)["LM"]
+    assert len(values) == 3 and np.abs(values).max() == pytest.approx(frame["spectral_radius"].iloc[-1])
+    assert "Mescheder" in frame["convention"].iloc[0]
+
+
+@pytest.mark.needs_data("mnist")
+@pytest.mark.parametrize("loss", LOSSES)
+def test_every_loss_variant_on_a_short_real_run(loss, tmp_path):
+    from analysis.game import estimate_game
+
+    path = record_tiny(tmp_path / f"{loss}.h5", tiny_config(loss=loss, max_iters=2, stages=1))
+    a = estimate_game(path, 2, k=2, blocks=False, tol=1e-4)
+    b = estimate_game(path, 2, k=2, blocks=False, tol=1e-4)
+    np.testing.assert_array_equal(a.parts["LM"].values, b.parts["LM"].values)  # deterministic
+    assert a.all_converged and np.isfinite(a.v_norm) and a.v_norm > 0
+    assert a.n_1 + a.n_2 == 159_785
+
+
+@pytest.mark.needs_data("mnist")
+def test_game_command_stores_estimates_and_plots(tiny_run, tmp_path):
+    path = tmp_path / "run.h5"
+    path.write_bytes(tiny_run.read_bytes())
+    figure = tmp_path / "game.png"
+    proc = landscape("game", str(path), "--steps", "last", "--k", "2", "--plot", str(figure))
+    assert proc.returncode == 0, proc.stderr
+    assert "Stored 1 estimate" in proc.stdout and figure.stat().st_size > 0
+    from analysis.game.storage import read_game
+
+    row = read_game(path).set_index("step").loc[4]
+    assert row["k"] == 2 and row["nash"] in (True, False) and row["sigma_gd"] > 0 and row["hessian_d_max"] > 0
+    angle = tmp_path / "path.png"
+    before = sha256(path)
+    proc = landscape("game", str(path), "--path", "0", "4", "--path-points", "5", "--plot", str(angle))
+    assert proc.returncode == 0, proc.stderr
+    assert "Path from step 0 to 4" in proc.stdout and angle.stat().st_size > 0
+    assert sha256(path) == before  # the path angle stores nothing
+
+
+def assert_user_error(proc: subprocess.CompletedProcess, *fragments: str) -> None:
+    assert proc.returncode != 0
+    lines = [line for line in proc.stderr.strip().splitlines() if line.strip()]
+    assert len(lines) == 1, proc.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+@pytest.mark.needs_data("mnist")
+def test_bad_input_one_sentence_and_the_run_file_unchanged(tiny_run, tmp_path):
+    from landscape.writer import RunWriter
+    from trainers.models import build_models
+
+    path = tmp_path / "run.h5"
+    path.write_bytes(tiny_run.read_bytes())
+    before = sha256(path)
+    assert_user_error(landscape("game", str(path), "--steps", "3"), "no checkpoint at step 3")
+    assert_user_error(landscape("game", str(path), "--k", "159785"), "--k 159785", "159,785 parameters")
+    assert_user_error(landscape("game", str(path), "--which", "XX"), "--which")
+    assert_user_error(landscape("game", str(path), "--path", "0", "7"), "no checkpoint at step 7")
+    assert sha256(path) == before
+
+    cfg = tiny_config()
+    no_ckpt = tmp_path / "no-ckpt.h5"
+    with RunWriter(no_ckpt, cfg.to_dict()):
+        pass
+    before = sha256(no_ckpt)
+    assert_user_error(landscape("game", str(no_ckpt)), "no checkpoints")
+    assert sha256(no_ckpt) == before
+
+    g, d = build_models(cfg)
+    swapped = tmp_path / "swapped.h5"
+    with RunWriter(swapped, cfg.to_dict()) as writer:
+        writer.set_probe(np.zeros((4, 1, 28, 28), dtype=np.float32), np.zeros((4, cfg.z_dim), dtype=np.float32))
+        writer.add_checkpoint(0, {"g": d.state_dict(), "d": g.state_dict()})  # weights that fit no network of the run
+    before = sha256(swapped)
+    assert_user_error(landscape("game", str(swapped)), "cannot be rebuilt")
+    assert sha256(swapped) == before

@@ -14,6 +14,7 @@ import typer
 
 from landscape.cli import (classifier, data, export, helpstyle, hessian, info, lgc, quality, record, report, samples,
                            sweep)
+from landscape.cli import game as game_command
 from landscape.cli import surface as surface_cli
 
 helpstyle.install()
@@ -45,6 +46,7 @@ def _options(
 app.command("record")(record.record)
 app.command("lgc")(lgc.lgc)
 app.command("hessian")(hessian.hessian)
+app.command("game")(game_command.game)
 app.command("report")(report.report)
 app.command("export")(export.export)
 app.command("info")(info.info)
