@@ -38,6 +38,8 @@ from analysis.probe_loss import GanLoss
 
 #: Bytes of perturbed weights and activations one vectorised call may hold; sets the chunk of points.
 CHUNK_BYTES = 256 * 2**20
+#: Below this many points per vectorised call (a large network), a slice is evaluated one point at a time.
+PER_POINT_BELOW = 8
 #: The layers whose output is linear in their parameters (weight and bias): the first of them may be factorised.
 LINEAR_LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d,
                  nn.ConvTranspose3d)
@@ -185,6 +187,13 @@ class BatchedLoss:
         directions = directions.to(torch.float64)
         if self.vectorised is False:
             return self.values(points(self.center, directions, coords))
+        if self.slice_chunk(directions) < PER_POINT_BELOW:
+            # a large network (the DCGAN): a batch of a few points is no cheaper than as many forward passes,
+            # and vmap's batched convolutions cost more; one functional_call per point, weights never loaded
+            with torch.no_grad():
+                return torch.stack([self._one(points(self.center, directions, c[None, :])[0].to(self.device,
+                                                                                                 self.dtype))
+                                    for c in coords]).to("cpu", torch.float64)
         if self._first is None:
             self._find_first_layer()
         prefix, layer, first_names, _ = self._first
