@@ -44,7 +44,7 @@ def _dirs_text(surface: Surface) -> str:
     if surface.dirs.startswith("to"):
         return f"line to step {surface.dirs[2:]}"
     names = {"filter": "filter-normalised random", "random": "random Gaussian", "hessian": "top Hessian eigenvector",
-             "pca": "PCA of the checkpoints"}
+             "pca": "the checkpoints' principal"}
     return names.get(surface.dirs, surface.dirs)
 
 
@@ -73,7 +73,8 @@ def path_stages(surface: Surface, run: Any = None, stages: int = DEFAULT_STAGES)
 
 def surfaceplot(surface: Surface, *, run: Any = None, stages: int = DEFAULT_STAGES, palette: str = "paper",
                 cmap: str = "viridis", levels: int = 20, log: bool | None = None, vmin: float | None = None,
-                vmax: float | None = None, path: bool = True, ax: Axes | None = None, **kwargs: Any) -> Axes:
+                vmax: float | None = None, path: bool = True, colorbar: bool = True, ax: Axes | None = None,
+                **kwargs: Any) -> Axes:
     """Draw one slice on ``ax``: a 1-D curve or 2-D filled contours (with the training path for ``pca``).
 
     ``run`` (a Run or path) gives the checkpoints' stages for the path colours (``stages`` equal
@@ -120,12 +121,17 @@ def surfaceplot(surface: Surface, *, run: Any = None, stages: int = DEFAULT_STAG
         stage_of = path_stages(surface, run, stages)[order]
         colours = stage_colors(stages, palette)
         ax.plot(coords[:, 0], coords[:, 1], color="0.3", lw=1, zorder=3)
+        named = set()
         for (x, y), stage in zip(coords, stage_of):
-            ax.scatter([x], [y], color=colours[int(stage) - 1], edgecolor="white", s=40, zorder=5)
+            text = None if int(stage) in named else f"stage {int(stage)}"
+            named.add(int(stage))
+            ax.scatter([x], [y], color=colours[int(stage) - 1], edgecolor="white", s=40, zorder=5, label=text)
+        ax.legend(title="checkpoints", fontsize=7, title_fontsize=7, loc="best", framealpha=0.7)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
-    ax.figure.colorbar(filled, ax=ax, label=f"{network_label(surface.network)} loss", format="%.3g")
+    if colorbar:
+        ax.figure.colorbar(filled, ax=ax, label=f"{network_label(surface.network)} loss", format="%.3g")
     return ax
 
 
@@ -200,10 +206,14 @@ def stages_figure(surfaces: Sequence[Surface], *, run: Any = None, stages: int =
         if s.dims == 1:
             surfaceplot(s, ax=ax, log=use_log, color=colours[stage - 1] if stage else "C0")
         else:
-            surfaceplot(s, run=run, stages=stages, palette=palette, log=use_log, vmin=lo, vmax=hi, ax=ax)
+            surfaceplot(s, run=run, stages=stages, palette=palette, log=use_log, vmin=lo, vmax=hi, colorbar=False,
+                        ax=ax)
             if ax is not axes[0][0]:
                 ax.set_ylabel("")
         ax.set_title(f"step {s.step:,}" + (f" (stage {stage})" if stage else ""), fontsize=10)
+    if surfaces and surfaces[0].dims == 2:
+        fig.colorbar(axes[0][-1].collections[0], ax=axes[0].tolist(), label=f"{network_label(surfaces[0].network)} loss",
+                     format="%.3g", fraction=0.02)
     if surfaces:
         s0 = surfaces[0]
         fig.suptitle(f"{network_label(s0.network)} loss along {_dirs_text(s0)} directions at each checkpoint")
