@@ -26,7 +26,10 @@ from landscape.errors import LandscapeError, unknown_choice
 from landscape.stages import DEFAULT_STAGES
 
 #: Architectures and their display names.
-ARCH_TITLES: dict[str, str] = {"vanilla": "Vanilla GAN", "dcgan": "DCGAN", "mlp": "MLP GAN"}
+ARCH_TITLES: dict[str, str] = {"vanilla": "Vanilla GAN", "dcgan": "DCGAN", "mlp": "MLP GAN",
+                               "mlp512": "MLP GAN, 3 x 512 (WGAN-GP toy)"}
+#: The architectures of the 2-D toys (``landscape.data.toys``): Metz et al.'s and the WGAN-GP toy script's.
+TOY_ARCHS = ("mlp", "mlp512")
 ARCHS = tuple(ARCH_TITLES)
 #: Optimizers and their display names.
 OPTIMIZER_TITLES: dict[str, str] = {"adam": "Adam", "rmsprop": "RMSprop", "sgd": "SGD", "sgd-momentum": "SGD with momentum"}
@@ -41,7 +44,7 @@ TOY_DATASETS = tuple(_TOYS)
 DATASETS = IMAGE_DATASETS + TOY_DATASETS
 
 # Dropout rate of the discriminator, per architecture, as in the paper's code.
-DEFAULT_DROPOUT = {"vanilla": 0.5, "dcgan": 0.3, "mlp": 0.0}
+DEFAULT_DROPOUT = {"vanilla": 0.5, "dcgan": 0.3, "mlp": 0.0, "mlp512": 0.0}
 
 #: GAN losses and their display names (formulas and references: ``trainers.losses``).
 LOSS_TITLES: dict[str, str] = {
@@ -80,6 +83,15 @@ LOSS_DEFAULTS: dict[str, dict[str, Any]] = {
 ARCH_DEFAULTS: dict[str, dict[str, Any]] = {
     "mlp": {"z_dim": 256, "z_dist": "normal", "batch_size": 512, "optimizer": "adam", "lr_g": 1e-4, "lr_d": 1e-4,
             "betas": (0.5, 0.999)},
+    # The WGAN-GP authors' toy script (Gulrajani et al. 2017; igul222/improved_wgan_training gan_toy.py):
+    # z ~ N(0, I_2), batch 256, Adam 1e-4 with betas 0.5/0.9 (``trainers.mlp`` has the 3 x 512 ReLU networks).
+    "mlp512": {"z_dim": 2, "z_dist": "normal", "batch_size": 256, "optimizer": "adam", "lr_g": 1e-4, "lr_d": 1e-4,
+               "betas": (0.5, 0.9)},
+}
+#: Where an architecture's paper fixes a loss's setting, over :data:`LOSS_DEFAULTS`: the WGAN-GP toy script's
+#: penalty weight 0.1 ("smaller lambda makes things faster for toy tasks") with its 5 critic steps.
+ARCH_LOSS_DEFAULTS: dict[tuple[str, str], dict[str, Any]] = {
+    ("mlp512", "wgan-gp"): {"gp_weight": 0.1, "d_steps": 5},
 }
 
 
@@ -161,9 +173,10 @@ class TrainConfig:
         """Fill the settings left as None: the loss's literature value, else the architecture's, else the paper's."""
         loss_defaults = LOSS_DEFAULTS.get(self.loss, {}) if isinstance(self.loss, str) else {}
         arch_defaults = ARCH_DEFAULTS.get(self.arch, {}) if isinstance(self.arch, str) else {}
+        both = ARCH_LOSS_DEFAULTS.get((self.arch, self.loss), {}) if isinstance(self.arch, str) else {}
         for name in (*PAPER_DEFAULTS, "clip", "gp_weight"):
             if getattr(self, name) is None:
-                for table in (loss_defaults, arch_defaults, PAPER_DEFAULTS):
+                for table in (both, loss_defaults, arch_defaults, PAPER_DEFAULTS):
                     if name in table:
                         setattr(self, name, table[name])
                         break
@@ -178,11 +191,12 @@ class TrainConfig:
         _choice("precision", self.precision, PRECISIONS)
         _choice("loss", self.loss, LOSSES)
         toy = self.dataset in TOY_DATASETS
-        if toy != (self.arch == "mlp"):
+        if toy != (self.arch in TOY_ARCHS):
             raise LandscapeError(
                 f"arch {self.arch} does not train on dataset {self.dataset}: the 2-D toys ({', '.join(TOY_DATASETS)}) "
-                f"go with arch mlp, and arch mlp only with them; use "
-                + ("arch mlp." if toy else f"arch vanilla or dcgan, or a toy dataset ({', '.join(TOY_DATASETS)}).")
+                f"go with arch mlp or mlp512, and those only with them; use "
+                + ("arch mlp or mlp512." if toy else
+                   f"arch vanilla or dcgan, or a toy dataset ({', '.join(TOY_DATASETS)}).")
             )
         if toy and self.conditional:
             raise LandscapeError(f"conditional is for the image datasets; dataset {self.dataset} (a 2-D toy) "
@@ -395,6 +409,7 @@ def dataset_title(name: str) -> str:
 __all__ = [
     "ARCHS",
     "ARCH_DEFAULTS",
+    "ARCH_LOSS_DEFAULTS",
     "ARCH_TITLES",
     "BCE_LOSSES",
     "CRITIC_LOSSES",
@@ -404,6 +419,7 @@ __all__ = [
     "PAPER_DEFAULTS",
     "DATASETS",
     "IMAGE_DATASETS",
+    "TOY_ARCHS",
     "TOY_DATASETS",
     "DEFAULT_DROPOUT",
     "OPTIMIZERS",

@@ -46,7 +46,7 @@ def datasets():
 
 
 def test_the_toys_are_the_literature_mixtures():
-    assert tuple(TOYS) == NAMES
+    assert tuple(TOYS) == (*NAMES, "ring8-wgan-gp")  # the last: ring8 / 1.414 (test_toy_wgan_gp_recipe.py)
     ring, grid = TOYS["ring8"], TOYS["grid25"]
     assert (ring.title, ring.std, ring.n_modes) == ("8 Gaussians (ring)", 0.02, 8)
     assert (grid.title, grid.std, grid.n_modes) == ("25 Gaussians (grid)", 0.05, 25)
@@ -58,7 +58,7 @@ def test_the_toys_are_the_literature_mixtures():
 
 
 def test_unknown_toys_are_a_data_error_with_a_suggestion():
-    with pytest.raises(DataError, match=r"Unknown dataset 'ring9' \(did you mean 'ring8'\?\); choose one of ring8, grid25"):
+    with pytest.raises(DataError, match=r"Unknown dataset 'ring9' \(did you mean 'ring8'\?\); choose one of ring8, grid25, ring8-wgan-gp"):
         sample_toy("ring9", 10)
     for call in (lambda: mode_centres("grid"), lambda: toy_dataset("x", 0), lambda: toy_quality(np.zeros((1, 2)), "x")):
         with pytest.raises(DataError):

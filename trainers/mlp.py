@@ -72,6 +72,43 @@ METZ_MLP_NETWORKS: dict[str, Any] = {
 }
 
 
+#: The networks of the WGAN-GP authors' toy script (Gulrajani et al. 2017, ``igul222/improved_wgan_training``
+#: ``gan_toy.py``, ``DIM = 512``): both players 3 hidden Linear+ReLU layers of 512 units (``ReLULayer``, He
+#: initialisation), then a Linear layer (tflib's default, Glorot) to 2 outputs (G) or 1 (D); G's input is 2-D
+#: Gaussian noise; D reads the points as they are (no input scaling). Architecture ``mlp512`` builds them.
+GULRAJANI_MLP_NETWORKS: dict[str, Any] = {
+    "g_hidden": 512,
+    "g_layers": 3,
+    "d_hidden": 512,
+    "d_layers": 3,
+    "activation": "relu",
+    "d_input_scale": 1.0,
+    "init": "he",
+}
+
+
+def he_init(module: nn.Module) -> nn.Module:
+    """tflib's initialisation of the WGAN-GP toy: every Linear weight uniform with std sqrt(2 / fan_in) ('he') for the
+    hidden layers, std sqrt(2 / (fan_in + fan_out)) ('glorot', tflib's default) for the last; every bias zero."""
+    linears = [m for m in module.modules() if isinstance(m, nn.Linear)]
+    for i, m in enumerate(linears):
+        fan_in, fan_out = m.in_features, m.out_features
+        std = (2.0 / (fan_in + fan_out)) ** 0.5 if i == len(linears) - 1 else (2.0 / fan_in) ** 0.5
+        nn.init.uniform_(m.weight, -std * 3**0.5, std * 3**0.5)
+        if m.bias is not None:
+            nn.init.zeros_(m.bias)
+    return module
+
+
+def _initialise(module: nn.Module, init: str, gain: float) -> None:
+    if init == "orthogonal":
+        orthogonal_init(module, gain)
+    elif init == "he":
+        he_init(module)
+    else:
+        raise LandscapeError(f"init must be orthogonal or he, got {init!r}.")
+
+
 def orthogonal_init(module: nn.Module, gain: float = METZ_MLP_NETWORKS["init_gain"]) -> nn.Module:
     """Metz et al.'s initialisation: every Linear weight orthogonal with ``gain``, every bias zero."""
     for m in module.modules():
@@ -109,7 +146,7 @@ class MLPGenerator(nn.Sequential):
     """
 
     def __init__(self, z_dim: int = 256, hidden: int = 128, layers: int = 2, out_dim: int = 2,
-                 *, init_gain: float = METZ_MLP_NETWORKS["init_gain"]):
+                 *, init_gain: float = METZ_MLP_NETWORKS["init_gain"], init: str = "orthogonal"):
         _check_sizes(z_dim=z_dim, hidden=hidden, layers=layers, out_dim=out_dim)
         parts: OrderedDict[str, nn.Module] = OrderedDict()
         width = z_dim
@@ -120,7 +157,7 @@ class MLPGenerator(nn.Sequential):
         parts["out"] = nn.Linear(width, out_dim)
         super().__init__(parts)
         self.z_dim, self.out_dim = z_dim, out_dim
-        orthogonal_init(self, init_gain)
+        _initialise(self, init, init_gain)  # orthogonal (Metz et al.) or he (the WGAN-GP toy)
 
 
 class MLPDiscriminator(nn.Sequential):
@@ -132,7 +169,7 @@ class MLPDiscriminator(nn.Sequential):
 
     def __init__(self, in_dim: int = 2, hidden: int = 128, layers: int = 1, dropout: float = 0.0,
                  *, input_scale: float = METZ_MLP_NETWORKS["d_input_scale"],
-                 init_gain: float = METZ_MLP_NETWORKS["init_gain"]):
+                 init_gain: float = METZ_MLP_NETWORKS["init_gain"], init: str = "orthogonal"):
         _check_sizes(in_dim=in_dim, hidden=hidden, layers=layers)
         if not 0.0 <= float(dropout) < 1.0:
             raise LandscapeError(f"dropout must be in [0, 1), got {dropout!r}.")
@@ -146,10 +183,10 @@ class MLPDiscriminator(nn.Sequential):
         parts["out"] = nn.Linear(width, 1)
         super().__init__(parts)
         self.in_dim = in_dim
-        orthogonal_init(self, init_gain)
+        _initialise(self, init, init_gain)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return super().forward(x.flatten(1)).view(-1)
 
 
-__all__ = ["METZ_MLP", "METZ_MLP_NETWORKS", "MLPDiscriminator", "MLPGenerator", "Scale", "orthogonal_init"]
+__all__ = ["GULRAJANI_MLP_NETWORKS", "METZ_MLP", "METZ_MLP_NETWORKS", "he_init", "MLPDiscriminator", "MLPGenerator", "Scale", "orthogonal_init"]

@@ -14,6 +14,11 @@ Two mixtures of equally likely isotropic Gaussians:
   (Lin, Khetan, Fanti & Oh, NeurIPS 2018); the values are PacGAN's code's
   (``synthetic_data_experiments/2DGrid_GAN&PacGAN/config.py``: ``MEANS`` on
   ``range(-4, 5, 2)`` squared, ``VARIANCES = 0.05 ** 2 * I``).
+- ``ring8-wgan-gp``: ``ring8`` divided by 1.414 (radius 1.414, std 0.0141), the data of the
+  WGAN-GP authors' toy script (Gulrajani et al. 2017, ``igul222/improved_wgan_training``
+  ``gan_toy.py``: ``dataset /= 1.414 # stdev``), which the ``mlp512`` architecture's recipe
+  trains on (``landscape.config.ARCH_DEFAULTS``). Every measure below counts in standard
+  deviations, so it gives the same numbers as on ``ring8`` for points scaled alike.
 
 :func:`toy_quality` is the measure VEEGAN introduced and PacGAN reused: a generated
 point is *high quality* when it lies within three standard deviations of its nearest
@@ -97,6 +102,8 @@ TOYS: dict[str, ToySpec] = {
     for spec in (
         ToySpec("ring8", "8 Gaussians (ring)", _ring(8, 2.0), 0.02),
         ToySpec("grid25", "25 Gaussians (grid)", _grid((-4.0, -2.0, 0.0, 2.0, 4.0)), 0.05),
+        # ring8 divided by 1.414, as Gulrajani et al.'s toy script (gan_toy.py) feeds it to WGAN-GP
+        ToySpec("ring8-wgan-gp", "8 Gaussians (ring / 1.414)", _ring(8, 2.0 / 1.414), 0.02 / 1.414),
     )
 }
 
