@@ -76,32 +76,23 @@ def plan(out: Path, epochs: int, seed: int, unroll: int, max_iters: Optional[int
             for key, title, extra in specs]
 
 
-def is_complete(variant: Variant) -> bool:
-    """A run file that finished with the same settings (device and threads aside) needs no re-run."""
-    from landscape import open_run
-    from landscape.errors import LandscapeError
-
-    if not variant.path.exists():
-        return False
-    try:
-        run = open_run(variant.path)
-    except LandscapeError:
-        return False
-    wanted = {k: v for k, v in variant.config.to_dict().items()
-              if k not in ("device", "data_dir", "hessian_every", "threads")}
-    shared = wanted.keys() & run.config.keys()
-    return run.status == "finished" and all(run.config[k] == wanted[k] for k in shared)
+#: Settings that are not training settings (where it ran, on how many threads): a finished run file that differs
+#: only in these needs no re-run (``landscape.is_complete``).
+NOT_COMPARED = ("device", "data_dir", "hessian_every", "threads")
 
 
 def record_all(variants: list[Variant]) -> dict[str, float]:
     """Train every variant that is not complete yet, one after the other; wall seconds per run trained."""
-    from landscape.cli.console import console
-    from landscape.cli.record import show_notes, training_progress
+    from rich.console import Console
+
+    from landscape import is_complete
+    from landscape.progress import show_notes, training_progress
     from trainers import record
 
+    console = Console()
     seconds = {}
     for variant in variants:
-        if is_complete(variant):
+        if is_complete(variant.path, variant.config, ignore=NOT_COMPARED):
             console.print(f"[green]complete[/] {variant.path} (skipped)")
             continue
         variant.path.parent.mkdir(parents=True, exist_ok=True)
@@ -436,9 +427,12 @@ def main(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from rich.console import Console
+
     from landscape import open_run
-    from landscape.cli.console import console
     from landscape.errors import LandscapeError
+
+    console = Console()
 
     try:
         variants = plan(out, epochs, seed, unroll, max_iters)

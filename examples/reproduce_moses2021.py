@@ -33,8 +33,12 @@ from pathlib import Path
 from typing import Any, Optional
 
 import typer
+from rich.console import Console
 
 from landscape.config import ARCH_TITLES, IMAGE_DATASETS, dataset_title
+
+#: Where the script prints (stdout, as the CLI does).
+console = Console()
 
 #: The paper's two architectures (the toolkit has more).
 ARCHS = ("vanilla", "dcgan")
@@ -117,22 +121,9 @@ def plan(out: Path, epochs: int, dcgan_epochs: int, subset: Optional[int], dcgan
     return planned
 
 
-def is_complete(item: Planned) -> bool:
-    """A run file that finished with the same settings (device aside) needs no re-run."""
-    from landscape import open_run
-    from landscape.errors import LandscapeError
-
-    if not item.path.exists():
-        return False
-    try:
-        run = open_run(item.path)
-    except LandscapeError:
-        return False
-    # where the curvature is estimated and on how many threads are not training settings
-    wanted = {k: v for k, v in item.config.to_dict().items()
-              if k not in ("device", "data_dir", "hessian_every", "threads", "quality_every", "quality_samples")}
-    shared = wanted.keys() & run.config.keys()  # settings a newer landscape added are not in older files
-    return run.status == "finished" and all(run.config[k] == wanted[k] for k in shared)
+#: Settings that are not training settings (where the curvature is estimated, on how many threads, how quality is
+#: sampled): a finished run file that differs only in these needs no re-run (``landscape.is_complete``).
+NOT_COMPARED = ("device", "data_dir", "hessian_every", "threads", "quality_every", "quality_samples")
 
 
 def record_all(planned: list[Planned], jobs: int = 1) -> dict[str, float]:
@@ -141,11 +132,11 @@ def record_all(planned: list[Planned], jobs: int = 1) -> dict[str, float]:
     With ``jobs > 1`` the runs train side by side in that many processes (one thread each,
     the longest first), each printing a progress line a minute.
     """
-    from landscape.cli.console import console
+    from landscape import is_complete
 
     todo = []
     for item in planned:
-        if is_complete(item):
+        if is_complete(item.path, item.config, ignore=NOT_COMPARED):
             console.print(f"[green]complete[/] {item.path} (skipped)")
         else:
             todo.append(item)
@@ -171,23 +162,25 @@ def record_one(item: Planned, log_every: Optional[float] = None) -> float:
     """
     import warnings
 
-    from rich.console import Console
-
-    from landscape.cli import show_warning_line
-    from landscape.cli.console import console
-    from landscape.cli.record import show_notes, training_measurements, training_progress
+    from analysis.measurements import for_run
+    from analysis.quality.classifiers import resolve_reference
+    from landscape.errors import show_warning_line
+    from landscape.progress import say, show_notes, training_progress
     from trainers import record
 
     warnings.showwarning = show_warning_line  # one line, as the CLI shows it (also in a worker process)
-    if log_every is not None:
-        console = Console(force_terminal=False, soft_wrap=True)
-    console.print(f"[bold]{item.title}[/]: recording {item.path}")
+    printer = console if log_every is None else Console(force_terminal=False, soft_wrap=True)
+    printer.print(f"[bold]{item.title}[/]: recording {item.path}")
     progress_kwargs = {} if log_every is None else {"log_every": log_every}
-    with training_progress(console, **progress_kwargs) as progress:
+    # the dataset's classifier (ensure_classifiers found or trained it) and one line per measurement
+    context = {}
+    if item.config.quality_every != 0:
+        context["reference"] = resolve_reference(item.dataset, item.config.data_dir, None, printer)
+    measurements = for_run(item.config, say=lambda text: say(printer, text), **context)
+    with training_progress(printer, **progress_kwargs) as progress:
         summary = record(item.config, item.path, overwrite=True, progress=progress,
-                         on_start=lambda trainer: show_notes(trainer, console),
-                         measurements=training_measurements(item.config, None, console))
-    console.print(f"{item.title}: {summary.status}, {summary.iterations:,} iterations in {summary.seconds:.0f} s"
+                         on_start=lambda trainer: show_notes(trainer, printer), measurements=measurements)
+    printer.print(f"{item.title}: {summary.status}, {summary.iterations:,} iterations in {summary.seconds:.0f} s"
                   + (f" ({summary.message})" if summary.message else ""), highlight=False)
     return summary.seconds
 
@@ -195,8 +188,7 @@ def record_one(item: Planned, log_every: Optional[float] = None) -> float:
 def ensure_classifiers(planned: list[Planned]) -> None:
     """Train (once, cached) the domain classifier of every dataset planned, before any run starts: runs side by
     side then find it in the cache instead of each training its own."""
-    from landscape.cli.console import console
-    from landscape.cli.quality import resolve_reference
+    from analysis.quality.classifiers import resolve_reference
 
     for dataset in dict.fromkeys(item.dataset for item in planned):
         ref = resolve_reference(dataset, planned[0].config.data_dir, None, console)
@@ -208,7 +200,6 @@ def add_missing_quality(planned: list[Planned]) -> None:
     from analysis.quality.checkpoints import measure_checkpoint
     from analysis.quality.classifiers import get_reference
     from landscape import open_run
-    from landscape.cli.console import console
 
     for item in planned:
         run = open_run(item.path)
@@ -294,7 +285,6 @@ def add_missing_hessians(planned: list[Planned]) -> None:
     """Estimate the curvature at every stored checkpoint that has none yet (runs recorded without it)."""
     from analysis.hessian import estimate, store
     from landscape import open_run
-    from landscape.cli.console import console
     from landscape.networks import PARAMETER_NETWORKS
 
     for item in planned:
@@ -682,10 +672,8 @@ def main(
 
     matplotlib.use("Agg")
     from analysis.stationarity import stationarity_report
-    from landscape.cli import show_warning_line
     from landscape import open_run
-    from landscape.cli.console import console
-    from landscape.errors import LandscapeError
+    from landscape.errors import LandscapeError, show_warning_line
 
     warnings.showwarning = show_warning_line  # e.g. a re-encoded CIFAR-10: one line, as the CLI shows it
     bad = sorted(set(only) - set(ARCHS))

@@ -11,12 +11,14 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-__all__ = ["open_run", "open_runs", "open_sweep", "RunWriter", "Run", "RunCollection", "LandscapeError", "__version__"]
+__all__ = ["open_run", "open_runs", "open_sweep", "is_complete", "RunWriter", "Run", "RunCollection", "LandscapeError",
+           "__version__"]
 
 _LAZY = {
     "open_run": "landscape.reader",
     "open_runs": "landscape.reader",
     "open_sweep": "landscape.sweeps.index",
+    "is_complete": "landscape.reader",
     "Run": "landscape.reader",
     "RunCollection": "landscape.reader",
     "RunWriter": "landscape.writer",
@@ -25,7 +27,7 @@ _LAZY = {
 
 if TYPE_CHECKING:  # pragma: no cover
     from landscape.errors import LandscapeError
-    from landscape.reader import Run, RunCollection, open_run, open_runs
+    from landscape.reader import Run, RunCollection, is_complete, open_run, open_runs
     from landscape.sweeps.index import open_sweep
     from landscape.writer import RunWriter
 

@@ -52,3 +52,29 @@ def unknown_choice(what: str, value: object, choices: Iterable[str]) -> str:
     close = difflib.get_close_matches(str(value).strip().lower(), choices, n=1, cutoff=0.6)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
     return f"Unknown {what} {value!r}{hint}; choose one of {', '.join(choices)}."
+
+
+#: (dataset, folder) of the unofficial dataset copies this process has warned about.
+_WARNED_COPIES: set[tuple[str, str]] = set()
+
+
+def show_warning_line(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
+    """Show Python warnings (e.g. a dataset whose checksums differ) as one line on stderr: a drop-in for
+    ``warnings.showwarning``, as the CLI installs it (and scripts may: ``warnings.showwarning = show_warning_line``).
+
+    A dataset copy that is not the official release is named once per process, however many of its splits
+    it loads (training data, the classifier's data digest, its test set).
+    """
+    from rich.console import Console
+    from rich.markup import escape
+
+    from landscape.data.checksums import DatasetChecksumWarning
+
+    if isinstance(message, DatasetChecksumWarning) and message.dataset is not None:
+        copy = (message.dataset, str(message.folder))
+        if copy in _WARNED_COPIES:
+            return
+        _WARNED_COPIES.add(copy)
+
+    text = " ".join(str(message).split())
+    Console(stderr=True).print(f"[bold yellow]Warning:[/] {escape(text)}", highlight=False, soft_wrap=True)

@@ -331,6 +331,27 @@ def open_run(path: str | os.PathLike) -> Run:
     return Run(path)
 
 
+def is_complete(path: str | os.PathLike, config: Any, ignore: Iterable[str] = ()) -> bool:
+    """Whether the run file at ``path`` finished with ``config``'s settings, so a script re-running a plan can skip it.
+
+    ``config``: a ``TrainConfig`` (or a dict of settings). Settings named in ``ignore`` (where it ran, on how many
+    threads: not training settings) are not compared, nor settings a newer landscape added that an older file
+    lacks. A missing file, or one that is not a run file, is not complete.
+    """
+    from landscape.errors import LandscapeError
+
+    if not Path(path).exists():
+        return False
+    try:
+        run = open_run(path)
+    except LandscapeError:
+        return False
+    settings = config.to_dict() if hasattr(config, "to_dict") else dict(config)
+    wanted = {k: v for k, v in settings.items() if k not in set(ignore)}
+    shared = wanted.keys() & run.config.keys()  # settings a newer landscape added are not in older files
+    return run.status == "finished" and all(run.config[k] == wanted[k] for k in shared)
+
+
 def as_run(data: Run | str | os.PathLike) -> Run:
     """A Run given a Run or the path of a run file; a one-sentence RunFileError for anything else."""
     if isinstance(data, Run):

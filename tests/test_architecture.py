@@ -3,7 +3,7 @@
 - ``landscape`` core (everything but ``landscape.cli``) imports neither ``trainers`` nor ``analysis``;
 - ``trainers`` never imports ``analysis``: the measurements made during training are passed in by the caller,
   and every measurement kind is registered in one place (``analysis.measurements``); the training loop names none;
-- nothing but ``landscape.cli`` imports ``landscape.cli`` (examples, the top floor's scripts, may);
+- nothing but ``landscape.cli`` imports ``landscape.cli``; the examples neither: they use only the public API;
 - only the run-file modules of the core touch h5py;
 - no module imports a private name (``_x``) from another module.
 
@@ -71,6 +71,12 @@ def test_only_the_cli_imports_the_cli():
     entry = ("landscape/cli/", "landscape/__main__.py")  # `python -m landscape` runs the CLI
     found = _violations(PACKAGES, lambda m: _under(m, "landscape.cli"), exempt=lambda rel: rel.startswith(entry))
     assert not found, found
+
+
+def test_the_examples_use_only_the_public_api_not_the_cli():
+    """The examples are what a user copies: whatever they need (progress displays, the quality reference, whether a
+    run file is complete, one-line warnings) is library API, never a ``landscape.cli`` helper."""
+    assert not (found := _violations(("examples",), lambda m: _under(m, "landscape.cli"))), found
 
 
 def test_only_the_run_file_modules_touch_h5py():

@@ -66,7 +66,7 @@ def main() -> None:
     from typer.exceptions import TyperException
 
     from landscape.cli.console import print_error
-    from landscape.errors import LandscapeError
+    from landscape.errors import LandscapeError, show_warning_line
 
     warnings.showwarning = show_warning_line
     try:
@@ -82,28 +82,3 @@ def main() -> None:
     except KeyboardInterrupt:
         sys.exit(130)
     sys.exit(code if isinstance(code, int) else 0)
-
-
-#: (dataset, folder) of the unofficial dataset copies this command has warned about.
-_WARNED_COPIES: set[tuple[str, str]] = set()
-
-
-def show_warning_line(message, category, filename, lineno, file=None, line=None) -> None:
-    """Show Python warnings (e.g. a dataset whose checksums differ) as one CLI line on stderr.
-
-    A dataset copy that is not the official release is named once per command, however many of its splits
-    the command loads (training data, the classifier's data digest, its test set).
-    """
-    from rich.markup import escape
-
-    from landscape.cli.console import error_console
-    from landscape.data.checksums import DatasetChecksumWarning
-
-    if isinstance(message, DatasetChecksumWarning) and message.dataset is not None:
-        copy = (message.dataset, str(message.folder))
-        if copy in _WARNED_COPIES:
-            return
-        _WARNED_COPIES.add(copy)
-
-    text = " ".join(str(message).split())
-    error_console.print(f"[bold yellow]Warning:[/] {escape(text)}", highlight=False, soft_wrap=True)
