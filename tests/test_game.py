@@ -326,3 +326,16 @@ def test_bad_input_one_sentence_and_the_run_file_unchanged(tiny_run, tmp_path):
     before = sha256(swapped)
     assert_user_error(landscape("game", str(swapped)), "cannot be rebuilt")
     assert sha256(swapped) == before
+
+
+def test_the_kind_follows_the_hessian_switch_and_spares_a_dcgan_on_a_cpu():
+    from analysis.game.measurement import GameSpectrum
+    from analysis.measurements import for_run
+
+    kinds = lambda cfg: [m.kind for m in for_run(cfg)]  # noqa: E731
+    assert "game" in kinds(TrainConfig(arch="vanilla", dataset="mnist", quality_every=0))
+    assert "game" not in kinds(TrainConfig(arch="vanilla", dataset="mnist", quality_every=0, hessian_every=0))
+    every, note = GameSpectrum().resolve_every(TrainConfig(arch="dcgan", dataset="mnist"), "cpu")
+    assert every == 0 and "DCGAN" in note
+    assert GameSpectrum().resolve_every(TrainConfig(arch="vanilla", dataset="mnist", hessian_every=10), "cpu") == (10, None)
+    assert GameSpectrum(None).resolve_every(TrainConfig(arch="vanilla", dataset="mnist", hessian_every=0), "cpu") == (None, None)
