@@ -112,3 +112,24 @@ def test_steps_repeated_or_comma_separated_are_the_same():
     assert parse_steps(None, stored, "r.h5") == stored
     with pytest.raises(LandscapeError, match="no checkpoint at step 5"):
         parse_steps(["0", "5"], stored, "r.h5")
+
+
+def test_every_device_option_is_the_shared_one():
+    """Issue 24: `--device` is defined once (landscape.cli.options.DeviceOption): every command that takes it shows
+    the same help and metavar."""
+    import typer.main
+
+    from landscape.cli import app
+
+    def walk(command, path=()):
+        for name, sub in getattr(command, "commands", {}).items():
+            yield from walk(sub, (*path, name))
+        yield path, command
+
+    seen = {}
+    for path, command in walk(typer.main.get_command(app)):
+        for param in command.params:
+            if "--device" in getattr(param, "opts", ()):
+                seen[" ".join(path)] = (param.help, param.metavar)
+    assert {"record", "hessian", "quality"} <= set(seen), seen
+    assert len(set(seen.values())) == 1, seen
