@@ -31,7 +31,7 @@ from analysis.hessian import (
     HessianOperator,
     HessianVectorProduct,
     check_deterministic,
-    classify,
+    curvature_class,
     estimate_models,
     exact_density,
     extreme_eigenvalues,
@@ -268,8 +268,8 @@ def test_slq_density_matches_spectrum():
         (0.0, 0.0, None, "flat"),
     ],
 )
-def test_classify_rules(lmin, lmax, near_zero, label):
-    c = classify(lmin, lmax, near_zero_fraction=near_zero, tol_rel=1e-3)
+def test_curvature_class_rules(lmin, lmax, near_zero, label):
+    c = curvature_class(lmin, lmax, near_zero_fraction=near_zero, tol_rel=1e-3)
     assert c.label == label
     assert c.tol == pytest.approx(1e-3 * max(abs(lmin), abs(lmax)))
     assert "tol" in c.description and label in c.description

@@ -24,10 +24,10 @@ Modules: :mod:`~analysis.hessian.estimate` (computing), :mod:`~analysis.hessian.
 checkpoints), :mod:`~analysis.hessian.plot`; the probe loss is :mod:`analysis.probe_loss`'s.
 Generic pieces (any scalar loss of any parameters): :class:`HessianVectorProduct`,
 :class:`HessianOperator`, :func:`analyse`, :func:`extreme_eigenvalues`,
-:func:`estimate_trace`, :func:`slq_density`, :func:`classify`.
+:func:`estimate_trace`, :func:`slq_density`, :func:`curvature_class`.
 """
 
-from analysis.hessian.classify import Classification, classify
+from analysis.hessian.classify import Classification, curvature_class
 from analysis.hessian.density import SpectralDensity, exact_density, slq_density
 from analysis.hessian.eigen import METHODS, EigenResult, extreme_eigenvalues, power_iteration
 from analysis.hessian.estimate import HessianResult, analyse, estimate, estimate_models
@@ -50,7 +50,7 @@ __all__ = [
     "TraceEstimate",
     "analyse",
     "check_deterministic",
-    "classify",
+    "curvature_class",
     "deterministic_copy",
     "estimate",
     "estimate_models",

@@ -1,4 +1,6 @@
-"""Classify the local curvature from the Hessian's eigenvalues (after Bosman et al.).
+"""The local curvature class from the Hessian's eigenvalues (after Bosman et al.): :func:`curvature_class`.
+
+(Named apart from ``trainers.classifier.classify``, the domain classifier's predictions.)
 
 With ``tol = tol_rel * max|eigenvalue|`` (relative, so the label does not depend
 on the loss's scale):
@@ -55,7 +57,7 @@ def sign_label(lambda_min: float, lambda_max: float, tol: float) -> str:
     return "flat"
 
 
-def classify(
+def curvature_class(
     lambda_min: float,
     lambda_max: float,
     *,

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from analysis.hessian.classify import Classification, classify
+from analysis.hessian.classify import Classification, curvature_class
 from analysis.hessian.density import SpectralDensity, exact_density, slq_density
 from analysis.hessian.eigen import EXACT_MAX_PARAMS, EigenResult, extreme_eigenvalues
 from analysis.hessian.gan import check_deterministic
@@ -91,7 +91,8 @@ def analyse(
         density = slq_density(hvp, n_vectors=density_vectors, steps=density_steps, seed=seed + 2) if density_vectors > 0 else None
     scale = max(abs(eig.lambda_min), abs(eig.lambda_max))
     near_zero = None if density is None else density.mass_within(class_tol * scale)
-    label = classify(eig.lambda_min, eig.lambda_max, near_zero_fraction=near_zero, tol_rel=class_tol, dominance=dominance)
+    label = curvature_class(eig.lambda_min, eig.lambda_max, near_zero_fraction=near_zero, tol_rel=class_tol,
+                            dominance=dominance)
     loss = hvp.loss()
     grad = hvp.gradient()
     hg = hvp(grad)
