@@ -133,18 +133,30 @@ def docs_dir(tmp_path_factory, shared_data) -> Path:
     cwd = tmp_path_factory.mktemp("docs")
     result = shell(landscape_part, cwd)
     assert result.returncode == 0, result.stdout + result.stderr
-    for name in ("quickstart.h5", "quickstart-lgc.png", "quickstart-timeline.png"):
+    for name in ("quickstart.h5", "quickstart-lgc.png", "quickstart-timeline.png", "quickstart-samples.png"):
         assert (cwd / "runs" / name).stat().st_size > 0
     return cwd
 
 
 @pytest.mark.needs_data("mnist")
-def test_the_quick_start_records_936_iterations_with_hessians(docs_dir):
+def test_the_quick_start_records_2340_iterations_with_hessians(docs_dir):
     from landscape import open_run
 
     run = open_run(docs_dir / "runs" / "quickstart.h5")
-    assert run.status == "finished" and run.n_iterations == 936
+    assert run.status == "finished" and run.n_iterations == 2340
     assert sorted(set(run.hessian()["step"])) == run.checkpoint_steps
+
+
+@pytest.mark.needs_data("mnist")
+def test_the_quick_start_ends_with_a_generator_that_draws_every_digit(docs_dir):
+    """README promises digits of all ten classes from epoch 2 on, not the grey noise of one class."""
+    from landscape import open_run
+
+    quality = open_run(docs_dir / "runs" / "quickstart.h5").quality
+    wide = quality.pivot_table(index="epoch", columns="metric", values="value")
+    assert list(wide.index) == [1, 2, 4, 5]
+    last = wide.loc[5]
+    assert last["classes_covered"] == 10 and last["inception_score"] > 2.5 and last["class_kl"] < 0.5, wide
 
 
 def test_the_test_command_is_what_ci_runs():
