@@ -9,7 +9,10 @@ circle of radius 2, ``landscape.data.toys``):
 2. the same GAN with its generator loss through the discriminator unrolled ``--unroll``
    (default 10) optimizer steps (``unroll=K``);
 3. WGAN-GP (``loss="wgan-gp"``, the toolkit's defaults from Gulrajani et al. 2017:
-   Adam 1e-4, betas 0.5/0.9, 5 critic updates per generator update, lambda 10).
+   Adam 1e-4, betas 0.5/0.9, 5 critic updates per generator update, lambda 10);
+4. WGAN-GP as its authors' toy script trains it (``--published N`` iterations, default 2,500; 0 leaves
+   it out): arch ``mlp512`` on ``ring8-wgan-gp`` (3 x 512 ReLU players, He init, 2-D noise, batch 256,
+   lambda 0.1, the ring divided by 1.414; ``landscape.config.ARCH_LOSS_DEFAULTS``).
 
 Every run trains for the same number of epochs (passes of the discriminator over the
 100,000 training points, 195 iterations each at batch 512) on one CPU thread, one run
@@ -61,8 +64,11 @@ class Variant:
     path: Path
 
 
-def plan(out: Path, epochs: int, seed: int, unroll: int, max_iters: Optional[int] = None) -> list[Variant]:
-    """The three configurations: the MLP GAN on ring8, differing only in loss and unrolling."""
+def plan(out: Path, epochs: int, seed: int, unroll: int, max_iters: Optional[int] = None,
+         published_iters: int = 0) -> list[Variant]:
+    """The three configurations: the MLP GAN on ring8, differing only in loss and unrolling; with
+    ``published_iters``, a fourth: WGAN-GP with the recipe of its authors' toy script (arch ``mlp512`` on
+    ``ring8-wgan-gp``: 3 x 512 ReLU, He init, 2-D noise, batch 256, lambda 0.1), for that many iterations."""
     from landscape.config import TrainConfig
 
     common = dict(arch="mlp", dataset=DATASET, epochs=epochs, max_iters=max_iters, seed=seed, device="cpu",
@@ -72,8 +78,14 @@ def plan(out: Path, epochs: int, seed: int, unroll: int, max_iters: Optional[int
         ("unrolled", f"Unrolled GAN (K={unroll})", dict(loss="ns", unroll=unroll)),
         ("wgan-gp", "WGAN-GP", dict(loss="wgan-gp")),
     ]
-    return [Variant(key, title, TrainConfig(**common, **extra), out / "runs" / f"{key}.h5")
-            for key, title, extra in specs]
+    variants = [Variant(key, title, TrainConfig(**common, **extra), out / "runs" / f"{key}.h5")
+                for key, title, extra in specs]
+    if published_iters:
+        published = {**common, "arch": "mlp512", "dataset": "ring8-wgan-gp", "loss": "wgan-gp",
+                     "max_iters": min(published_iters, max_iters or published_iters)}
+        variants.append(Variant("wgan-gp-published", "WGAN-GP (published toy recipe)", TrainConfig(**published),
+                                out / "runs" / "wgan-gp-published.h5"))
+    return variants
 
 
 #: Settings that are not training settings (where it ran, on how many threads): a finished run file that differs
@@ -87,6 +99,7 @@ def record_all(variants: list[Variant]) -> dict[str, float]:
 
     from landscape import is_complete
     from landscape.progress import show_notes, training_progress
+    from analysis.measurements import for_run
     from trainers import record
 
     console = Console()
@@ -100,6 +113,7 @@ def record_all(variants: list[Variant]) -> dict[str, float]:
         start = time.monotonic()
         with training_progress(console) as progress:
             summary = record(variant.config, variant.path, overwrite=True, progress=progress,
+                             measurements=for_run(variant.config),  # the toys' coverage at every sample epoch
                              on_start=lambda trainer: show_notes(trainer, console))
         seconds[variant.key] = time.monotonic() - start
         console.print(f"{variant.title}: {summary.status}, {summary.iterations:,} iterations in "
@@ -136,7 +150,7 @@ def display_epochs(stored: list[int], columns: int = DISPLAY_COLUMNS) -> list[in
     return list(dict.fromkeys(picks))
 
 
-def dominant_mode(points: Any) -> tuple[int, float]:
+def dominant_mode(points: Any, dataset: str = DATASET) -> tuple[int, float]:
     """The mode with the most points near it, and the share of all points near it (-1, 0.0 for none).
 
     "Near" is within half the distance between neighbouring modes (0.77 on the ring), so
@@ -147,7 +161,7 @@ def dominant_mode(points: Any) -> tuple[int, float]:
 
     from landscape.data.toys import mode_centres
 
-    centres = mode_centres(DATASET)
+    centres = mode_centres(dataset)
     spacing = min(np.linalg.norm(a - b) for i, a in enumerate(centres) for b in centres[i + 1:])
     xy = np.asarray(points, dtype=np.float64)
     n = len(xy)
@@ -160,14 +174,14 @@ def dominant_mode(points: Any) -> tuple[int, float]:
     return (int(counts.argmax()), float(counts.max() / n)) if counts.max() else (-1, 0.0)
 
 
-def outside_view(points: Any) -> float:
+def outside_view(points: Any, dataset: str = DATASET) -> float:
     """Fraction of points outside the square toyplot draws (a generator that ran away from the ring)."""
     import numpy as np
 
     from analysis.toys import toy_limit
 
     xy = np.asarray(points, dtype=np.float64)
-    inside = np.isfinite(xy).all(axis=1) & (np.abs(xy) <= toy_limit(DATASET)).all(axis=1)
+    inside = np.isfinite(xy).all(axis=1) & (np.abs(xy) <= toy_limit(dataset)).all(axis=1)
     return float(1.0 - inside.mean()) if len(xy) else float("nan")
 
 
@@ -203,10 +217,10 @@ def samples_figure(variants: list[Variant], runs: dict[str, Any], table: Any) ->
             points = run.sample(epoch)
             m = rows.loc[epoch]
             title = f"epoch {epoch}: {int(m['modes_covered'])}/8 modes\n{100 * m['high_quality']:.0f}% high quality"
-            away = outside_view(points)
+            away = outside_view(points, variant.config.dataset)
             if 0.005 <= away < 0.5:  # more than half off view: said inside the panel instead
                 title += f", {100 * away:.0f}% off view"
-            toyplot(points, DATASET, ax=ax, title=title, s=1.5, alpha=0.25)
+            toyplot(points, variant.config.dataset, ax=ax, title=title, s=1.5, alpha=0.25)
             if away >= 0.5:  # most points ran off the ring: say where they are
                 centre = np.nanmedian(np.where(np.isfinite(points), points, np.nan), axis=0)
                 ax.text(0.5, 0.5, f"{100 * away:.0f}% of the points\nare off this view,\nmedian at\n"
@@ -317,7 +331,7 @@ def findings(variants: list[Variant], runs: dict[str, Any], table: Any) -> list[
     n_modes = toy_spec(DATASET).n_modes
     lines = ["| variant | modes covered at the last epoch | high quality at the last epoch | modes covered over "
              "training (min / median / max) | best high quality | epochs with most points at one mode | "
-             "distinct modes it sat on | mean distance from the origin at the last epoch (ring: 2) | "
+             "distinct modes it sat on | mean distance from the origin at the last epoch (ring: 2; ring8-wgan-gp: 1.41) | "
              "points off the plotted square at the last epoch |", "|---|---|---|---|---|---|---|---|---|"]
     last: dict[str, float] = {}
     for v in variants:
@@ -327,7 +341,7 @@ def findings(variants: list[Variant], runs: dict[str, Any], table: Any) -> list[
             continue
         final = rows.iloc[-1]
         last[v.title] = final["modes_covered"]
-        dominant = [dominant_mode(run.sample(e)) for e in run.sample_epochs]
+        dominant = [dominant_mode(run.sample(e), v.config.dataset) for e in run.sample_epochs]
         sat_on = [mode for mode, share in dominant if share > 0.5]
         points = np.asarray(run.sample(int(final["epoch"])), dtype=np.float64)
         radius = float(np.nanmean(np.linalg.norm(points, axis=1)))
@@ -335,7 +349,7 @@ def findings(variants: list[Variant], runs: dict[str, Any], table: Any) -> list[
         lines.append(f"| {v.title} | {int(final['modes_covered'])} of {n_modes} | {100 * final['high_quality']:.1f}% | "
                      f"{int(mc.min())} / {mc.median():g} / {int(mc.max())} | {100 * rows['high_quality'].max():.1f}% | "
                      f"{len(sat_on)} of {len(dominant)} | {len(set(sat_on))} | {radius:.2f} | "
-                     f"{100 * outside_view(points):.0f}% |")
+                     f"{100 * outside_view(points, v.config.dataset):.0f}% |")
     lines.append("")
     if len(last) == len(variants):
         plain, others = variants[0].title, variants[1:]
@@ -363,6 +377,25 @@ def findings(variants: list[Variant], runs: dict[str, Any], table: Any) -> list[
     return lines
 
 
+def published_note(variants: list[Variant], runs: dict[str, Any]) -> list[str]:
+    """What the published-recipe arm is and how much of the authors' run length it had (empty without that arm)."""
+    chosen = [v for v in variants if v.key == "wgan-gp-published"]
+    if not chosen:
+        return []
+    run = runs[chosen[0].key]
+    cfg, g_updates = run.config, generator_updates(run)
+    return [f"WGAN-GP (published toy recipe) is the authors' toy script (Gulrajani et al. 2017, `gan_toy.py` in "
+            "igul222/improved_wgan_training) as `--arch mlp512 --data ring8-wgan-gp --loss wgan-gp` gives it: both "
+            "players 3 hidden layers of 512 ReLU units with He initialisation, the critic reading the points "
+            f"unscaled; z {cfg['z_dim']}-d {cfg['z_dist']}; batch {cfg['batch_size']}; {cfg['d_steps']} critic steps "
+            f"per generator step; Adam {cfg['lr_g']:g}, betas {cfg['betas'][0]:g}/{cfg['betas'][1]:g}; lambda "
+            f"{cfg['gp_weight']:g}; the ring divided by 1.414 (radius 1.41, std 0.0141; the quality measure counts "
+            f"in standard deviations, so its numbers compare with the ring's). It ran {run.n_iterations:,} critic "
+            f"iterations, {g_updates:,} generator updates: {100 * g_updates / 100_000:.1f}% of the script's 100,000 "
+            "generator iterations, which this CPU cannot afford here; its epochs are passes over the 100,000 "
+            "points at batch 256 (390 iterations), so its rows in the tables below end earlier.", ""]
+
+
 def summary_markdown(variants: list[Variant], runs: dict[str, Any], table: Any, figures: list[str],
                      command: str) -> str:
     cfg = runs[variants[0].key].config
@@ -386,6 +419,7 @@ def summary_markdown(variants: list[Variant], runs: dict[str, Any], table: Any, 
         "",
         *settings_rows(variants, runs),
         "",
+        *published_note(variants, runs),
         f"Total training wall time: {total:.0f} s ({total / 60:.1f} min). Wall times include the time spent "
         f"storing samples and measuring them; they were measured on a machine with {os.cpu_count()} CPU cores, "
         "alongside whatever else it was running.",
@@ -416,6 +450,8 @@ def main(
     seed: int = typer.Option(0, min=0, help="Seed of every run."),
     unroll: int = typer.Option(10, min=1, help="Unrolled discriminator steps K of the unrolled GAN."),
     dpi: int = typer.Option(100, min=20, help="Resolution of the PNG figures."),
+    published: int = typer.Option(2_500, min=0, help="Iterations of WGAN-GP with its authors' toy recipe (arch mlp512 "
+                                  "on ring8-wgan-gp; the script's 100,000 generator steps are 500,000); 0: leave it out."),
     max_iters: Optional[int] = typer.Option(None, min=1, hidden=True,
                                             help="Stop every run after this many iterations (tests)."),
 ) -> None:
@@ -435,7 +471,7 @@ def main(
     console = Console()
 
     try:
-        variants = plan(out, epochs, seed, unroll, max_iters)
+        variants = plan(out, epochs, seed, unroll, max_iters, published)
         out.mkdir(parents=True, exist_ok=True)
         record_all(variants)
         runs = {v.key: open_run(v.path) for v in variants}

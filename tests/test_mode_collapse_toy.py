@@ -13,7 +13,7 @@ from landscape import open_run
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "examples" / "mode_collapse_toy.py"
-RUNS = ("gan", "unrolled", "wgan-gp")
+RUNS = ("gan", "unrolled", "wgan-gp", "wgan-gp-published")
 
 
 def _run(out: Path, *args: str) -> subprocess.CompletedProcess:
@@ -34,10 +34,15 @@ def test_a_tiny_budget_writes_the_runs_figures_and_a_summary_with_the_coverage_t
         assert set(run.quality["metric"]) == {"modes_covered", "high_quality"}
     assert open_run(tmp_path / "runs" / "unrolled.h5").config["unroll"] == 2
     assert open_run(tmp_path / "runs" / "wgan-gp.h5").config["loss"] == "wgan-gp"
+    published = open_run(tmp_path / "runs" / "wgan-gp-published.h5").config  # the WGAN-GP authors' toy recipe
+    assert (published["arch"], published["dataset"], published["loss"]) == ("mlp512", "ring8-wgan-gp", "wgan-gp")
+    assert (published["gp_weight"], published["batch_size"], published["z_dim"], published["d_steps"]) == (0.1, 256, 2, 5)
+    assert published["betas"] == [0.5, 0.9] and published["lr_g"] == published["lr_d"] == 1e-4
 
     summary = (tmp_path / "summary.md").read_text()
     header = ("| epoch | GAN (non-saturating): modes | GAN (non-saturating): HQ | Unrolled GAN (K=2): modes | "
-              "Unrolled GAN (K=2): HQ | WGAN-GP: modes | WGAN-GP: HQ |")
+              "Unrolled GAN (K=2): HQ | WGAN-GP: modes | WGAN-GP: HQ | WGAN-GP (published toy recipe): modes | "
+              "WGAN-GP (published toy recipe): HQ |")
     lines = summary.splitlines()
     start = next(i for i, line in enumerate(lines) if " ".join(line.split()) == header)
     assert lines[start + 2].startswith("| **1**")  # one row per sample epoch, the drawn ones in bold
@@ -47,7 +52,7 @@ def test_a_tiny_budget_writes_the_runs_figures_and_a_summary_with_the_coverage_t
     # a second call finds the runs complete and only redraws
     again = _run(tmp_path, "--epochs", "1", "--max-iters", "6", "--unroll", "2", "--dpi", "40")
     assert again.returncode == 0, again.stdout + again.stderr
-    assert again.stdout.count("(skipped)") == 3
+    assert again.stdout.count("(skipped)") == 4
 
 
 def test_display_epochs_are_evenly_spaced_with_the_first_and_last() -> None:
