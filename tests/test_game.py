@@ -339,3 +339,13 @@ def test_the_kind_follows_the_hessian_switch_and_spares_a_dcgan_on_a_cpu():
     assert every == 0 and "DCGAN" in note
     assert GameSpectrum().resolve_every(TrainConfig(arch="vanilla", dataset="mnist", hessian_every=10), "cpu") == (10, None)
     assert GameSpectrum(None).resolve_every(TrainConfig(arch="vanilla", dataset="mnist", hessian_every=0), "cpu") == (None, None)
+
+
+def test_mixture_example_runs(tmp_path):
+    """examples/game_mixture.py (Berard et al.'s 1-D mixture) trains a few iterations and writes its figure and summary."""
+    proc = subprocess.run([sys.executable, "examples/game_mixture.py", "--iters", "5", "--measure-at", "5", "--out",
+                           str(tmp_path)], capture_output=True, text=True, env={**ENV, "MPLBACKEND": "Agg"}, timeout=600,
+                          cwd=Path(__file__).resolve().parents[1])
+    assert proc.returncode == 0, proc.stderr
+    summary = (tmp_path / "summary.md").read_text()
+    assert "| 5 |" in summary and (tmp_path / "spectrum.png").stat().st_size > 0
