@@ -247,6 +247,14 @@ class Run:
         toys' exact measures)."""
         return self.measurements(QUALITY)
 
+    @property
+    def game(self) -> pd.DataFrame:
+        """Game-Jacobian estimates (``measurements("game")``), tidy: one row per step with the spectral radius,
+        smallest real part, rotation, ``v_norm``, the label and its flags (``analysis.game.storage.read_game`` adds
+        the stage and ``v_rel``; the eigenvalues are ``measurement_arrays("game", step)``)."""
+        frame = self.measurements("game")
+        return frame if len(frame) else pd.DataFrame(columns=["step"])
+
     def hessian(self) -> pd.DataFrame:
         """One row per stored Hessian estimate (step x network) with its scalar attributes as columns
         (``measurements("hessian")``)."""

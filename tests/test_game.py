@@ -253,6 +253,7 @@ def test_measured_during_training_and_read_back(tiny_run):
     values = game_eigenvalues_at(run, 4)["LM"]
     assert len(values) == 3 and np.abs(values).max() == pytest.approx(frame["spectral_radius"].iloc[-1])
     assert "Mescheder" in frame["convention"].iloc[0]
+    assert run.game["step"].tolist() == [0, 2, 4] and run.game["label"].tolist() == frame["label"].tolist()
 
 
 @pytest.mark.needs_data("mnist")
