@@ -678,10 +678,10 @@ def lgc_figure(
 
 
 def metric_title(metric: str) -> str:
-    """A quality metric's display name."""
-    from analysis.quality.measure import METRIC_TITLES
+    """A quality metric's display name (:func:`landscape.metric_names.metric_title`)."""
+    from landscape.metric_names import metric_title as title
 
-    return METRIC_TITLES.get(metric, metric)
+    return title(metric)
 
 
 def check_annotation(data: list[RunData], metric: str) -> None:

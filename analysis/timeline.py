@@ -31,6 +31,7 @@ from analysis.lgc import readable_log_ticks
 from analysis.palettes import stage_colors
 from analysis.runs import check_networks, default_networks, run_data, single_run
 from landscape.errors import LandscapeError, unknown_choice
+from landscape.metric_names import QUALITY_SPANS, TIMELINE_QUALITY
 from landscape.networks import PARAMETER_NETWORKS, label
 from landscape.stages import stage_count, stage_label_map
 
@@ -124,23 +125,10 @@ def timelineplot(
     return ax
 
 
-#: The quality metrics a timeline's quality panel shows by default: left axis, right axis.
-DEFAULT_QUALITY = {"image": ("class_kl", "inception_score"), "toy": ("modes_covered", "high_quality")}
+#: The quality metrics a timeline's quality panel shows by default (left axis, right axis) and, per metric, the
+#: smallest y span it shows and the floor: :mod:`landscape.metric_names` (its ``TIMELINE_QUALITY``, ``QUALITY_SPANS``).
+DEFAULT_QUALITY = TIMELINE_QUALITY
 QUALITY_COLORS = ("#2c3e50", "#16a085")
-#: Per quality metric, the smallest y span a quality panel shows and the metric's floor: a change of 1e-4 in the
-#: Inception Score must look like nothing, not fill the panel. About a tenth of each metric's usual range.
-QUALITY_SPANS: dict[str, tuple[float, float | None]] = {
-    "inception_score": (0.5, 1.0),
-    "class_kl": (0.2, 0.0),
-    "classes_covered": (2.0, 0.0),
-    "frechet_distance": (1.0, 0.0),
-    "precision": (0.1, 0.0),
-    "recall": (0.1, 0.0),
-    "density": (0.1, 0.0),
-    "coverage": (0.1, 0.0),
-    "modes_covered": (2.0, 0.0),
-    "high_quality": (0.1, 0.0),
-}
 
 
 def no_offset(ax: Axes) -> None:
@@ -183,7 +171,7 @@ def qualityplot(
     """
     import matplotlib.pyplot as plt
 
-    from analysis.quality.measure import METRIC_TITLES
+    from landscape.metric_names import METRIC_TITLES
 
     run = single_run(data, stages, several="timeline_figure")
     quality = run.quality

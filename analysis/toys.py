@@ -23,6 +23,7 @@ import pandas as pd
 from analysis.palettes import PAPER_COLORS, stage_colors
 from landscape.data.toys import QUALITY_STDS, TOYS, mode_centres, toy_spec
 from landscape.errors import LandscapeError
+from landscape.metric_names import METRIC_TITLES
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
@@ -177,7 +178,7 @@ def coverageplot(
         ax.set_ylim(bottom=-0.3)
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("iteration" if time == "step" else time)
-    ax.set_ylabel("modes covered")
+    ax.set_ylabel(METRIC_TITLES["modes_covered"])
     if legend and (hue is not None or total is not None):
         ax.legend(fontsize="small", loc="best", title=hue)
     return ax

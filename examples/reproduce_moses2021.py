@@ -213,7 +213,7 @@ def add_missing_quality(planned: list[Planned]) -> None:
 
 def quality_table(planned: list[Planned], runs: dict[str, Any]) -> str:
     """Markdown: each run's sample quality at every measured step, and what the report says about it."""
-    from analysis.quality.measure import METRIC_TITLES
+    from landscape.metric_names import COUNTED, METRIC_TITLES
 
     shown = ("inception_score", "class_kl", "classes_covered", "frechet_distance", "precision", "recall", "coverage")
     rows = ["| configuration | epoch | step | " + " | ".join(METRIC_TITLES[m] for m in shown) + " | n |",
@@ -226,7 +226,7 @@ def quality_table(planned: list[Planned], runs: dict[str, Any]) -> str:
         wide = q.pivot_table(index=["step", "epoch"], columns="metric", values="value").reset_index()
         n = q.groupby("step")["n"].first()
         for _, r in wide.iterrows():
-            cells = [f"{int(r[m])}" if m == "classes_covered" else f"{r[m]:.3g}" for m in shown]
+            cells = [f"{int(r[m])}" if m in COUNTED else f"{r[m]:.3g}" for m in shown]
             rows.append(f"| {item.title} | {int(r['epoch'])} | {int(r['step']):,} | " + " | ".join(cells)
                         + f" | {int(n[r['step']]):,} |")
     return "\n".join(rows)

@@ -149,8 +149,47 @@ def test_the_training_loop_names_no_measurement_kind():
         assert not named, f"{module} names {named}"
 
 
+def _metric_tables(path: Path, names: set[str]) -> list[str]:
+    """Literal tables in a module that restate quality metric names: dicts keyed by two or more of them with constant
+    values (titles, flags, spans), and lists of three or more (a view choosing the two it shows is its own choice;
+    ``__all__`` lists functions; a dict computing values is a measurement, not a table)."""
+    tree = ast.parse(path.read_text(), str(path))
+    exports = {id(node.value) for node in ast.walk(tree) if isinstance(node, ast.Assign)
+               and any(getattr(t, "id", None) == "__all__" for t in node.targets)}
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Tuple, ast.List, ast.Set)) and id(node) not in exports:
+            keys, least = node.elts, 3
+        elif isinstance(node, ast.Dict) and all(isinstance(v, (ast.Constant, ast.Tuple)) for v in node.values):
+            keys, least = node.keys, 2
+        else:
+            continue
+        named = {k.value for k in keys if isinstance(k, ast.Constant) and k.value in names}
+        if len(named) >= least:
+            where = _rel(path) if path.is_relative_to(REPO) else path.name
+            found.append(f"{where}:{node.lineno} names {sorted(named)}")
+    return found
+
+
+def test_quality_metric_names_have_one_owner():
+    """The quality metrics (names, titles, short names, direction, spans, which are counts) are one table,
+    ``landscape.metric_names.QUALITY_METRICS``: no other module restates a table of them."""
+    from landscape.metric_names import QUALITY_METRICS
+
+    names = {m.name for m in QUALITY_METRICS}
+    owner = "landscape/metric_names.py"
+    found = [hit for path in _sources(*PACKAGES) if _rel(path) != owner for hit in _metric_tables(path, names)]
+    assert not found, found
+
+
+
 def test_the_checks_can_fail(tmp_path):
     """The AST walk sees function-level and private imports (the checks above are not vacuous)."""
     source = tmp_path / "m.py"
     source.write_text("def f():\n    from analysis.lgc import _secret\n    import h5py\n")
     assert _imports(source) == [("analysis.lgc", ["_secret"], 2), ("h5py", [], 3)]
+    tables = tmp_path / "t.py"
+    tables.write_text('TITLES = {"class_kl": "class KL", "inception_score": "IS"}\nALL = ("a", "b", "c")\n'
+                      'def f(p):\n    return {"class_kl": kl(p), "inception_score": score(p)}\n')
+    assert _metric_tables(tables, {"class_kl", "inception_score", "a", "b", "c"}) == [
+        "t.py:1 names ['class_kl', 'inception_score']", "t.py:2 names ['a', 'b', 'c']"]

@@ -20,34 +20,9 @@ from analysis.quality import metrics
 from analysis.quality.classifiers import PRDC_K, QualityReference, check_sample_size
 from landscape.data.toys import is_toy
 from landscape.errors import LandscapeError
+from landscape.metric_names import HIGHER_IS_BETTER, IMAGE_METRICS, METRIC_SHORT, METRIC_TITLES  # re-exported:
+# the metric table is landscape.metric_names' (one row per metric); these names stay importable from here
 
-#: What a measurement on an image dataset stores, in display order.
-IMAGE_METRICS = ("inception_score", "class_kl", "classes_covered", "frechet_distance", "precision", "recall",
-                 "density", "coverage")
-#: Display names of every metric (tables, figure labels).
-METRIC_TITLES: dict[str, str] = {
-    "inception_score": "Inception Score",
-    "class_kl": "class KL",
-    "classes_covered": "classes covered",
-    "frechet_distance": "Frechet distance",
-    "precision": "precision",
-    "recall": "recall",
-    "density": "density",
-    "coverage": "coverage",
-    "modes_covered": "modes covered",
-    "high_quality": "high-quality fraction",
-}
-#: Short column names for narrow tables (terminal output).
-METRIC_SHORT: dict[str, str] = {
-    "inception_score": "IS", "class_kl": "KL", "classes_covered": "classes", "frechet_distance": "FD",
-    "precision": "prec.", "recall": "recall", "density": "dens.", "coverage": "cover.", "modes_covered": "modes",
-    "high_quality": "HQ",
-}
-#: Whether a larger value is better (None: neither, e.g. density's ideal is 1).
-HIGHER_IS_BETTER: dict[str, bool | None] = {
-    "inception_score": True, "class_kl": False, "classes_covered": True, "frechet_distance": False,
-    "precision": True, "recall": True, "density": None, "coverage": True, "modes_covered": True, "high_quality": True,
-}
 #: Images generated per forward pass.
 GENERATE_BATCH = 1000
 

@@ -18,6 +18,12 @@ Feature-based metrics (from features):
 - :func:`knn_radii` and :func:`prdc`: precision, recall, density and coverage
   (Naeem et al. 2020).
 
+What a measurement stores and how each stored metric is named, titled and shown is one table,
+:data:`landscape.metric_names.QUALITY_METRICS`: a new metric computed here and stored by
+:func:`analysis.quality.measure.measure_outputs` is one new row there (name, title, short name,
+whether larger is better, image or toy, the timeline's y span), and every table, figure and report
+follows.
+
 The real (test) set is fixed, so a caller computes its statistics and k-NN radii
 once and passes them to every evaluation::
 

@@ -24,11 +24,12 @@ import numpy as np
 import pandas as pd
 
 from analysis.runs import measured_stage
+from landscape.metric_names import METRIC_SHORT, METRIC_TITLES, PRIMARY
 from landscape.reader import as_runs
 from landscape.stages import DEFAULT_STAGES
 
-#: The metric whose change marks a collapse, per kind of run, and the counted coverage metric.
-PRIMARY = {"image": ("class_kl", "classes_covered"), "toy": ("high_quality", "modes_covered")}
+# PRIMARY (landscape.metric_names, the one table of quality metrics): per kind of run, the metric whose change marks
+# a collapse and the counted coverage metric.
 #: A rise of the class KL by at least this many nats from one stage to the next counts as collapse.
 KL_RISE = 0.05
 #: A largest stage-to-stage change of the primary metric below this (nats of class KL; a toy's high-quality
@@ -125,8 +126,7 @@ def quality_changes(per_stage: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFr
         land = landscape_change(summary, str(run))
         land_stage, (land_size, land_what) = (max(land.items(), key=lambda kv: kv[1][0]) if land
                                               else (None, (math.nan, "")))
-        metric_words = "class KL" if kind == "image" else "high-quality fraction"
-        cov_words = "classes" if kind == "image" else "modes"
+        metric_words, cov_words = METRIC_TITLES[primary], METRIC_SHORT[covered]  # "class KL", "classes"
         change = (f"{metric_words} {before[primary]:.3g} -> {after[primary]:.3g}, {cov_words} covered "
                   f"{_int(before.get(covered))} -> {_int(after.get(covered))}")
         head = ("Collapse" if collapse else "The largest quality change") + f" in stage {stage} ({change})"

@@ -19,9 +19,7 @@ from typing import Any
 
 from landscape.data.toys import is_toy, toy_quality
 from landscape.measurements import Measurement, Record, config_value, quality_record
-
-#: What a measurement on a 2-D toy stores.
-TOY_METRICS = ("modes_covered", "high_quality")
+from landscape.metric_names import TOY_METRICS  # what a measurement on a 2-D toy stores (the metric table's toy rows)
 #: Points a measurement at a checkpoint draws (VEEGAN's and PacGAN's count; a trainer's fixed z has as many).
 TOY_POINTS = 2500
 

@@ -121,11 +121,11 @@ def _curvature(frame: pd.DataFrame, with_run: bool) -> pd.DataFrame:
 
 
 def _quality(frame: pd.DataFrame, with_run: bool) -> pd.DataFrame:
-    from analysis.quality.measure import METRIC_TITLES
+    from landscape.metric_names import COUNTED as counted
+    from landscape.metric_names import METRIC_TITLES
 
     if frame.empty:
         return frame
-    counted = ("classes_covered", "modes_covered")
     metrics = [m for m in METRIC_TITLES if m in frame.columns]
     rows = []
     for _, r in frame.iterrows():

@@ -25,6 +25,7 @@ from analysis.stationarity.render import markdown_table, records
 from analysis.stationarity.report import StationarityReport, stationarity_report
 from analysis.stationarity.trend import APPROACHING, MOVING_AWAY, NO_TREND, SMALL_TREND, TOO_SHORT
 from landscape.errors import LandscapeError
+from landscape.metric_names import METRIC_SHORT, METRIC_TITLES
 from landscape.reader import RunCollection, as_runs
 from landscape.stages import DEFAULT_STAGES
 
@@ -33,8 +34,9 @@ QUALITY_METRICS = ("inception_score", "class_kl")
 #: Verdicts in the order the summary counts them.
 VERDICT_ORDER = (APPROACHING, SMALL_TREND, NO_TREND, MOVING_AWAY, TOO_SHORT)
 #: Column headers of the text and Markdown tables.
-HEADERS = {"grad_norm_median": "grad median (last stage)", "whole_run": "whole run", "inception_score": "IS",
-           "class_kl": "class KL", "median_grad_norm": "median grad (last stage)"}
+HEADERS = {"grad_norm_median": "grad median (last stage)", "whole_run": "whole run",
+           "inception_score": METRIC_SHORT["inception_score"], "class_kl": METRIC_TITLES["class_kl"],
+           "median_grad_norm": "median grad (last stage)"}
 
 
 @dataclass

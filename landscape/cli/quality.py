@@ -99,7 +99,7 @@ def _table(results: list[tuple[int, dict[str, float]]], stage_of: dict[int, int]
     from rich import box
     from rich.table import Table
 
-    from analysis.quality.measure import METRIC_SHORT
+    from landscape.metric_names import COUNTED, METRIC_SHORT
 
     names = list(results[0][1]) if results else []
     table = Table(title="Sample quality", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False,
@@ -109,6 +109,6 @@ def _table(results: list[tuple[int, dict[str, float]]], stage_of: dict[int, int]
     for name in names:
         table.add_column(METRIC_SHORT.get(name, name), justify="right")
     for step, values in results:
-        cells = [f"{int(v)}" if name in ("classes_covered", "modes_covered") else f"{v:.4g}" for name, v in values.items()]
+        cells = [f"{int(v)}" if name in COUNTED else f"{v:.4g}" for name, v in values.items()]
         table.add_row(str(step), str(stage_of.get(step, "")), *cells)
     return table
