@@ -490,9 +490,11 @@ def _measured(group: Any) -> list[tuple[int, str | None, dict[str, Any]]]:
 
 
 def _long_frame(entries: list[tuple[int, str | None, dict[str, Any]]], info: tuple[str, ...]) -> pd.DataFrame:
-    """One row per value of a values-plus-describing-attributes kind: step, epoch, metric, value, n, n_real."""
+    """One row per value of a values-plus-describing-attributes kind: step, epoch, metric, value, n, n_real and the
+    classifier that measured it (``<name>@sha256:<digest>``; missing for the toys' exact measures and older runs)."""
     rows = [{"step": step, "epoch": attrs.get("epoch"), "metric": name, "value": float(value), "n": attrs.get("n"),
-             "n_real": attrs.get("n_real")}
+             "n_real": attrs.get("n_real"), "classifier": _attr_value(attrs["classifier"]) if "classifier" in attrs
+             else None}
             for step, _, attrs in entries for name, value in attrs.items() if name not in info]
-    frame = pd.DataFrame(rows, columns=["step", "epoch", "metric", "value", "n", "n_real"])
+    frame = pd.DataFrame(rows, columns=["step", "epoch", "metric", "value", "n", "n_real", "classifier"])
     return frame.astype({"step": "int64", "epoch": "Int64", "n": "Int64", "n_real": "Int64"})

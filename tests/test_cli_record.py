@@ -290,8 +290,10 @@ def test_first_use_classifier_training_shows_progress_lines_and_how_to_skip_it(t
     """Issue 23: the first run on a dataset printed one note, then nothing for minutes while its classifier trained
     (stdout not a terminal). Now: the note says how to skip it, then plain progress lines like training's."""
     import analysis.quality.classifiers as classifiers
+    import analysis.quality.shipped as shipped
 
     monkeypatch.setenv("LANDSCAPE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(shipped, "SHIPPED", {})  # a dataset without a shipped classifier (issue 27) trains one
     real_train = classifiers.train_reference
     monkeypatch.setattr(classifiers, "train_reference",
                         lambda dataset, **kw: real_train(dataset, epochs=1, subset=640, **kw))  # 10 batches

@@ -1,8 +1,8 @@
 """Sample quality next to the landscape: classifiers' weight files, ground truth, recording, the commands.
 
-The domain classifier here is the suite's quick one (``conftest.plant_quick_classifier``:
-one epoch on 10,000 MNIST images, a real classifier at ~97% test accuracy), found in
-the temporary cache exactly where `landscape record` and `landscape quality` look.
+The domain classifier here is the MNIST one shipped with landscape
+(:mod:`analysis.quality.shipped`), which `landscape record` and `landscape quality` load
+without training; the real side is computed once into the suite's temporary cache.
 Ground truth comes from real images: two disjoint halves of the test set must look
 alike, a "generator" made of real images of one class must look collapsed, noise far off.
 """
@@ -224,7 +224,7 @@ def test_no_classifier_and_no_data_is_one_sentence(tmp_path, shared_data, monkey
     before = digest(path)
     env = {**ENV, "LANDSCAPE_CACHE": str(tmp_path / "empty-cache"), "LANDSCAPE_DATA": str(tmp_path / "no-data")}
     line = one_sentence_error(landscape("quality", str(path), env=env))
-    assert "no mnist classifier" in line and "none can be trained" in line
+    assert "no mnist test set to compare generated images with" in line  # the shipped classifier needs no training
     assert digest(path) == before
     line = one_sentence_error(landscape("classifier", "train", "--data", "mnist", env=env))
     assert "MNIST" in line or "mnist" in line
@@ -313,7 +313,7 @@ def test_get_reference_trains_once_on_a_miss_then_uses_the_cache(tmp_path, share
         return real_train(dataset, epochs=1, subset=1000, **kwargs)
 
     monkeypatch.setattr(classifiers, "train_reference", quick_train)
-    first = classifiers.get_reference("mnist", data_dir=shared_data, on_train=notes.append)
+    first = classifiers.get_reference("mnist", data_dir=shared_data, on_train=notes.append, shipped=False)
     assert calls == ["mnist"] and len(notes) == 1 and "once" in notes[0]
     assert first.path.parent == tmp_path / "cache" / "classifiers"
     # the quick train stored under its own key (another recipe); put it where the full recipe's would be
@@ -322,7 +322,7 @@ def test_get_reference_trains_once_on_a_miss_then_uses_the_cache(tmp_path, share
     splits = classifiers.load_splits("mnist", shared_data)
     target = classifiers.classifiers_dir() / f"{classifiers.cache_key('mnist', RECIPES['mnist'], classifiers.data_digest(*splits))}.h5"
     first.path.rename(target)
-    second = classifiers.get_reference("mnist", data_dir=shared_data, on_train=notes.append)
+    second = classifiers.get_reference("mnist", data_dir=shared_data, on_train=notes.append, shipped=False)
     assert calls == ["mnist"] and second.path == target
 
 

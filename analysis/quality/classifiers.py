@@ -56,11 +56,18 @@ class QualityReference:
     path: Path | None = None
     _stats: dict[int, dict[str, Any]] = field(default_factory=dict, repr=False)
     _models: dict[str, Any] = field(default_factory=dict, repr=False)
+    _kid: dict[tuple[str, int, int], list[float]] = field(default_factory=dict, repr=False)
 
     @property
     def key(self) -> str:
         """The cache key: dataset, recipe digest and data digest."""
         return str(self.meta["key"])
+
+    @property
+    def identity(self) -> str:
+        """What a quality row names the classifier by: ``<name>@sha256:<digest of its weights file>`` (a shipped
+        classifier: ``landscape-mnist-v1@sha256:...``; a cached or ``--out`` one: its cache key and file digest)."""
+        return str(self.meta.get("identity") or self.meta["key"])
 
     @property
     def accuracy(self) -> float:
@@ -96,9 +103,47 @@ class QualityReference:
             features = self.real_features[rows]
             mu, sigma = feature_statistics(features)
             counts = np.bincount(self.real_labels[rows], minlength=self.n_classes)
-            self._stats[n] = {"features": features, "mu": mu, "sigma": sigma, "radii": knn_radii(features, PRDC_K),
+            radii = self._stored(f"radii-{n}", lambda: {"radii": knn_radii(features, PRDC_K)})["radii"]
+            self._stats[n] = {"features": features, "mu": mu, "sigma": sigma, "radii": radii,
                               "p_real": counts / counts.sum()}
         return self._stats[n]
+
+    def _stored(self, name: str, compute: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        """Arrays derived from the real side only, kept on disk next to a shipped classifier's cached real side
+        (``meta["real_cache"]``: ``derived/<its stem>-<name>.h5`` beside it) so that each run does not recompute them: the same numbers,
+        computed once per machine. Without such a cache (or one that cannot be read or written): computed now."""
+        stem = self.meta.get("real_cache")
+        if not stem:
+            return compute()
+        path = Path(stem).parent / "derived" / f"{Path(stem).name}-{name}.h5"
+        if path.is_file():
+            try:
+                arrays, meta = load_weights(path)
+                if meta.get("kind") == "reference-derived" and meta.get("classifier") == self.identity:
+                    return arrays
+            except WeightsFileError:
+                pass
+        arrays = compute()
+        try:
+            save_weights(path, arrays, {"kind": "reference-derived", "classifier": self.identity, "name": name})
+        except OSError:
+            pass
+        return arrays
+
+    def kid_real_sums(self, n_real: int | None, n_generated: int) -> list[float]:
+        """The real-real kernel sums of KID's default subsets (:func:`analysis.quality.metrics.kid_real_sums`) for
+        ``n_generated`` generated images against the reference sample of ``n_real``: computed once, kept."""
+        from analysis.quality import metrics
+
+        n = self.n_real if n_real is None else int(n_real)
+        key = ("kid", n, int(n_generated))
+        if key not in self._kid:
+            features = self.real_side(n)["features"]
+            rows = [r for r, _ in metrics.kid_subsets(n, int(n_generated))]
+            stored = self._stored(f"kid-{n}-{int(n_generated)}",
+                                  lambda: {"sums": np.asarray(metrics.kid_real_sums(features, rows), dtype=np.float64)})
+            self._kid[key] = [float(v) for v in stored["sums"]]
+        return self._kid[key]
 
     def model_on(self, device: Any) -> Any:
         """The classifier on ``device`` (the CPU copy, or one copy per other device, made once)."""
@@ -176,6 +221,9 @@ def load_reference(path: str | os.PathLike) -> QualityReference:
         raise WeightsFileError(f"{path} does not fit this landscape's classifier network; delete it to train "
                                "a new one.") from None
     model.eval()
+    from analysis.quality.shipped import file_sha256
+
+    meta = {**meta, "identity": f"{meta['key']}@sha256:{file_sha256(path)}"}
     return QualityReference(meta["dataset"], model, meta, arrays["real/features"].astype(np.float32),
                             arrays["real/labels"].astype(np.int64), Path(path))
 
@@ -227,6 +275,9 @@ def train_reference(
     arrays["real/labels"] = test.labels.numpy().astype(np.int64)
     path = Path(out) if out is not None else classifiers_dir() / f"{key}.h5"
     save_weights(path, arrays, meta)
+    from analysis.quality.shipped import file_sha256
+
+    meta = {**meta, "identity": f"{key}@sha256:{file_sha256(path)}"}
     return QualityReference(dataset, model, meta, arrays["real/features"], arrays["real/labels"], path)
 
 
@@ -237,15 +288,24 @@ def get_reference(
     train: bool = True,
     on_train: Callable[[str], None] | None = None,
     on_progress: Callable[[int, int], None] | None = None,
+    shipped: bool = True,
 ) -> QualityReference:
-    """``dataset``'s domain classifier with its default recipe: from the cache, else trained now and cached.
+    """``dataset``'s domain classifier: the one shipped with landscape (:mod:`analysis.quality.shipped`: MNIST,
+    Fashion-MNIST, CIFAR-10; loaded, never trained, so every machine measures with the same network), else the
+    default recipe's from the cache, else trained now and cached.
 
-    ``on_train(note)`` is called with a one-line note before training starts. Without
-    the dataset on disk, a single cached classifier for it is used as it is; with
-    none, one sentence says why there is nothing to measure with.
+    ``shipped=False`` skips the shipped network (a locally trained one; its numbers are comparable only with
+    numbers measured by the same file). ``on_train(note)`` is called with a one-line note before training starts.
+    Without the dataset on disk, a single cached classifier for it is used as it is; with none, one sentence says
+    why there is nothing to measure with.
     """
     dataset = canonical_name(dataset)
     recipe = _recipe(dataset)
+    if shipped:
+        from analysis.quality.shipped import shipped_path, shipped_reference
+
+        if shipped_path(dataset) is not None:
+            return shipped_reference(dataset, data_dir)
     try:
         splits = load_splits(dataset, data_dir)
     except DataError as err:

@@ -40,6 +40,8 @@ def measure_outputs(probs: Any, features: Any, reference: QualityReference, n_re
         "classes_covered": metrics.classes_covered(p_gen, real["p_real"]),
         "frechet_distance": metrics.frechet_distance(mu, sigma, real["mu"], real["sigma"]),
     }
+    values["kid"], values["kid_std"] = metrics.kernel_inception_distance(
+        real["features"], features, real_sums=reference.kid_real_sums(n_real, int(features.shape[0])))
     values.update(metrics.prdc(real["features"], features, k=PRDC_K, real_radii=real["radii"]))
     return {name: float(values[name]) for name in IMAGE_METRICS}
 
@@ -117,11 +119,12 @@ def sample_sizes(config: Any, reference: QualityReference, n: int | None = None,
 
 
 def describe(values: dict[str, float]) -> str:
-    """``IS 8.91, class KL 0.012, 10 classes, FD 4.1, precision 0.81, recall 0.62`` (or a toy's modes)."""
+    """``IS 8.91, class KL 0.012, 10 classes, FD 4.1, KID 0.0021, precision 0.81, recall 0.62`` (or a toy's modes)."""
     if "modes_covered" in values:
         return f"{int(values['modes_covered'])} modes covered, {100 * values['high_quality']:.0f}% high quality"
     return (f"IS {values['inception_score']:.2f}, class KL {values['class_kl']:.3f}, "
-            f"{int(values['classes_covered'])} classes, FD {values['frechet_distance']:.3g}, "
+            f"{int(values['classes_covered'])} classes, FD {values['frechet_distance']:.3g}"
+            + (f", KID {values['kid']:.3g}" if "kid" in values else "") + ", "
             f"precision {values['precision']:.2f}, recall {values['recall']:.2f}")
 
 

@@ -76,7 +76,7 @@ class ImageQuality(Measurement):
         if self.on_result is not None:
             self.on_result(step, values, seconds)
         return quality_record(step, values, n_gen, epoch,
-                              {"n_real": n_ref, "classifier": self.reference.key, "seconds": seconds})
+                              {"n_real": n_ref, "classifier": self.reference.identity, "seconds": seconds})
 
 
 __all__ = ["ImageQuality"]

@@ -90,9 +90,10 @@ def legend(reference: Any) -> str:
     """What the table's short column names mean, and which classifier measured."""
     if reference is None:
         return "modes: modes covered; HQ: fraction of points within 3 standard deviations of a mode."
-    return (f"{reference.dataset} classifier at {100 * reference.accuracy:.2f}% test accuracy. IS: classifier Inception "
-            "Score; KL: KL(p_gen || p_real) of predicted classes; classes: classes covered; FD (Frechet distance), "
-            "precision, recall, density and coverage on its penultimate features against the real test images.")
+    return (f"{reference.dataset} classifier {reference.key} at {100 * reference.accuracy:.2f}% test accuracy. IS: "
+            "classifier Inception Score; KL: KL(p_gen || p_real) of predicted classes; classes: classes covered; FD "
+            "(Frechet distance), KID (kernel distance, mean and sd over 100 subsets of 1,000), precision, recall, "
+            "density and coverage on its penultimate features against the real test images.")
 
 
 def _table(results: list[tuple[int, dict[str, float]]], stage_of: dict[int, int]) -> Any:
