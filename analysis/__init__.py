@@ -28,6 +28,11 @@ _LAZY = {
     "HessianEstimates": "analysis.hessian",
     "read_estimates": "analysis.hessian",
     "hessian_figure": "analysis.hessian.plot",
+    # loss surfaces and gradient walks
+    "compute_surface": "analysis.surface",
+    "read_surface": "analysis.surface",
+    "surfaceplot": "analysis.surface",
+    "walkplot": "analysis.surface",
     "eigenvalueplot": "analysis.hessian.plot",
     "densityplot": "analysis.hessian.plot",
     # stationarity
@@ -71,6 +76,7 @@ if TYPE_CHECKING:  # pragma: no cover
         stage_quality,
     )
     from analysis.samples import samples_figure
+    from analysis.surface import compute_surface, read_surface, surfaceplot, walkplot
     from analysis.stationarity import (
         StationarityReport,
         gradnormplot,
