@@ -391,3 +391,14 @@ def test_bad_walk_options_are_refused(run_copy):
         out = landscape("walk", str(run_copy), "--step", "40", *args)
         assert out.returncode != 0 and sentence in out.stderr, out.stderr
     assert sha(run_copy) == before
+
+
+def test_a_larger_evaluation_batch_from_the_runs_dataset(toy_run):
+    probe = compute_surface(toy_run, 20, "d", dims=1, grid=3, seed=0)
+    big = compute_surface(toy_run, 20, "d", dims=1, grid=3, seed=0, batch=200)
+    again = compute_surface(toy_run, 20, "d", dims=1, grid=3, seed=0, batch=200)
+    assert big.batch == "200" and probe.batch == "probe"
+    np.testing.assert_array_equal(big.loss, again.loss)  # the batch is drawn from the seed
+    assert not np.allclose(big.loss, probe.loss)
+    with pytest.raises(LandscapeError, match="--batch"):
+        compute_surface(toy_run, 20, "d", dims=1, grid=3, batch=0)
