@@ -402,3 +402,28 @@ def test_a_larger_evaluation_batch_from_the_runs_dataset(toy_run):
     assert not np.allclose(big.loss, probe.loss)
     with pytest.raises(LandscapeError, match="--batch"):
         compute_surface(toy_run, 20, "d", dims=1, grid=3, batch=0)
+
+
+def test_ctrl_c_keeps_the_points_done_and_the_same_command_continues(run_copy):
+    """SIGINT to the command: exit 130, the points done stored (the rest NaN), and a plan with the same
+    settings takes them over (what the same command does)."""
+    import signal
+    import time
+
+    from analysis.surface.read import stored_surface
+    from analysis.surface.surface import resume_from
+
+    args = [sys.executable, "-m", "landscape", "surface", str(run_copy), "--step", "40", "--network", "d", "--grid",
+            "1001", "--batch", "1000", "--save-every", "1000"]  # about a minute of work: interrupted halfway
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    time.sleep(15)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, (out, err)
+    assert "run the same command to continue" in out
+    stored = stored_surface(run_copy, 40, "d", "filter", 2)
+    assert 0 < stored.points_done < stored.loss.size
+    assert np.all(np.isfinite(stored.loss.reshape(-1)[:stored.points_done]))  # done in grid order
+    plan = plan_surface(run_copy, 40, "d", dims=2, grid=1001, batch=1000)
+    assert resume_from(plan, stored) and plan.surface.points_done == stored.points_done
