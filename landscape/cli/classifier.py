@@ -83,9 +83,12 @@ def list_classifiers() -> None:
     from rich.table import Table
 
     from analysis.quality.classifiers import cached_classifiers, classifiers_dir
+    from analysis.quality.shipped import SHIPPED, SHIPPED_ACCURACY, shipped_path
+    from trainers.classifier import RECIPES
 
     found = cached_classifiers()
-    if not found:
+    shipped = [(dataset, shipped_path(dataset)) for dataset in SHIPPED if shipped_path(dataset) is not None]
+    if not found and not shipped:
         console.print(f"No classifiers cached in {classifiers_dir()} yet; `landscape classifier train --data mnist` "
                       "trains one (and `landscape record` or `landscape quality` train one on first use).",
                       highlight=False, soft_wrap=True)
@@ -94,6 +97,10 @@ def list_classifiers() -> None:
     for name, justify in [("dataset", "left"), ("accuracy", "right"), ("epochs", "right"), ("images", "right"),
                           ("time", "right"), ("default", "left"), ("file", "left")]:
         table.add_column(name, justify=justify, no_wrap=name != "file", overflow="fold")
+    for dataset, path in shipped:  # the shipped reference classifiers (issue 27): what record and quality use
+        recipe = RECIPES[dataset]
+        table.add_row(dataset, f"{100 * SHIPPED_ACCURACY[dataset]:.2f}%", str(recipe.epochs), "", "", "shipped",
+                      f"{SHIPPED[dataset][0]} ({path.name}, sha256 {SHIPPED[dataset][1][:16]})")
     for meta in found:
         if "error" in meta:
             table.add_row("?", "[red]unusable[/]", "", "", "", "", f"{meta['path'].name}: {meta['error']}")
@@ -102,5 +109,6 @@ def list_classifiers() -> None:
                       f"{meta['train_images']:,}", f"{meta['train_seconds']:.0f} s",
                       "yes" if meta["default_recipe"] and not meta.get("subset") else "no", meta["path"].name)
     console.print(table)
-    console.print(f"Accuracy on the real test set; epochs, training images and time of its training. Cache: "
+    console.print(f"Accuracy on the real test set; epochs, training images and time of its training. Shipped: the "
+                  f"classifiers landscape measures with by default (the same on every machine). Cache: "
                   f"{classifiers_dir()}", highlight=False, soft_wrap=True)
