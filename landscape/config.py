@@ -89,9 +89,9 @@ ARCH_DEFAULTS: dict[str, dict[str, Any]] = {
                "betas": (0.5, 0.9)},
 }
 #: Where an architecture's paper fixes a loss's setting, over :data:`LOSS_DEFAULTS`: the WGAN-GP toy script's
-#: penalty weight 0.1 ("smaller lambda makes things faster for toy tasks") with its 5 critic steps.
+#: penalty weight 0.1 ("smaller lambda makes things faster for toy tasks", with its 5 critic steps).
 ARCH_LOSS_DEFAULTS: dict[tuple[str, str], dict[str, Any]] = {
-    ("mlp512", "wgan-gp"): {"gp_weight": 0.1, "d_steps": 5},
+    ("mlp512", "wgan-gp"): {"gp_weight": 0.1},  # its 5 critic steps are the loss's own default
 }
 
 
@@ -383,7 +383,8 @@ def describe_default(name: str) -> str:
     field_default = {f.name: f.default for f in dataclasses.fields(TrainConfig)}[name]
     base = PAPER_DEFAULTS.get(name, field_default)
     others: dict[str, list[str]] = {}
-    for key, table in (*LOSS_DEFAULTS.items(), *ARCH_DEFAULTS.items()):
+    arch_loss = {f"{arch} with {loss}": table for (arch, loss), table in ARCH_LOSS_DEFAULTS.items()}
+    for key, table in (*LOSS_DEFAULTS.items(), *ARCH_DEFAULTS.items(), *arch_loss.items()):
         if name in table and table[name] != base:
             others.setdefault(_show(table[name]), []).append(key)
     if base is None:  # a setting only some losses have: "0.01 for wgan"
