@@ -25,7 +25,7 @@ from landscape.stages import DEFAULT_STAGES
 StepOption = Annotated[
     list[str],
     typer.Option("--step", metavar="STEP", help="Checkpoint step to measure around: a step such as 936, first, "
-                 "last, or all (every checkpoint: with --plot, the surfaces side by side); repeatable."),
+                 "last, or all (every checkpoint: with --plot, one panel each, side by side); repeatable."),
 ]
 NetworkOption = Annotated[str, typer.Option("--network", help="g (generator) or d (discriminator).",
                                             **choices(PARAMETER_NETWORKS))]
