@@ -350,3 +350,15 @@ def test_mixture_example_runs(tmp_path):
     assert proc.returncode == 0, proc.stderr
     summary = (tmp_path / "summary.md").read_text()
     assert "| 5 |" in summary and (tmp_path / "spectrum.png").stat().st_size > 0
+
+
+@pytest.mark.needs_data("mnist")
+def test_report_states_the_labels_per_stage(tiny_run):
+    import json
+
+    proc = landscape("report", str(tiny_run), "--stages", "2")
+    assert proc.returncode == 0, proc.stderr
+    assert "Game dynamics" in proc.stdout and "stage 1 (steps 0, 2)" in proc.stdout
+    proc = landscape("report", str(tiny_run), "--stages", "2", "--format", "json")
+    rows = json.loads(proc.stdout)["game"]["vanilla"]
+    assert [r["stage"] for r in rows] == [1, 2] and rows[0]["steps"] == [0, 2] and rows[1]["labels"]

@@ -142,12 +142,18 @@ def report(
                "noise_factor": noise_factor}
     with torch_threads(resolve_threads(threads, str(collection[0].config.get("arch")))):  # ||Hg|| from checkpoints
         result = sweep_verdicts(collection, **options) if sweep else stationarity_report(collection, **options)
+    from analysis.game.report import game_section
+
+    game = None if sweep else game_section(collection, stages, fmt)  # the game Jacobian's labels per stage
     if fmt == "json":
         import json
 
-        text = json.dumps(result.to_dict(), indent=2) + "\n"
+        data = result.to_dict()
+        if game:
+            data["game"] = game
+        text = json.dumps(data, indent=2) + "\n"
     else:
-        text = result.to_markdown() if fmt == "markdown" else result.to_text()
+        text = (result.to_markdown() if fmt == "markdown" else result.to_text()) + (game or "")
 
     if out is None:
         sys.stdout.write(text)
