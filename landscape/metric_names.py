@@ -46,6 +46,8 @@ QUALITY_METRICS: tuple[QualityMetric, ...] = (
     QualityMetric("class_kl", "class KL", "KL", False, "image", (0.2, 0.0)),
     QualityMetric("classes_covered", "classes covered", "classes", True, "image", (2.0, 0.0), counted=True),
     QualityMetric("frechet_distance", "Frechet distance", "FD", False, "image", (1.0, 0.0)),
+    QualityMetric("kid", "KID", "KID", False, "image", (0.01, None)),  # unbiased: slightly negative when alike
+    QualityMetric("kid_std", "KID std", "KID sd", None, "image", (0.001, 0.0)),
     QualityMetric("precision", "precision", "prec.", True, "image", (0.1, 0.0)),
     QualityMetric("recall", "recall", "recall", True, "image", (0.1, 0.0)),
     QualityMetric("density", "density", "dens.", None, "image", (0.1, 0.0)),
