@@ -35,7 +35,10 @@ Adding a kind (the game Jacobian's spectrum, say):
 2. add ``"analysis.jacobian:JacobianSpectrum"`` to :data:`KINDS` below: ``landscape record``
    and sweeps then make it, and ``Run.measurements("jacobian")`` reads it back, one row per step;
 3. optionally a command, ``landscape/cli/jacobian.py``, on top of the shared measure-at-checkpoints
-   options of :mod:`landscape.cli.options` (as ``landscape hessian`` and ``landscape quality`` are).
+   options of :mod:`landscape.cli.options` (as ``landscape hessian`` and ``landscape quality`` are),
+   declaring ``COMMANDS = {"jacobian": jacobian}``: the CLI registers every module that declares it.
+
+That is three files (the kind, the ``KINDS`` line, the command) plus tests.
 """
 
 from __future__ import annotations

@@ -183,6 +183,26 @@ def test_quality_metric_names_have_one_owner():
 
 
 
+def test_a_command_is_one_file():
+    """Every ``landscape`` command comes from the ``COMMANDS`` its own module declares: the package's
+    ``__init__`` imports no command module, and what the app registers is exactly what the modules declare."""
+    import importlib
+    import pkgutil
+
+    import landscape.cli as cli
+
+    init = REPO / "landscape" / "cli" / "__init__.py"
+    declared = {}
+    for module in pkgutil.iter_modules(cli.__path__):
+        commands = getattr(importlib.import_module(f"landscape.cli.{module.name}"), "COMMANDS", {})
+        declared.update(commands)
+        if commands:  # a command module: the package's __init__ does not import it by name
+            assert not any(name == f"landscape.cli.{module.name}" or (name == "landscape.cli" and module.name in names)
+                           for name, names, _ in _imports(init)), module.name
+    registered = {c.name for c in cli.app.registered_commands} | {g.name for g in cli.app.registered_groups}
+    assert registered == set(declared) and {"record", "lgc", "game", "surface", "walk", "data"} <= registered
+
+
 def test_the_checks_can_fail(tmp_path):
     """The AST walk sees function-level and private imports (the checks above are not vacuous)."""
     source = tmp_path / "m.py"

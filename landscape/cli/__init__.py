@@ -1,21 +1,23 @@
 """The ``landscape`` command: a thin face over the core, the trainers and the analysis.
 
 Each command lives in its own module of this package and imports heavy packages
-only inside the command body, so ``landscape --help`` stays instant. Errors a user
+only inside the command body, so ``landscape --help`` stays instant. A module adds its
+commands by declaring ``COMMANDS = {"name": function}`` (a typer app for a group of
+subcommands): every module of this package that declares it is registered, the commands in
+:data:`ORDER` first, any other after them in module order, so a new command is one new file. Errors a user
 can cause (:class:`~landscape.errors.LandscapeError`) end in one sentence on
 stderr and a non-zero exit code, never a traceback.
 """
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import sys
 
 import typer
 
-from landscape.cli import (classifier, data, export, helpstyle, hessian, info, lgc, quality, record, report, samples,
-                           sweep)
-from landscape.cli import game as game_command
-from landscape.cli import surface as surface_cli
+from landscape.cli import helpstyle
 
 helpstyle.install()
 
@@ -43,20 +45,29 @@ def _options(
 ) -> None:
     """Record GAN training iteration by iteration and analyse its loss landscape."""
 
-app.command("record")(record.record)
-app.command("lgc")(lgc.lgc)
-app.command("hessian")(hessian.hessian)
-app.command("game")(game_command.game)
-app.command("report")(report.report)
-app.command("export")(export.export)
-app.command("info")(info.info)
-app.command("samples")(samples.samples)
-app.command("quality")(quality.quality)
-app.command("sweep")(sweep.sweep)
-app.command("surface")(surface_cli.surface)
-app.command("walk")(surface_cli.walk)
-app.add_typer(classifier.app, name="classifier")
-app.add_typer(data.app, name="data")
+#: The order of the commands in ``landscape --help``: what users run first, first.
+ORDER = ("record", "lgc", "hessian", "game", "report", "export", "info", "samples", "quality", "sweep", "surface",
+         "walk", "classifier", "data")
+
+
+def declared_commands() -> dict[str, object]:
+    """Every command a module of this package declares in its ``COMMANDS``, in help order."""
+    found: dict[str, object] = {}
+    for module in pkgutil.iter_modules(__path__):
+        declared = getattr(importlib.import_module(f"{__name__}.{module.name}"), "COMMANDS", {})
+        for name, command in declared.items():
+            if name in found:
+                raise RuntimeError(f"two modules of landscape.cli declare the command {name!r}")
+            found[name] = command
+    ranked = sorted(found, key=lambda name: (ORDER.index(name) if name in ORDER else len(ORDER), name))
+    return {name: found[name] for name in ranked}
+
+
+for _name, _command in declared_commands().items():
+    if isinstance(_command, typer.Typer):
+        app.add_typer(_command, name=_name)
+    else:
+        app.command(_name)(_command)
 
 
 def main() -> None:

@@ -112,3 +112,6 @@ def list_classifiers() -> None:
     console.print(f"Accuracy on the real test set; epochs, training images and time of its training. Shipped: the "
                   f"classifiers landscape measures with by default (the same on every machine). Cache: "
                   f"{classifiers_dir()}", highlight=False, soft_wrap=True)
+
+#: The commands this module adds to ``landscape`` (name -> function, or a typer app for a group); see landscape.cli.
+COMMANDS = {"classifier": app}

@@ -99,3 +99,6 @@ def fetch_dataset(
                 highlight=False,
                 soft_wrap=True,
             )
+
+#: The commands this module adds to ``landscape`` (name -> function, or a typer app for a group); see landscape.cli.
+COMMANDS = {"data": app}

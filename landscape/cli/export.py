@@ -105,3 +105,6 @@ def _export(run_path: Path, fmt: Optional[str], out: Optional[Path], force: bool
     else:
         what = f"{run.n_iterations:,} rows x {len(run.fields)} fields"
     console.print(f"Wrote {written} ({fmt}, {what}).", markup=False, highlight=False, soft_wrap=True)
+
+#: The commands this module adds to ``landscape`` (name -> function, or a typer app for a group); see landscape.cli.
+COMMANDS = {"export": export}

@@ -196,3 +196,6 @@ def game(
 
         save_figure(game_figure(open_run(run_file), stages=stages, lgc=False), plot)
         console.print(f"Wrote {plot}.", highlight=False, soft_wrap=True)
+
+#: The commands this module adds to ``landscape`` (name -> function, or a typer app for a group); see landscape.cli.
+COMMANDS = {"game": game}

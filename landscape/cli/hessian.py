@@ -159,3 +159,6 @@ def hessian(
 
         save_figure(hessian_figure(open_run(run_file), networks, stages=stages), plot)
         console.print(f"Wrote {plot}.", highlight=False, soft_wrap=True)
+
+#: The commands this module adds to ``landscape`` (name -> function, or a typer app for a group); see landscape.cli.
+COMMANDS = {"hessian": hessian}

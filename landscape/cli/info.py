@@ -98,3 +98,6 @@ def _hessian(run) -> str | None:
     if not run.hessian_keys:
         return None
     return ", ".join(f"{network}@{step}" for step, network in sorted(run.hessian_keys))
+
+#: The commands this module adds to ``landscape`` (name -> function, or a typer app for a group); see landscape.cli.
+COMMANDS = {"info": info}

@@ -243,3 +243,6 @@ def lgc(
         quality = any(not run.quality.empty for run in collection)
         what = "loss, gradient norm and sample quality" if quality else "loss and gradient norm"
         console.print(f"Wrote {timeline} ({what} against iteration).")
+
+#: The commands this module adds to ``landscape`` (name -> function, or a typer app for a group); see landscape.cli.
+COMMANDS = {"lgc": lgc}

@@ -113,3 +113,6 @@ def _table(results: list[tuple[int, dict[str, float]]], stage_of: dict[int, int]
         cells = [f"{int(v)}" if name in COUNTED else f"{v:.4g}" for name, v in values.items()]
         table.add_row(str(step), str(stage_of.get(step, "")), *cells)
     return table
+
+#: The commands this module adds to ``landscape`` (name -> function, or a typer app for a group); see landscape.cli.
+COMMANDS = {"quality": quality}

@@ -396,3 +396,6 @@ def _stop_on_sigint(state: dict[str, Any], console: Any) -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
+
+#: The commands this module adds to ``landscape`` (name -> function, or a typer app for a group); see landscape.cli.
+COMMANDS = {"record": record}

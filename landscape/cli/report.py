@@ -169,3 +169,6 @@ def report(
 
         save_figure(stationarity_figure(result.report if sweep else result, palette=palette), figure)
         (error_console if out is None else console).print(f"Wrote {figure}.", highlight=False)
+
+#: The commands this module adds to ``landscape`` (name -> function, or a typer app for a group); see landscape.cli.
+COMMANDS = {"report": report}

@@ -39,3 +39,6 @@ def samples(
     fig = samples_figure(open_run(run), epoch)
     save_figure(fig, path, dpi=dpi)
     console.print(f"Wrote {path}", highlight=False, soft_wrap=True)
+
+#: The commands this module adds to ``landscape`` (name -> function, or a typer app for a group); see landscape.cli.
+COMMANDS = {"samples": samples}

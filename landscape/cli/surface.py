@@ -202,3 +202,6 @@ def walk(
 
         save_figure(walks_figure(run_file, [w.step for w in done], network, stages=stages), plot)
         console.print(f"Wrote {plot}.", highlight=False, soft_wrap=True)
+
+#: The commands this module adds to ``landscape`` (name -> function, or a typer app for a group); see landscape.cli.
+COMMANDS = {"surface": surface, "walk": walk}

@@ -205,3 +205,6 @@ def _gpus(spec: Any) -> int:
 
 def _say(console: Any, text: str) -> None:
     console.print(text, highlight=False, soft_wrap=True)
+
+#: The commands this module adds to ``landscape`` (name -> function, or a typer app for a group); see landscape.cli.
+COMMANDS = {"sweep": sweep}
