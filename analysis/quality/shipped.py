@@ -114,7 +114,8 @@ def _real_cache(name: str, digest: str, test_digest: str) -> Path:
 
 def shipped_reference(dataset: str, data_dir: str | os.PathLike | None = None) -> Any:
     """The :class:`~analysis.quality.classifiers.QualityReference` of ``dataset``'s shipped classifier: the network
-    from package data, the real side from the cache or computed now from the test set on disk (then cached).
+    from package data, the real side from the cache or, on a fresh cache, computed from the test set on disk when a
+    measurement first needs it (then cached), so that a first run starts training without waiting for it.
 
     Without the test set on disk, a single cached real side for this classifier is used; with none, one sentence.
     """
@@ -145,23 +146,83 @@ def shipped_reference(dataset: str, data_dir: str | os.PathLike | None = None) -
             except WeightsFileError:  # damaged: computed again below
                 arrays = None
         if arrays is None or real_meta.get("classifier") != key:
-            probs, features = classify(model, test.images)
-            labels = test.labels.long()
-            accuracy = float((probs.argmax(1) == labels).float().mean())
-            arrays = {"real/features": features.numpy().astype(np.float32),
-                      "real/labels": labels.numpy().astype(np.int64)}
-            real_meta = {"kind": REAL_KIND, "classifier": key, "test_accuracy": accuracy, "test_images": len(test),
-                         "test_data_digest": path.stem.rsplit("-", 1)[-1]}
-            try:
-                save_weights(path, arrays, real_meta)
-            except OSError:  # a read-only cache: computed again next time
-                pass
-    full = {**meta, "key": key, "identity": key, "shipped": True, "real_cache": str(path.with_suffix("")), "default_recipe": True, "subset": None,
-            "test_accuracy": float(real_meta["test_accuracy"]), "test_images": int(real_meta["test_images"]),
-            "shipped_test_accuracy": float(meta["test_accuracy"])}
+            # computed when a measurement first needs it, not now: a run starts training without waiting for it
+            def compute(test: Any = test, path: Path = path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+                probs, features = classify(model, test.images)
+                labels = test.labels.long()
+                accuracy = float((probs.argmax(1) == labels).float().mean())
+                arrays = {"real/features": features.numpy().astype(np.float32),
+                          "real/labels": labels.numpy().astype(np.int64)}
+                real_meta = {"kind": REAL_KIND, "classifier": key, "test_accuracy": accuracy,
+                             "test_images": len(test), "test_data_digest": path.stem.rsplit("-", 1)[-1]}
+                try:
+                    save_weights(path, arrays, real_meta)
+                except OSError:  # a read-only cache: computed again next time
+                    pass
+                return arrays, real_meta
+
+            full = {**meta, "key": key, "identity": key, "shipped": True, "real_cache": str(path.with_suffix("")),
+                    "default_recipe": True, "subset": None, "test_images": len(test),
+                    "shipped_test_accuracy": float(meta["test_accuracy"])}
+            full.pop("test_accuracy")
+            return _LazyRealSide(dataset, model, full, Path(meta["file"]), compute, len(test))
+    full = {**meta, "key": key, "identity": key, "shipped": True, "real_cache": str(path.with_suffix("")),
+            "default_recipe": True, "subset": None, "test_accuracy": float(real_meta["test_accuracy"]),
+            "test_images": int(real_meta["test_images"]), "shipped_test_accuracy": float(meta["test_accuracy"])}
     return QualityReference(dataset, model, full, np.asarray(arrays["real/features"], dtype=np.float32),
                             np.asarray(arrays["real/labels"], dtype=np.int64), Path(meta["file"]))
 
+
+def _lazy_reference_class() -> type:
+    from analysis.quality.classifiers import QualityReference
+
+    class LazyRealSide(QualityReference):
+        """A shipped classifier whose real side (features, labels, accuracy on this test set) is computed on first
+        access, then cached on disk; everything else (model, identity, ``n_real``) is there at once."""
+
+        def __init__(self, dataset: str, model: Any, meta: dict[str, Any], path: Path,
+                     compute: Any, n_real: int) -> None:
+            self._compute, self._arrays, self._n_real_lazy = compute, None, int(n_real)
+            super().__init__(dataset, model, meta, None, None, path)
+
+        def _real(self) -> dict[str, np.ndarray]:
+            if self._arrays is None:
+                arrays, real_meta = self._compute()
+                self.meta["test_accuracy"] = float(real_meta["test_accuracy"])
+                self._arrays = {"features": np.asarray(arrays["real/features"], dtype=np.float32),
+                                "labels": np.asarray(arrays["real/labels"], dtype=np.int64)}
+            return self._arrays
+
+        @property  # type: ignore[override]
+        def real_features(self) -> np.ndarray:
+            return self._real()["features"]
+
+        @real_features.setter
+        def real_features(self, value: Any) -> None:  # the dataclass __init__ passes None: computed later
+            pass
+
+        @property  # type: ignore[override]
+        def real_labels(self) -> np.ndarray:
+            return self._real()["labels"]
+
+        @real_labels.setter
+        def real_labels(self, value: Any) -> None:
+            pass
+
+        @property
+        def n_real(self) -> int:
+            return self._n_real_lazy
+
+        @property
+        def accuracy(self) -> float:
+            self._real()
+            return float(self.meta["test_accuracy"])
+
+    return LazyRealSide
+
+
+def _LazyRealSide(*args: Any) -> Any:  # noqa: N802 - a class, built on first use (classifiers imports this module)
+    return _lazy_reference_class()(*args)
 
 __all__ = ["REFERENCE_DIR", "SHIPPED", "SHIPPED_ACCURACY", "classifier_id", "file_sha256", "load_shipped_model",
            "shipped_path", "shipped_reference"]
