@@ -20,6 +20,7 @@ before the first test that needs data.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import tempfile
 from pathlib import Path
@@ -65,9 +66,24 @@ QUICK_CLASSIFIER = {"epochs": 2, "subset": 20_000}
 _planted: set[str] = set()
 
 
+#: Set by the first pytest process of a run (the xdist controller, or a plain run): the cache every worker shares.
+SHARED_CACHE_VAR = "LANDSCAPE_TEST_CACHE"
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "needs_data(*names): the test needs these datasets under the data root (else skipped)")
-    os.environ["LANDSCAPE_CACHE"] = tempfile.mkdtemp(prefix="landscape-test-cache-")
+    # xdist workers start after the controller's configure and inherit its environment: one cache for all of them,
+    # so a quick classifier is planted once per run, not once per worker
+    if os.environ.get("PYTEST_XDIST_WORKER") is None or SHARED_CACHE_VAR not in os.environ:
+        os.environ[SHARED_CACHE_VAR] = tempfile.mkdtemp(prefix="landscape-test-cache-")
+    os.environ["LANDSCAPE_CACHE"] = os.environ[SHARED_CACHE_VAR]
+    if os.environ.get("PYTEST_XDIST_WORKER") is not None:
+        # one thread per worker (and for the commands it starts): two workers on default threads slow each
+        # other 5-10x on a 2-core machine
+        os.environ["OMP_NUM_THREADS"] = "1"
+        import torch
+
+        torch.set_num_threads(1)
 
 
 def plant_quick_classifiers() -> None:
@@ -100,13 +116,16 @@ def plant_quick_classifier(name: str) -> None:
     except LandscapeError:  # files that are there but cannot be read: the test itself says what happens then
         return
     path = classifiers_dir() / f"{cache_key(name, RECIPES[name], data_digest(*splits))}.h5"
-    if not path.exists():
-        before = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            train_reference(name, data=splits, out=path, **QUICK_CLASSIFIER)
-        finally:
-            torch.set_num_threads(before)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.parent / f".{name}.lock", "w") as lock:  # xdist workers share the cache: one trains, others wait
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not path.exists():
+            before = torch.get_num_threads()
+            torch.set_num_threads(1)
+            try:
+                train_reference(name, data=splits, out=path, **QUICK_CLASSIFIER)
+            finally:
+                torch.set_num_threads(before)
 
 
 def _needed_datasets(item: pytest.Item) -> list[str]:
