@@ -230,8 +230,11 @@ def tiny_registered(tmp_path, monkeypatch):
         httpd.server_close()
 
 
-def test_cli_fetch_downloads_then_says_already_present(tmp_path, tiny_registered):
+def test_cli_fetch_downloads_then_says_already_present(tmp_path, tiny_registered, monkeypatch):
     from landscape.cli import app
+    from landscape.cli.console import console
+
+    monkeypatch.setattr(console, "width", 200)  # in-process: the console's width was fixed when it was made
 
     runner = CliRunner()
     root = tmp_path / "root"

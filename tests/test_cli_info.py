@@ -146,4 +146,4 @@ def test_info_piped_does_not_wrap_at_80_columns(tmp_path):
     assert any(line.startswith("fields: ") and line.rstrip().endswith("d_out_fake") for line in lines)
     for row in summary.splitlines():  # every line of the architecture is whole on one output line
         assert any(row in line for line in lines), row
-    assert not any(line.startswith("│         │") and "│" not in line.strip("│ ") for line in lines)
+    assert sum("ConvTranspose2d" in line for line in lines) == 3  # no architecture row split over two lines

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from analysis.quality.toy_coverage import ToyCoverage
 from landscape import open_run
 from landscape.config import TrainConfig
 from trainers import record
@@ -31,7 +32,9 @@ def recorded(tmp_path_factory, shared_data) -> dict[str, object]:
     paths = {}
     for name, settings in VARIANTS.items():
         config = TrainConfig(**{**TINY, "data_dir": str(shared_data), **settings})
-        summary = record(config, folder / f"{name}.h5")
+        # a toy's exact coverage is a measurement like any other: the run gets it when it is passed in
+        measurements = [ToyCoverage()] if name == "ring8" else []
+        summary = record(config, folder / f"{name}.h5", measurements=measurements)
         assert summary.status == "finished", (name, summary.message)
         paths[name] = folder / f"{name}.h5"
     return paths

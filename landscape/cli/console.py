@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import sys
+
 from rich.console import Console
 
-console = Console()
-error_console = Console(stderr=True)
+# Piped or redirected (a log file, `| grep`, a test's subprocess), a message is never wrapped at rich's default
+# 80 columns: a long path must stay whole on its line. On a terminal, rich wraps to the window as usual.
+console = Console(soft_wrap=not sys.stdout.isatty())
+error_console = Console(stderr=True, soft_wrap=not sys.stderr.isatty())
 
 
 def print_error(message: str) -> None:
