@@ -25,7 +25,24 @@ from landscape.measurements import Cadence, Measurement, Record
 from landscape.networks import PARAMETER_NETWORKS
 
 
-class LossSurfaces(Measurement):
+class OnDemand(Measurement):
+    """A kind no run makes unless given it (``for_run`` leaves it out): at the stage boundaries when it is."""
+
+    @property
+    def cadence(self) -> Cadence:
+        return Cadence("stages", from_start=True, asked_by_default=False)
+
+    @classmethod
+    def applies_to(cls, config: Any) -> bool:
+        """On demand only: no run makes it unless given this measurement."""
+        return False
+
+    @classmethod
+    def for_training(cls, config: Any, say: Any = None, **_: Any) -> OnDemand:
+        return cls()
+
+
+class LossSurfaces(OnDemand):
     """Filter-normalised loss slices of each network (``/surface/<step>/<network>-filter-<dims>d``).
 
     ``every``: 0 (the default) never during training, None the stage boundaries, N every N
@@ -43,19 +60,6 @@ class LossSurfaces(Measurement):
         check_grid(grid, dims, value_range)
         self.every, self.dims, self.grid, self.value_range, self.seed = every, dims, grid, value_range, seed
         self.networks = tuple(networks)
-
-    @property
-    def cadence(self) -> Cadence:
-        return Cadence("stages", from_start=True, asked_by_default=False)
-
-    @classmethod
-    def applies_to(cls, config: Any) -> bool:
-        """On demand only: no run makes surfaces unless given this measurement."""
-        return False
-
-    @classmethod
-    def for_training(cls, config: Any, say: Any = None, **_: Any) -> LossSurfaces:
-        return cls()
 
     def __call__(self, trainer: Any) -> list[Record]:
         """Filter-normalised slices of each network around the trainer's weights, on its probe batch."""
@@ -95,7 +99,7 @@ class LossSurfaces(Measurement):
         return [compute_surface(run, step, network, **options).record() for network in networks or self.networks]
 
 
-class GradientWalks(Measurement):
+class GradientWalks(OnDemand):
     """Progressive gradient walks from each network's weights (``/walk/<step>/<network>``; :mod:`analysis.surface.walk`).
 
     ``every``: 0 (the default) never during training, None the stage boundaries, N every N iterations.
@@ -111,19 +115,6 @@ class GradientWalks(Measurement):
         check_walk_options(walks, steps, step_size)
         self.every, self.walks, self.steps, self.step_size, self.seed = every, walks, steps, step_size, seed
         self.networks = tuple(networks)
-
-    @property
-    def cadence(self) -> Cadence:
-        return Cadence("stages", from_start=True, asked_by_default=False)
-
-    @classmethod
-    def applies_to(cls, config: Any) -> bool:
-        """On demand only: no run makes walks unless given this measurement."""
-        return False
-
-    @classmethod
-    def for_training(cls, config: Any, say: Any = None, **_: Any) -> GradientWalks:
-        return cls()
 
     def __call__(self, trainer: Any) -> list[Record]:
         """Walks of each network from the trainer's weights, on its probe batch (the networks are copied)."""
