@@ -116,6 +116,24 @@ class Measurement:
         raise NotImplementedError(f"{type(self).__name__} does not measure during training")
 
 
+class OnDemand(Measurement):
+    """A kind no run makes unless it is given (``analysis.measurements.for_run`` leaves it out; loss surfaces,
+    gradient walks): at the stage boundaries when it is. Subclass it instead of :class:`Measurement`."""
+
+    @property
+    def cadence(self) -> Cadence:
+        return Cadence("stages", from_start=True, asked_by_default=False)
+
+    @classmethod
+    def applies_to(cls, config: Any) -> bool:
+        """On demand only: no run makes it unless given this measurement."""
+        return False
+
+    @classmethod
+    def for_training(cls, config: Any, say: Any = None, **_: Any) -> OnDemand:
+        return cls()
+
+
 def configured_every(config: Any, kind: str, default: int | None = None) -> int | None:
     """``config.<kind>_every`` for a kind of :data:`CONFIGURED_KINDS`, else ``default``."""
     return getattr(config, f"{kind}_every") if kind in CONFIGURED_KINDS else default
@@ -145,5 +163,5 @@ def quality_record(step: int, values: Mapping[str, float], n: int, epoch: int | 
     return Record(int(step), attrs)
 
 
-__all__ = ["CONFIGURED_KINDS", "Cadence", "LONG_KINDS", "Measurement", "QUALITY_INFO", "Record", "config_value",
+__all__ = ["CONFIGURED_KINDS", "Cadence", "LONG_KINDS", "Measurement", "OnDemand", "QUALITY_INFO", "Record", "config_value",
            "configured_every", "quality_record"]

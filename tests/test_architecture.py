@@ -95,12 +95,17 @@ def test_no_private_name_is_imported_from_another_module(folder):
     assert not found, found
 
 
+#: The bases a measurement kind subclasses (``landscape.measurements``).
+KIND_BASES = ("Measurement", "OnDemand")
+
+
 def _measurement_kinds() -> dict[str, list[str]]:
-    """module -> the measurement kinds (``Measurement`` subclasses) it defines, for every module of ``analysis``."""
+    """module -> the measurement kinds (subclasses of ``Measurement`` or of its on-demand form ``OnDemand``) it
+    defines, for every module of ``analysis``."""
     found = {}
     for path in _sources("analysis"):
         classes = [node.name for node in ast.walk(ast.parse(path.read_text(), str(path)))
-                   if isinstance(node, ast.ClassDef) and any(getattr(b, "id", getattr(b, "attr", None)) == "Measurement"
+                   if isinstance(node, ast.ClassDef) and any(getattr(b, "id", getattr(b, "attr", None)) in KIND_BASES
                                                               for b in node.bases)]
         if classes:
             found[_rel(path)[:-3].replace("/", ".")] = classes

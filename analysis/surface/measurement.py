@@ -21,25 +21,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from landscape.measurements import Cadence, Measurement, Record
+from landscape.measurements import OnDemand, Record
 from landscape.networks import PARAMETER_NETWORKS
 
-
-class OnDemand(Measurement):
-    """A kind no run makes unless given it (``for_run`` leaves it out): at the stage boundaries when it is."""
-
-    @property
-    def cadence(self) -> Cadence:
-        return Cadence("stages", from_start=True, asked_by_default=False)
-
-    @classmethod
-    def applies_to(cls, config: Any) -> bool:
-        """On demand only: no run makes it unless given this measurement."""
-        return False
-
-    @classmethod
-    def for_training(cls, config: Any, say: Any = None, **_: Any) -> OnDemand:
-        return cls()
 
 
 class LossSurfaces(OnDemand):
