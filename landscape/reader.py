@@ -31,7 +31,7 @@ from landscape.runfile import (
     SAMPLES,
     STATUS_MEANINGS,
     measurement_kinds,
-    open_for_read,
+    read_run_file,
     run_status,
 )
 from landscape.measurements import LONG_KINDS
@@ -43,14 +43,26 @@ class Run:
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
-        with open_for_read(self.path) as handle:
-            self.attrs: dict[str, Any] = {key: _plain(value) for key, value in handle.attrs.items()}
-            metrics = handle[METRICS][()] if METRICS in handle else None
-            self.checkpoint_steps: list[int] = sorted(int(k) for k in handle.get(CHECKPOINTS, {}).keys())
-            self.sample_epochs: list[int] = sorted(int(k) for k in handle.get(SAMPLES, {}).keys())
-            self.layer_networks: list[str] = sorted(handle.get(LAYERS, {}).keys())
-            self.has_probe: bool = PROBE in handle
-            self._measured = {kind: _measured(handle[kind]) for kind in measurement_kinds(handle)}
+        def read(handle: Any) -> tuple:
+            return (
+                {key: _plain(value) for key, value in handle.attrs.items()},
+                handle[METRICS][()] if METRICS in handle else None,
+                sorted(int(k) for k in handle.get(CHECKPOINTS, {}).keys()),
+                sorted(int(k) for k in handle.get(SAMPLES, {}).keys()),
+                sorted(handle.get(LAYERS, {}).keys()),
+                PROBE in handle,
+                {kind: _measured(handle[kind]) for kind in measurement_kinds(handle)},
+            )
+
+        attrs, metrics, checkpoint_steps, sample_epochs, layer_networks, has_probe, measured = read_run_file(
+            self.path, read
+        )
+        self.attrs: dict[str, Any] = attrs
+        self.checkpoint_steps: list[int] = checkpoint_steps
+        self.sample_epochs: list[int] = sample_epochs
+        self.layer_networks: list[str] = layer_networks
+        self.has_probe: bool = has_probe
+        self._measured = measured
         try:
             self.config: dict[str, Any] = json.loads(self.attrs.get("config", "{}"))
         except json.JSONDecodeError:
@@ -156,10 +168,12 @@ class Run:
         """Per-tensor gradient norms of ``network`` (iterations x parameter names), or None if not recorded."""
         if network not in self.layer_networks:
             return None
-        with open_for_read(self.path) as handle:
+
+        def read(handle: Any) -> tuple[list[str], np.ndarray]:
             ds = handle[f"{LAYERS}/{network}"]
-            names = json.loads(_plain(ds.attrs["names"]))
-            values = ds[()]
+            return json.loads(_plain(ds.attrs["names"])), ds[()]
+
+        names, values = read_run_file(self.path, read)
         n = min(len(values), len(self.metrics))
         return pd.DataFrame(values[:n], columns=names, index=pd.Index(self.metrics["step"].to_numpy()[:n], name="step"))
 
@@ -170,7 +184,8 @@ class Run:
             raise RunFileError(
                 f"{self.path} has no checkpoint at step {step}; stored steps: {_list(self.checkpoint_steps)}."
             )
-        with open_for_read(self.path) as handle:
+
+        def read(handle: Any) -> dict[str, np.ndarray]:
             group = handle[f"{CHECKPOINTS}/{step}"]
             if network not in group:
                 raise RunFileError(f"{self.path} has no checkpoint of network {network!r} at step {step}.")
@@ -178,27 +193,28 @@ class Run:
             names = json.loads(_plain(net_group.attrs["names"])) if "names" in net_group.attrs else list(net_group)
             return {name: net_group[name][()] for name in names}
 
+        return read_run_file(self.path, read)
+
     def sample(self, epoch: int) -> np.ndarray:
         """The uint8 image grid (H x W x C) of the fixed z after ``epoch``; for a 2-D toy run, the points (N x 2)."""
         if epoch not in self.sample_epochs:
             raise RunFileError(f"{self.path} has no sample grid for epoch {epoch}; stored: {_list(self.sample_epochs)}.")
-        with open_for_read(self.path) as handle:
-            return handle[f"{SAMPLES}/{epoch}"][()]
+        return read_run_file(self.path, lambda handle: handle[f"{SAMPLES}/{epoch}"][()])
 
     def probe(self) -> tuple[np.ndarray, np.ndarray] | None:
         """The fixed batch used for curvature estimates: (real images, z), or None."""
         if not self.has_probe:
             return None
-        with open_for_read(self.path) as handle:
-            return handle[f"{PROBE}/real"][()], handle[f"{PROBE}/z"][()]
+        return read_run_file(self.path, lambda handle: (handle[f"{PROBE}/real"][()], handle[f"{PROBE}/z"][()]))
 
     def probe_labels(self) -> np.ndarray | None:
         """The classes of the probe's real images (a conditional GAN's probe; the fakes are asked for
         the same classes), or None for an unconditional run."""
         if not self.has_probe:
             return None
-        with open_for_read(self.path) as handle:
-            return handle[f"{PROBE}/labels"][()] if "labels" in handle[PROBE] else None
+        return read_run_file(
+            self.path, lambda handle: handle[f"{PROBE}/labels"][()] if "labels" in handle[PROBE] else None
+        )
 
     # ------------------------------------------------------------------ measurements
     @property
@@ -236,9 +252,12 @@ class Run:
             of = f" of network {network!r}" if network is not None else ""
             raise RunFileError(f"{self.path} has no {kind} measurement{of} at step {step}.")
         key = f"{kind}/{step}" + (f"/{network}" if network is not None else "")
-        with open_for_read(self.path) as handle:
+
+        def read(handle: Any) -> dict[str, np.ndarray]:
             group = handle[key]
             return {name: group[name][()] for name in group if not hasattr(group[name], "keys")}
+
+        return read_run_file(self.path, read)
 
     @property
     def quality(self) -> pd.DataFrame:

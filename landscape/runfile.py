@@ -12,7 +12,7 @@ import os
 import socket
 import time
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping, TypeVar
 
 import numpy as np
 
@@ -132,6 +132,30 @@ def open_for_read(path: str | os.PathLike, retries: int = 5):  # -> h5py.File
         handle.close()
         raise
     return handle
+
+
+T = TypeVar("T")
+
+
+def read_run_file(path: str | os.PathLike, read: Callable[[Any], T], retries: int = 5) -> T:
+    """``read(handle)`` on the run file opened by :func:`open_for_read`, the whole read retried.
+
+    A writer flushing while a reader walks the file can leave the reader's view briefly
+    inconsistent (h5py then raises OSError, RuntimeError or KeyError part-way through),
+    so a read of a live run is repeated until it sees one consistent state. A file that
+    still cannot be read after ``retries`` tries is damaged: one-sentence RunFileError.
+    """
+    last: Exception | None = None
+    for attempt in range(retries):
+        try:
+            with open_for_read(path) as handle:
+                return read(handle)
+        except RunFileError:
+            raise
+        except (OSError, RuntimeError, KeyError) as err:
+            last = err
+            time.sleep(0.1 * (attempt + 1))
+    raise RunFileError(f"{path} could not be read ({_first_line(last)}); the file may be damaged.")
 
 
 def check_format(handle, path: Path) -> None:

@@ -142,6 +142,62 @@ def test_reader_sees_flushed_rows_while_writer_is_open(tmp_path):
     assert open_run(path).n_iterations == 40
 
 
+def test_a_read_that_meets_a_writer_mid_flush_is_repeated_and_a_damaged_file_gets_one_sentence(tmp_path):
+    from landscape.runfile import read_run_file
+
+    path = _write(tmp_path / "r.h5", n=3)
+    failures = iter([RuntimeError("Unable to get group info (addr overflow)"), KeyError("metrics")])
+
+    def read(handle):  # what h5py raises when a flush lands in the middle of a read
+        failure = next(failures, None)
+        if failure is not None:
+            raise failure
+        return len(handle["metrics"])
+
+    assert read_run_file(path, read) == 3
+
+    def damaged(handle):
+        raise OSError("Can't read data (wrong B-tree signature)")
+
+    with pytest.raises(RunFileError, match=r"r.h5 could not be read \(Can't read data \(wrong B-tree signature\)\); "
+                                           r"the file may be damaged."):
+        read_run_file(path, damaged, retries=2)
+
+
+def test_reads_of_a_run_another_process_is_flushing_never_fail(tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    path = tmp_path / "live.h5"
+    writer = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time\n"
+        "from landscape.writer import RunWriter\n"
+        f"w = RunWriter({str(path)!r}, {{'arch': 'vanilla'}}, ['g_loss', 'd_loss'], flush_rows=1)\n"
+        "end = time.monotonic() + 4\n"
+        "i = 0\n"
+        "while time.monotonic() < end:\n"
+        "    w.log(i, g_loss=1.0, d_loss=2.0); i += 1\n"
+        "w.close()\n"
+    )])
+    try:
+        reads = 0
+        while writer.poll() is None:
+            if path.exists():
+                try:
+                    run = open_run(path)
+                except RunFileError:  # being created: not yet a run file
+                    assert reads == 0  # once it has been read, every read succeeds
+                    continue
+                np.testing.assert_array_equal(run.metrics["step"], np.arange(run.n_iterations))
+                reads += 1
+        assert writer.returncode == 0 and reads > 10
+    finally:
+        if writer.poll() is None:
+            writer.kill()
+    assert open_run(path).status == "finished"
+
+
 def test_assign_stages_equal_parts():
     stages = assign_stages(46800, 5)
     assert np.bincount(stages)[1:].tolist() == [9360] * 5
