@@ -152,6 +152,9 @@ class TrainConfig:
     # A run stores the value its schedule resolved (trainers.schedule.resolve_measurements): 0 where none were made.
     hessian_every: int | None = None
     hessian_k: int = 5  # extreme eigenvalues estimated at each end of the spectrum
+    # Game-Jacobian spectra during training: None -> as hessian_every (so 0 there switches both off), 0 -> none,
+    # N -> every N iterations. Stored as resolved, like hessian_every.
+    game_every: int | None = None
     # Sample quality during training: None -> at the end of each sample epoch, 0 -> never, N -> every N iterations.
     quality_every: int | None = None
     quality_samples: int = 10_000  # generated images per quality measurement (image datasets; toys use 2,500 points)
@@ -209,6 +212,8 @@ class TrainConfig:
             _int_at_least("hessian_every", self.hessian_every, 0)
         if self.quality_every is not None:
             _int_at_least("quality_every", self.quality_every, 0)
+        if self.game_every is not None:
+            _int_at_least("game_every", self.game_every, 0)
         if self.resume_every is not None:
             _int_at_least("resume_every", self.resume_every, 0)
         _int_at_least("quality_samples", self.quality_samples, 10)

@@ -56,11 +56,14 @@ class Cadence:
     end of a run without stages) or ``"samples"`` (the end of each sample epoch); 0: never; N: every
     N iterations from 0 (``from_start``) or from N, and at the last step. ``asked_by_default``: whether
     the default (None) asks for measurements, so that a run given no measurement of the kind says so.
+    ``follows``: another configured kind whose ``every`` this one takes when its own is None (the game
+    Jacobian follows the Hessian estimates, so ``hessian_every = 0`` switches both off).
     """
 
     default: str = "stages"
     from_start: bool = True
     asked_by_default: bool = True
+    follows: str | None = None
 
     def steps(self, every: int | None, total: int, boundaries: Iterable[int], sample_ends: Iterable[int]) -> list[int]:
         """The steps (iterations done) at which to measure in a run of ``total`` iterations."""
@@ -74,10 +77,12 @@ class Cadence:
 
 
 #: The kinds whose ``every`` is a setting of the run's config (``<kind>_every``, stored resolved), and when
-#: they run: Hessian estimates at the stage boundaries, sample quality at the end of each sample epoch.
+#: they run: Hessian estimates at the stage boundaries, sample quality at the end of each sample epoch,
+#: the game Jacobian's spectrum as the Hessian estimates unless its own ``game_every`` is set.
 CONFIGURED_KINDS: dict[str, Cadence] = {
     "hessian": Cadence("stages", from_start=True, asked_by_default=True),
     "quality": Cadence("samples", from_start=False, asked_by_default=False),
+    "game": Cadence("stages", from_start=True, asked_by_default=True, follows="hessian"),
 }
 
 
@@ -135,8 +140,14 @@ class OnDemand(Measurement):
 
 
 def configured_every(config: Any, kind: str, default: int | None = None) -> int | None:
-    """``config.<kind>_every`` for a kind of :data:`CONFIGURED_KINDS`, else ``default``."""
-    return getattr(config, f"{kind}_every") if kind in CONFIGURED_KINDS else default
+    """``<kind>_every`` of ``config`` (a ``TrainConfig`` or a stored config dict) for a kind of
+    :data:`CONFIGURED_KINDS`, else ``default``; None there means the ``every`` of the kind it follows,
+    if it follows one (a config written before the kind had a setting reads as None too)."""
+    if kind not in CONFIGURED_KINDS:
+        return default
+    every = config_value(config, f"{kind}_every", None)
+    follows = CONFIGURED_KINDS[kind].follows
+    return configured_every(config, follows) if every is None and follows else every
 
 
 def config_value(config: Any, name: str, default: Any = None) -> Any:

@@ -342,6 +342,42 @@ def test_the_kind_follows_the_hessian_switch_and_spares_a_dcgan_on_a_cpu():
     assert GameSpectrum(None).resolve_every(TrainConfig(arch="vanilla", dataset="mnist", hessian_every=0), "cpu") == (None, None)
 
 
+def test_game_every_has_its_own_say_and_is_stored_resolved():
+    from analysis.game.measurement import GameSpectrum
+    from analysis.measurements import for_run
+    from landscape.measurements import configured_every
+
+    kinds = lambda cfg: [m.kind for m in for_run(cfg)]  # noqa: E731
+    alone = TrainConfig(arch="vanilla", dataset="mnist", quality_every=0, hessian_every=0, game_every=7)
+    assert kinds(alone) == ["game"] and GameSpectrum().resolve_every(alone, "cpu") == (7, None)
+    assert "game" not in kinds(TrainConfig(arch="vanilla", dataset="mnist", quality_every=0, game_every=0))
+    # a stored config written before the setting existed follows its hessian_every, as that run did
+    assert configured_every({"hessian_every": 0}, "game") == 0 and configured_every({"hessian_every": 5}, "game") == 5
+    from landscape.errors import LandscapeError
+
+    with pytest.raises(LandscapeError, match="game_every must be a whole number >= 0, got -1"):
+        TrainConfig(arch="vanilla", dataset="mnist", game_every=-1)
+
+
+@pytest.mark.needs_data("mnist")
+def test_record_game_every_through_the_cli(tmp_path):
+    from landscape import open_run
+
+    path = tmp_path / "g.h5"
+    proc = landscape("record", "--arch", "vanilla", "--data", "mnist", "--subset", "320", "--max-iters", "10",
+                     "--hessian-every", "0", "--quality-every", "0", "--game-every", "5", "--out", str(path))
+    assert proc.returncode == 0, proc.stderr
+    assert [line.split(":")[0] for line in proc.stdout.splitlines() if line.startswith("Game Jacobian")] == [
+        "Game Jacobian at step 0", "Game Jacobian at step 5", "Game Jacobian at step 10"]
+    run = open_run(path)
+    assert run.game["step"].tolist() == [0, 5, 10] and run.measurements("hessian").empty
+    assert run.config["game_every"] == 5 and run.config["hessian_every"] == 0
+    assert run.meta("schedule")["game_steps"] == [0, 5, 10]
+    bad = landscape("record", "--arch", "vanilla", "--data", "mnist", "--game-every", "-2", "--out", str(tmp_path / "b.h5"))
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr and "game_every" in bad.stderr.replace("-", "_")
+    assert not (tmp_path / "b.h5").exists()
+
+
 def test_mixture_example_runs(tmp_path):
     """examples/game_mixture.py (Berard et al.'s 1-D mixture) trains a few iterations and writes its figure and summary."""
     proc = subprocess.run([sys.executable, "examples/game_mixture.py", "--iters", "5", "--measure-at", "5", "--out",

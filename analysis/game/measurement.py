@@ -3,9 +3,9 @@
 ``trainers.record(config, path, measurements=[GameSpectrum()])`` makes the trainer estimate the 6
 largest-magnitude eigenvalues of the game Jacobian on its probe batch (with the rotation
 measures, ``||v||`` and the label) at the steps its schedule plans: the stage boundaries by
-default, stored as ``/game/<step>``. Until the run config has a ``game_every`` setting of its
-own, the kind follows the Hessian estimates' switch: a run with ``hessian_every = 0`` makes no
-game estimates either, and a DCGAN on a CPU makes none by default (each would take minutes).
+default, stored as ``/game/<step>``. The run config's ``game_every`` says when (None: as
+``hessian_every``, so a run with ``hessian_every = 0`` makes no game estimates either unless
+``game_every`` asks), and a DCGAN on a CPU makes none by default (each would take minutes).
 During training the players' own Hessians are not estimated again (the Hessian kind does that at
 the same steps; :func:`analysis.game.storage.read_game` takes the Nash flag from them).
 """
@@ -20,7 +20,7 @@ from analysis.game.gan import estimate_game, estimate_game_models
 from analysis.game.storage import to_record
 from analysis.probe_loss import loss_options
 from landscape.errors import LandscapeError
-from landscape.measurements import Measurement, Record, config_value
+from landscape.measurements import Measurement, Record, config_value, configured_every
 
 #: Why a run makes no game estimates although its config asked for the default.
 DCGAN_ON_CPU_NOTE = ("no game-Jacobian estimates during a DCGAN run on a CPU (minutes each); estimate them after "
@@ -28,9 +28,8 @@ DCGAN_ON_CPU_NOTE = ("no game-Jacobian estimates during a DCGAN run on a CPU (mi
 
 
 def _every(config: Any) -> int | None:
-    """``game_every`` when the config has one, else the Hessian estimates' ``hessian_every``."""
-    every = config_value(config, "game_every", None)
-    return config_value(config, "hessian_every", None) if every is None else every
+    """``game_every`` when the config sets it, else the Hessian estimates' ``hessian_every``."""
+    return configured_every(config, "game")
 
 
 class GameSpectrum(Measurement):

@@ -133,6 +133,15 @@ def record(
             "GAN on a CPU, minutes for DCGAN.",
         ),
     ] = None,
+    game_every: Annotated[
+        Optional[int],
+        typer.Option(
+            "--game-every",
+            help="Estimate the game Jacobian's spectrum (rotation, the kind of stationary point) every N iterations "
+            "and store it in the run (0: never; default: as --hessian-every, so --hessian-every 0 switches both "
+            "off). About 2 s per estimate for the vanilla GAN on a CPU.",
+        ),
+    ] = None,
     quality_every: Annotated[
         Optional[int],
         typer.Option(
