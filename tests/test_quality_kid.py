@@ -95,3 +95,41 @@ def test_kid_with_cached_real_sums_is_identical_and_inputs_are_checked():
         bad[3, 2] = float("nan")
         kernel_inception_distance(real, bad)
     assert np.isfinite(kernel_inception_distance(real[:2], fake[:2], subsets=2)[0])
+
+
+def reference_kid(real: torch.Tensor, fake: torch.Tensor, subsets: int, subset_size: int, seed: int) -> tuple[float, float]:
+    """KID as the toolkit computed it before the strip sums: per subset, the three whole m x m float64 kernel
+    matrices, ``(x @ y.T / d + 1) ** 3``, summed (the diagonal left out of the same-side ones); features as
+    float32 (what a classifier returns and what KID takes), the kernels in float64."""
+    x, y = real.float().double(), fake.float().double()
+
+    def kernel_sum(a: torch.Tensor, b: torch.Tensor, same: bool) -> float:
+        k = torch.mm(a, b.T).div_(a.shape[1]).add_(1.0).pow_(3)
+        return float(k.sum()) - (float(k.diagonal().sum()) if same else 0.0)
+
+    values = []
+    for r, f in kid_subsets(x.shape[0], y.shape[0], subsets, subset_size, seed):
+        m = r.shape[0]
+        kxx, kyy, kxy = kernel_sum(x[r], x[r], True), kernel_sum(y[f], y[f], True), kernel_sum(x[r], y[f], False)
+        values.append((kxx + kyy) / (m * (m - 1)) - 2.0 * kxy / (m * m))
+    return float(np.mean(values)), float(np.std(values))
+
+
+@pytest.mark.parametrize("n,dim,subsets,subset_size,shift", [
+    (1500, 128, 3, 1000, 0.2),  # the default subset size: four full strips, the classifiers' 128 features
+    (900, 50, 5, 333, 0.1),  # a last strip of 83 rows, 1/d not a power of two
+    (700, 128, 4, 600, 0.0),  # one distribution: KID near 0, a difference of nearly equal sums
+])
+def test_kid_strip_sums_equal_the_whole_matrix_products(n, dim, subsets, subset_size, shift):
+    """The strip-wise, upper-triangle kernel sums change KID only by float64 rounding (old vs new on fixed features)."""
+    real, fake = features(n, dim, seed=10), features(n, dim, shift=shift, seed=11)
+    expected = reference_kid(real, fake, subsets, subset_size, seed=5)
+    ours = kernel_inception_distance(real, fake, subsets=subsets, subset_size=subset_size, seed=5)
+    scale = abs(expected[0]) + expected[1]  # rounding is relative to the sums, not to a KID that cancels to ~0
+    assert ours[0] == pytest.approx(expected[0], rel=1e-12, abs=1e-12 * scale)
+    assert ours[1] == pytest.approx(expected[1], rel=1e-10)
+    rows = [r for r, _ in kid_subsets(n, n, subsets, subset_size, seed=5)]
+    x = real.float().double()
+    sums = [float(torch.mm(x[r], x[r].T).div_(dim).add_(1.0).pow_(3).sum()) - float(
+        torch.mm(x[r], x[r].T).div_(dim).add_(1.0).pow_(3).diagonal().sum()) for r in rows]
+    assert kid_real_sums(real, rows) == pytest.approx(sums, rel=1e-14)
