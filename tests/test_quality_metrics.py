@@ -217,6 +217,42 @@ def test_knn_radii_match_brute_force_and_prdc():
     )
 
 
+def whole_row_radii(features: np.ndarray, k: int) -> np.ndarray:
+    """k-NN radii as the toolkit computed them before the grouped selection: ``topk`` over every whole row of each
+    chunk of the (centred, float32) distance matrix; the chunks as in ``analysis.quality.metrics``."""
+    x = torch.from_numpy(features.astype(np.float32))
+    x = x - x.to(torch.float64).mean(dim=0).to(torch.float32)
+    n, sq = x.shape[0], (x * x).sum(dim=1)
+    kth, rows = torch.empty(n), metrics._chunk_rows(n)
+    for start in range(0, n, rows):
+        part = torch.addmm(sq, x[start:start + rows], x.T, beta=1.0, alpha=-2.0)
+        idx = torch.arange(part.shape[0])
+        part[idx, idx + start] = float("inf")
+        kth[start:start + rows] = part.topk(k, dim=1, largest=False, sorted=False).values.amax(dim=1)
+    return (kth + sq).clamp_min_(0.0).sqrt_().numpy()
+
+
+@pytest.mark.parametrize("n, dim, k", [(3000, 128, 5), (1000, 16, 1), (700, 8, 10), (300, 4, 5), (200, 32, 3)])
+def test_knn_radii_are_bitwise_the_whole_row_selection(n, dim, k):
+    """The k-th smallest from the k groups with the smallest minima is the whole row's, to the bit (old vs new);
+    n = 3,000 has a ragged tail of 56 columns, n = 300 and 200 fall back to the whole row (too few groups)."""
+    x = np.maximum(gaussian(np.random.default_rng(n), n, dim), 0) * 3 + 1  # ReLU-like, with duplicated zeros
+    np.testing.assert_array_equal(knn_radii(x, k), whole_row_radii(x, k))
+
+
+def test_kth_smallest_handles_ties_and_small_values_crowded_into_one_group():
+    g = torch.Generator().manual_seed(0)
+    part = torch.rand(6, 1000, generator=g) + 1
+    part[0, 64:70] = 0.5  # every one of the 5 smallest in one group
+    part[1, ::64] = 0.25  # one small value per group, equal: ties between groups
+    part[2, 990:] = -1.0  # the smallest in the ragged tail
+    part[3] = 2.0  # all equal
+    part[4, 5] = float("inf")
+    expected = part.topk(5, dim=1, largest=False, sorted=False).values.amax(dim=1)
+    assert torch.equal(metrics._kth_smallest(part, 5), expected)
+    assert metrics._kth_smallest(part, 5)[:4].tolist() == [0.5, 0.25, -1.0, 2.0]
+
+
 @pytest.mark.parametrize("seed", [0, 1, 2])
 @pytest.mark.parametrize(
     "n, m, dim, k, shift",

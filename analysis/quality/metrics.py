@@ -78,6 +78,10 @@ __all__ = [
 #: stay in cache, which was the fastest on one thread; see benchmarks/bench_quality_metrics.py)
 _CHUNK_ELEMENTS = 1 << 20
 
+#: columns of one group in the k-th smallest selection of the k-NN radii (:func:`_kth_smallest`): 64 was the
+#: fastest of 32-200 on one thread at 10,000 columns
+_KNN_GROUP = 64
+
 #: how far a row of probabilities may sum away from 1 (float32 softmax is within ~1e-6)
 _PROB_SUM_TOL = 1e-3
 
@@ -543,6 +547,28 @@ def _centred(x: torch.Tensor, around: torch.Tensor) -> torch.Tensor:
     return x - around.to(torch.float64).mean(dim=0).to(torch.float32)
 
 
+def _kth_smallest(part: torch.Tensor, k: int) -> torch.Tensor:
+    """The k-th smallest value of each row of ``part`` (a contiguous float32 chunk), bitwise
+    ``part.topk(k, largest=False).values.amax(dim=1)``, with the full sort-based selection run on k column groups only.
+
+    The row is cut into groups of :data:`_KNN_GROUP` columns (a shorter tail stays whole). The k-th smallest value
+    lies among the k groups with the smallest minima plus the tail: a group holding one of the k smallest values
+    but not among those k has k smaller-or-equal group minima in them, which are then k values at most the k-th
+    smallest. One pass for the minima and ``topk`` over k * 64 + tail values instead of the whole row (4x faster
+    at 10,000 columns; exact, as it picks among the very same float32 values).
+    """
+    rows, n = part.shape
+    full = n // _KNN_GROUP * _KNN_GROUP
+    if full // _KNN_GROUP <= k:  # too few groups to narrow anything down
+        return part.topk(k, dim=1, largest=False, sorted=False).values.amax(dim=1)
+    groups = part[:, :full].view(rows, -1, _KNN_GROUP)
+    chosen = groups.amin(dim=2).topk(k, dim=1, largest=False, sorted=False).indices
+    candidates = torch.gather(groups, 1, chosen[:, :, None].expand(-1, -1, _KNN_GROUP)).reshape(rows, -1)
+    if full < n:
+        candidates = torch.cat([candidates, part[:, full:]], dim=1)
+    return candidates.topk(k, dim=1, largest=False, sorted=False).values.amax(dim=1)
+
+
 def _knn_radii_tensor(x: torch.Tensor, k: int) -> torch.Tensor:
     """Distance of each row of ``x`` (float32, centred) to its k-th nearest other row, float32."""
     n = x.shape[0]
@@ -555,7 +581,7 @@ def _knn_radii_tensor(x: torch.Tensor, k: int) -> torch.Tensor:
         part = torch.addmm(sq, x[start:stop], x.T, beta=1.0, alpha=-2.0)
         idx = torch.arange(stop - start)
         part[idx, idx + start] = float("inf")  # the point itself is not its own neighbour
-        kth[start:stop] = part.topk(k, dim=1, largest=False, sorted=False).values.amax(dim=1)
+        kth[start:stop] = _kth_smallest(part, k)
     return (kth + sq).clamp_min_(0.0).sqrt_()
 
 
