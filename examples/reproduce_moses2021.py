@@ -303,6 +303,69 @@ def add_missing_hessians(planned: list[Planned]) -> None:
                               f"{result.classification.label} ({result.seconds:.1f} s)", highlight=False)
 
 
+def add_missing_game(planned: list[Planned]) -> None:
+    """Estimate the game Jacobian's spectrum at every stored checkpoint that has none yet (runs recorded before the
+    game kind, or without it), with the settings a recording uses (the 6 largest-magnitude eigenvalues)."""
+    from analysis.game import estimate_game
+    from analysis.game.measurement import GameSpectrum
+    from analysis.game.storage import store
+    from landscape import open_run
+    from landscape.measurements import configured_every
+
+    for item in planned:
+        if configured_every(item.config, "game") == 0:
+            continue
+        run = open_run(item.path)
+        have = set(run.game["step"]) if not run.game.empty else set()
+        for step in run.checkpoint_steps:
+            if step in have:
+                continue
+            result = estimate_game(run, step, **GameSpectrum(None).options)
+            store(result, item.path)
+            console.print(f"{item.path.name}: game Jacobian at step {step:,}: {result.label.label} "
+                          f"({result.seconds:.1f} s)", highlight=False)
+
+
+def game_markdown(planned: list[Planned], runs: dict[str, Any]) -> list[str]:
+    """The game Jacobian at the stage boundaries of each run that has it: the label of the point, rotation and
+    stability, and whether it is a local Nash equilibrium (both players' Hessians positive semi-definite)."""
+    import pandas as pd
+
+    from analysis.game.storage import read_game
+
+    frames = {item.key: read_game(runs[item.key]) for item in planned}
+    frames = {key: frame for key, frame in frames.items() if not frame.empty}
+    out = ["### Game dynamics at the stage boundaries (beyond the paper: Berard et al., ICLR 2020)", ""]
+    if not frames:
+        return out + ["No run of this reproduction has game-Jacobian estimates (they follow `--hessian`).", ""]
+    out += ["The 6 eigenvalues of largest magnitude of the game Jacobian J (the Jacobian of the players' joint "
+            "gradient field, Mescheder et al.'s sign: stable where every real part is positive) on each run's "
+            "probe batch. *Rotation* is the largest |Im λ| / |λ| among them; *locally stable* means every computed "
+            "real part is above the tolerance; *Nash* needs both players' own Hessians positive semi-definite "
+            "(from the run's Hessian estimates at the same step). Berard et al. report that GANs converge to "
+            "locally stable points with strong rotation that are not local Nash equilibria.", ""]
+    titles = {item.key: item.title for item in planned}
+    for key, frame in frames.items():
+        n = len(frame)
+        stable = int(frame["stable"].astype(bool).sum())
+        rotational = int(frame["rotational"].astype(bool).sum())
+        nash = int((frame["nash"] == True).sum())  # noqa: E712 (None where unknown)
+        known = int(frame["nash"].notna().sum())
+        out.append(f"- **{titles[key]}**: locally stable at {stable} of {n} boundaries, rotational at {rotational} "
+                   f"of {n}, a local Nash equilibrium at {nash} of {known} with both Hessians known.")
+    out.append("")
+    rows = []
+    for key, frame in frames.items():
+        for row in frame.to_dict("records"):
+            nash = row.get("nash")
+            rows.append({"run": titles[key], "step": f"{int(row['step']):,}", "stage": int(row["stage"]),
+                         "label": row["label"], "spectral radius": f"{row['spectral_radius']:.3g}",
+                         "min Re λ": f"{row['min_real']:.3g}", "rotation": f"{row['rotation']:.2f}",
+                         "‖v‖": f"{row['v_norm']:.3g}",
+                         "Nash": "unknown" if nash is None or nash != nash else ("yes" if nash else "no")})
+    return out + [_markdown(pd.DataFrame(rows)), ""]
+
+
 # ---------------------------------------------------------------------------- figures
 def lgc_figures(planned: list[Planned], runs: dict[str, Any], out: Path, dpi: int) -> list[str]:
     """Figures 2-7 (one per configuration) and a grid of all runs."""
@@ -488,6 +551,7 @@ def claims(planned: list[Planned], runs: dict[str, Any], report: Any) -> str:
                 "The class is \"singular\" when eigenvalues within tolerance of zero dominate the spectral "
                 "density; the sign class says which signs the extreme eigenvalues beyond tolerance have.", "",
                 _markdown(_curvature_rows(curvature)), ""]
+    out += game_markdown(planned, runs)
     return "\n".join(out)
 
 
@@ -691,6 +755,7 @@ def main(
         ensure_classifiers(planned)
         trained = record_all(planned, jobs)
         add_missing_hessians(planned)
+        add_missing_game(planned)
         add_missing_quality(planned)
         runs = {item.key: open_run(item.path) for item in planned}
         console.print("Drawing figures and writing the summary ...")

@@ -41,6 +41,7 @@ def test_writes_every_figure_and_a_summary_that_states_the_reductions(reproduced
     summary = (out / "summary.md").read_text()
     assert summary.count("**yes**") == 6  # every run is reduced, and says so
     assert "first 128 images" in summary and "stopped at 2 iterations" in summary
+    assert "No run of this reproduction has game-Jacobian estimates (they follow `--hessian`)." in summary
     assert "| MNIST, Fashion-MNIST (28x28x1) | 81,184 | 78,601 |" in summary
     for claim in range(1, 6):
         assert f"### Claim {claim}:" in summary
@@ -76,7 +77,11 @@ def test_vanilla_runs_get_curvature_at_every_checkpoint(tmp_path, shared_data) -
     assert result.returncode == 0, result.stdout + result.stderr
     vanilla = open_run(tmp_path / "runs" / "vanilla-mnist.h5")
     assert sorted(set(vanilla.hessian()["step"])) == vanilla.checkpoint_steps
-    assert "### Curvature at the stage boundaries" in (tmp_path / "summary.md").read_text()
+    summary = (tmp_path / "summary.md").read_text()
+    assert "### Curvature at the stage boundaries" in summary
+    assert sorted(vanilla.game["step"]) == vanilla.checkpoint_steps  # the game Jacobian at every boundary too
+    assert "### Game dynamics at the stage boundaries" in summary
+    assert "- **Vanilla GAN, MNIST**: locally stable at " in summary and "| Nash |" in summary
 
 
 def test_a_second_call_skips_complete_runs_and_adds_nothing(reproduced, shared_data) -> None:
