@@ -244,7 +244,8 @@ def gan_loss(
                 made = fakes()
                 loss_real, loss_fake = d_loss_parts_fn(_call(d, real, y_d), _call(d, made, y_d))
                 rng.manual_seed(gp_seed)  # the same interpolates at every evaluation
-                penalty = gradient_penalty(critic, real, made, generator=rng)
+                # the game's view keeps the interpolates a function of G's parameters (the penalty's cross block)
+                penalty = gradient_penalty(critic, real, made, generator=rng, detach_fake=not joint)
                 return loss_real + loss_fake + penalty_weight * penalty
 
     return GanLoss(loss_fn, [p for _, p in named], [n for n, _ in named], network, int(real.shape[0]), (g, d))

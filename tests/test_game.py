@@ -174,6 +174,47 @@ def test_tiny_mlp_gan_against_dense_jacobian_and_eig():
     np.testing.assert_allclose(op.matvec(u).numpy(), reference @ u.numpy(), atol=1e-12, rtol=1e-10)
 
 
+def test_wgan_gp_jacobian_includes_the_penalty_through_the_fakes():
+    """The penalty's interpolates depend on G's parameters, so d(grad_D L_D)/d theta has a penalty term."""
+    from torch.func import functional_call
+
+    from analysis.game import game_models
+    from analysis.probe_loss import GP_SEED
+    from trainers.losses import d_loss_parts, g_loss
+
+    g, d, real, z = _tiny_gan(2)
+    gp_weight = 10.0
+    g_names, d_names = [n for n, _ in g.named_parameters()], [n for n, _ in d.named_parameters()]
+    shapes = [p.shape for p in g.parameters()] + [p.shape for p in d.parameters()]
+    sizes = [int(np.prod(s)) for s in shapes]
+    w0 = torch.cat([p.detach().reshape(-1) for p in list(g.parameters()) + list(d.parameters())])
+
+    def field(w: torch.Tensor, with_penalty_through_fakes: bool) -> torch.Tensor:
+        chunks = [c.view(s) for c, s in zip(torch.split(w, sizes), shapes)]
+        gp, dp = dict(zip(g_names, chunks[: len(g_names)])), dict(zip(d_names, chunks[len(g_names):]))
+        fake = functional_call(g, gp, (z,))
+        critic = lambda x: functional_call(d, dp, (x,))  # noqa: E731
+        lg = g_loss(critic(fake), "wgan-gp")
+        parts = d_loss_parts(critic(real), critic(fake), "wgan-gp")
+        eps = torch.rand((real.shape[0], 1), generator=torch.Generator().manual_seed(GP_SEED), dtype=real.dtype)
+        xhat = eps * real + (1 - eps) * (fake if with_penalty_through_fakes else fake.detach())
+        if not xhat.requires_grad:  # the cut view: the interpolates are constants
+            xhat.requires_grad_(True)
+        (grad_x,) = torch.autograd.grad(critic(xhat).sum(), xhat, create_graph=True)
+        penalty = (torch.linalg.vector_norm(grad_x, dim=1) - 1).square().mean()
+        ld = parts[0] + parts[1] + gp_weight * penalty
+        grads = torch.autograd.grad(lg, list(gp.values()), create_graph=True) + \
+            torch.autograd.grad(ld, list(dp.values()), create_graph=True)
+        return torch.cat([t.reshape(-1) for t in grads])
+
+    full = torch.autograd.functional.jacobian(lambda w: field(w, True), w0).numpy()
+    cut = torch.autograd.functional.jacobian(lambda w: field(w, False), w0).numpy()
+    n_g = sum(sizes[: len(g_names)])
+    assert np.abs(full[n_g:, :n_g] - cut[n_g:, :n_g]).max() > 1e-3 * np.abs(full).max()  # the term matters
+    dense = game_models(g, d, real, z, loss="wgan-gp", gp_weight=gp_weight).dense()
+    np.testing.assert_allclose(dense, full, atol=1e-11 * np.abs(full).max(), rtol=1e-9)
+
+
 def test_exact_and_arnoldi_results_agree_and_repeat_bitwise():
     from analysis.game import estimate_game_models
 

@@ -212,6 +212,7 @@ def gradient_penalty(
     fake: torch.Tensor,
     *,
     generator: torch.Generator | None = None,
+    detach_fake: bool = True,
 ) -> torch.Tensor:
     """WGAN-GP's penalty (Gulrajani et al. 2017, eq. 3), NOT multiplied by lambda: the caller multiplies by gp_weight.
 
@@ -221,13 +222,15 @@ def gradient_penalty(
     (floating) dtype. Works for images ``(N, C, H, W)`` and flat inputs ``(N, D)`` (2-D toy points).
 
     ``real`` and ``fake`` are detached (the penalty is a function of D's parameters only, G gets no
-    gradient from it) and the input gradient is taken with ``create_graph=True`` so the penalty can be
+    gradient from it; ``detach_fake=False`` keeps ``fake``'s graph, for the game Jacobian, whose
+    block d(grad_D L_D)/d(G's parameters) includes the penalty's dependence on the fakes) and the input gradient is taken with ``create_graph=True`` so the penalty can be
     back-propagated to D's parameters. The per-sample gradients come from one backward of
     ``D(xhat).sum()``, which is exact only when D treats samples independently: no batch
     normalisation in training mode in the critic (the paper's advice too; use layer norm or none).
     """
     real = real.detach()
-    fake = fake.detach()
+    if detach_fake:
+        fake = fake.detach()
     dtype = real.dtype if real.is_floating_point() else torch.get_default_dtype()
     eps = torch.rand((real.shape[0],) + (1,) * (real.dim() - 1), generator=generator, device=real.device, dtype=dtype)
     xhat = (eps * real + (1 - eps) * fake).requires_grad_(True)
