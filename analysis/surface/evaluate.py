@@ -228,8 +228,9 @@ class BatchedLoss:
             self._coords = None
         return self.values(points(self.center, directions, coords))
 
-    def values_and_gradients(self, flats: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(loss at each row, P; its gradient, P x n), both float64 on the CPU.
+    def values_and_gradients(self, flats: torch.Tensor,
+                             dtype: torch.dtype = torch.float64) -> tuple[torch.Tensor, torch.Tensor]:
+        """(loss at each row, P; its gradient, P x n), both ``dtype`` (float64 unless asked) on the CPU.
 
         One forward and backward pass per row, with the row written into the loss's own copy of the
         network (which is restored to the point afterwards): on a CPU this measured fastest for the
@@ -254,7 +255,7 @@ class BatchedLoss:
         finally:
             with torch.no_grad():
                 vector_to_parameters(center, params)
-        return torch.stack(values).to("cpu", torch.float64), torch.stack(grads).to("cpu", torch.float64)
+        return torch.stack(values).to("cpu", dtype), torch.stack(grads).to("cpu", dtype)
 
 
 def points(center: torch.Tensor, directions: torch.Tensor, coords: torch.Tensor | np.ndarray) -> torch.Tensor:

@@ -113,23 +113,27 @@ def walk_batched(batched: BatchedLoss, ranges: np.ndarray, *, walks: int = 20, s
 
     ``ranges`` is the initialisation range of each parameter tensor (:func:`init_ranges`), in the
     loss's parameter order. The walks advance together: one batched gradient evaluation per step.
+    The weights move in the network's own float32 (a step is at most ``step_size`` of an
+    initialisation range, far above float32's resolution), updated in place with one buffer of
+    draws: the update, not the gradients, was a third of a step's time in float64.
     """
     check_walk_options(walks, steps, step_size)
-    per_weight = torch.cat([torch.full((size,), float(r), dtype=torch.float64)
-                            for size, r in zip(batched.sizes, ranges)])
-    bound = step_size * per_weight
+    dtype = torch.float64 if batched.dtype == torch.float64 else torch.float32
+    bound = torch.cat([torch.full((size,), step_size * float(r), dtype=dtype)
+                       for size, r in zip(batched.sizes, ranges)])
     generator = torch.Generator().manual_seed(int(seed))
-    flats = batched.center[None, :].repeat(walks, 1)
+    flats = batched.center.to("cpu", dtype)[None, :].repeat(walks, 1)
+    draws = torch.empty_like(flats)
     loss = np.empty((walks, steps + 1))
     norm = np.empty((walks, steps + 1))
     for t in range(steps + 1):
-        values, grads = batched.values_and_gradients(flats)
+        values, grads = batched.values_and_gradients(flats, dtype=dtype)
         loss[:, t] = values.numpy()
-        norm[:, t] = torch.linalg.vector_norm(grads, dim=1).numpy()
+        norm[:, t] = torch.linalg.vector_norm(grads, dim=1, dtype=torch.float64).numpy()
         if t == steps:
             break
-        u = torch.rand(flats.shape, generator=generator, dtype=torch.float64)
-        flats = flats - torch.sign(grads) * u * bound
+        draws.uniform_(0.0, 1.0, generator=generator).mul_(bound).mul_(grads.sign_())
+        flats.sub_(draws)
     return loss, norm
 
 
