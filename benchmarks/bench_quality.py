@@ -12,9 +12,11 @@ Two measurements, interleaved round by round (the machine's speed drifts), media
 2. **Recording cost**: ``--epochs``-epoch vanilla MNIST runs recorded with a quality
    measurement at the end of every epoch (A), without any (B), and with the
    measurements computed as before (C), in a rotating order (A B C, B C A, C A B, ...);
-   per measurement ``(A - B) / epochs`` (and C's), and what the default (the five
-   sample epochs) adds to a full 100-epoch run: ``5 x per-measurement / (100 epochs x
-   B's seconds per epoch)``.
+   per measurement: the seconds the run itself times for each measurement (what it
+   keeps out of its training rate) and ``(A - B) / epochs`` (and C's; the difference of
+   two noisy runs, the rougher number), and what the default (the five sample epochs)
+   adds to a full 100-epoch run: ``5 x per-measurement / (100 epochs x B's seconds per
+   epoch)``.
 
 The classifiers come from the cache (trained first if missing; their training time is
 not part of either number). One thread, as a run uses by default::
@@ -119,9 +121,11 @@ def evaluation_parts(dataset: str, reference: Any, samples: int) -> dict[str, An
     return out
 
 
-def recorded_seconds(epochs: int, quality: str, reference: Any, data_dir: str | None, samples: int) -> float:
+def recorded_seconds(epochs: int, quality: str, reference: Any, data_dir: str | None,
+                     samples: int) -> tuple[float, list[float]]:
     """Wall seconds of recording a vanilla MNIST run (no Hessian estimates) with quality every epoch (``"now"``, or
-    ``"before"``: computed as before the speed-ups) or without quality (``"none"``)."""
+    ``"before"``: computed as before the speed-ups) or without quality (``"none"``), and the seconds of each
+    quality measurement as the run timed it (what it keeps out of its training rate)."""
     from analysis.quality.measurement import ImageQuality
     from landscape.config import TrainConfig
     from trainers import record
@@ -129,11 +133,13 @@ def recorded_seconds(epochs: int, quality: str, reference: Any, data_dir: str | 
     measured = quality != "none"
     config = TrainConfig(arch="vanilla", dataset="mnist", epochs=epochs, hessian_every=0, device="cpu", threads=1,
                          data_dir=data_dir, quality_every=468 if measured else 0, quality_samples=samples)
+    each: list[float] = []
+    measurement = ImageQuality(reference, on_result=lambda step, values, seconds: each.append(seconds))
     context = before_speedups() if quality == "before" else contextlib.nullcontext()
     with tempfile.TemporaryDirectory() as tmp, context:
         start = time.perf_counter()
-        record(config, Path(tmp) / "run.h5", measurements=[ImageQuality(reference)] if measured else [])
-        return time.perf_counter() - start
+        record(config, Path(tmp) / "run.h5", measurements=[measurement] if measured else [])
+        return time.perf_counter() - start, each
 
 
 def print_parts(parts: dict[str, list[dict[str, Any]]], samples: int, rounds: int) -> None:
@@ -149,8 +155,9 @@ def print_parts(parts: dict[str, list[dict[str, Any]]], samples: int, rounds: in
               + f" | {ratios[0]:.2f} | {ratios[1]:.2f} | {worst:.1e} | {equal} |")
 
 
-def print_recording(runs: dict[str, list[float]], epochs: int, rounds: int) -> None:
-    """Per-measurement cost of quality during recording (now and before) and its share of a default 100-epoch run."""
+def print_recording(runs: dict[str, list[float]], inside: dict[str, list[float]], epochs: int, rounds: int) -> None:
+    """Per-measurement cost of quality during recording (now and before), as the difference of whole runs and as
+    timed inside the runs, and its share of a default 100-epoch run (five measurements)."""
     full_run = 100 * statistics.median(runs["none"]) / epochs
     print(f"\n### Recording cost (vanilla MNIST, {epochs} epochs, quality every epoch vs none, {rounds} rotating "
           "rounds)\n")
@@ -158,9 +165,11 @@ def print_recording(runs: dict[str, list[float]], epochs: int, rounds: int) -> N
           + f"; a full 100-epoch run without quality takes about {full_run:.0f} s here")
     for variant in ("now", "before"):
         per = [(x - y) / epochs for x, y in zip(runs[variant], runs["none"])]
-        each = statistics.median(per)
-        print(f"- {variant}: per measurement {each:.2f} s (rounds: {', '.join(f'{p:.2f}' for p in per)}); the "
-              f"default five add {5 * each:.1f} s = {100 * 5 * each / full_run:.1f}% of the run")
+        diff, timed = statistics.median(per), statistics.median(inside[variant])
+        print(f"- {variant}: per measurement {timed:.2f} s timed inside the runs (median of {len(inside[variant])}), "
+              f"{diff:.2f} s from the run differences (rounds: {', '.join(f'{p:.2f}' for p in per)}); the default "
+              f"five add {5 * timed:.1f} s = {100 * 5 * timed / full_run:.1f}% of the run "
+              f"({100 * 5 * diff / full_run:.1f}% by the differences)")
 
 
 def main() -> None:
@@ -177,18 +186,20 @@ def main() -> None:
     refs = {d: get_reference(d, data_dir=args.data_dir) for d in args.datasets}
     parts: dict[str, list[dict[str, Any]]] = {d: [] for d in args.datasets}
     runs: dict[str, list[float]] = {"now": [], "none": [], "before": []}
+    inside: dict[str, list[float]] = {variant: [] for variant in runs}
     variants = list(runs)
     for r in range(args.rounds):
         for d in args.datasets:
             parts[d].append(evaluation_parts(d, refs[d], args.samples))
         if "mnist" in refs:
             for variant in variants[r % 3:] + variants[:r % 3]:  # rotate the order: drift hits every variant
-                runs[variant].append(recorded_seconds(args.epochs, variant, refs["mnist"], args.data_dir,
-                                                      args.samples))
+                wall, each = recorded_seconds(args.epochs, variant, refs["mnist"], args.data_dir, args.samples)
+                runs[variant].append(wall)
+                inside[variant].extend(each)
         print(f"round {r + 1}/{args.rounds} done", flush=True)
     print_parts(parts, args.samples, args.rounds)
     if runs["now"]:
-        print_recording(runs, args.epochs, args.rounds)
+        print_recording(runs, inside, args.epochs, args.rounds)
 
 
 if __name__ == "__main__":
