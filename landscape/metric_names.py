@@ -31,7 +31,8 @@ class QualityMetric:
     short: str
     #: Whether a larger value is better (None: neither, e.g. density's ideal is 1).
     higher_is_better: bool | None
-    #: ``"image"`` (a domain classifier's measure of an image run) or ``"toy"`` (a 2-D toy's exact measure).
+    #: ``"image"`` (a domain classifier's measure of an image run), ``"toy"`` (a 2-D toy's exact measure) or
+    #: ``"inception"`` (papers' Inception-v3 FID, measured on request only and stored as ``/inception/<step>``).
     kind: str
     #: The smallest y span a timeline's quality panel shows for it and its floor (None: none): a change of 1e-4
     #: in the Inception Score must look like nothing, not fill the panel. About a tenth of its usual range.
@@ -52,6 +53,8 @@ QUALITY_METRICS: tuple[QualityMetric, ...] = (
     QualityMetric("recall", "recall", "recall", True, "image", (0.1, 0.0)),
     QualityMetric("density", "density", "dens.", None, "image", (0.1, 0.0)),
     QualityMetric("coverage", "coverage", "cover.", True, "image", (0.1, 0.0)),
+    # papers' FID (Inception-v3 features, analysis.quality.inception_fd), stored apart as /inception/<step>
+    QualityMetric("inception_fd", "Inception FD (papers' FID)", "FID", False, "inception", (1.0, 0.0)),
     QualityMetric("modes_covered", "modes covered", "modes", True, "toy", (2.0, 0.0), counted=True),
     QualityMetric("high_quality", "high-quality fraction", "HQ", True, "toy", (0.1, 0.0)),
 )

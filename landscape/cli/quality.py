@@ -19,6 +19,13 @@ from landscape.stages import DEFAULT_STAGES
 
 CLASSIFIER_HELP = ("Domain classifier weights file (from `landscape classifier train --out`). (default: the cached "
                    "one for the run's dataset, trained on first use)")
+INCEPTION_FID_HELP = ("Also measure papers' FID (Inception-v3 features, torch-fidelity's network; needs its weights "
+                      "file), stored apart as /inception/<step>, metric inception_fd. Minutes per 1,000 images on a "
+                      "CPU.")
+INCEPTION_WEIGHTS_HELP = ("The Inception weights file pt_inception-2015-12-05-6726825d.pth (implies --inception-fid). "
+                          "(default: $LANDSCAPE_INCEPTION_WEIGHTS, else <landscape cache>/inception/)")
+ANY_WEIGHTS_HELP = ("Accept an Inception weights file that is not papers' (another SHA-256); its FIDs compare with "
+                    "nothing published, and the rows name the file by its SHA-256.")
 
 
 def quality(
@@ -34,12 +41,17 @@ def quality(
                                     show_default=False)
     ] = None,
     classifier: Annotated[Optional[Path], typer.Option(help=CLASSIFIER_HELP, show_default=False)] = None,
+    inception_fid: Annotated[bool, typer.Option("--inception-fid", help=INCEPTION_FID_HELP)] = False,
+    inception_weights: Annotated[
+        Optional[Path], typer.Option("--inception-weights", help=INCEPTION_WEIGHTS_HELP, show_default=False)
+    ] = None,
+    any_inception_weights: Annotated[bool, typer.Option("--any-inception-weights", help=ANY_WEIGHTS_HELP)] = False,
     seed: SeedOption = 0,
     stages: StagesOption = DEFAULT_STAGES,
     device: DeviceOption = "auto",
     threads: ThreadsOption = None,
 ) -> None:
-    """Measure sample quality (Inception Score, class KL, Frechet distance, precision/recall) at checkpoints; store it."""
+    """Measure sample quality (IS, class KL, FD, precision/recall; papers' FID on request) at checkpoints; store it."""
     from landscape.cli.console import console
     from landscape.cli.options import check_measure_options, checkpoints_to_measure, measure_device, measuring
     from landscape.errors import LandscapeError
@@ -55,6 +67,9 @@ def quality(
 
     dataset = str(run.config["dataset"])
     toy = is_toy(dataset)
+    weights = None  # papers' Inception weights, checked before anything is measured
+    if inception_fid or inception_weights is not None or any_inception_weights:
+        weights = _inception_weights(dataset, toy, inception_weights, any_inception_weights)
     reference = None
     if not toy:
         from analysis.quality.classifiers import check_sample_size, resolve_reference
@@ -78,12 +93,45 @@ def quality(
         for step in chosen:
             progress.update(task, description=f"step {step}")
             values = measure_checkpoint(run, step, reference, n=samples, n_real=real_samples, seed=seed, device=device)
+            if weights is not None:
+                from analysis.quality.inception_fd import measure_inception_checkpoint
+
+                progress.update(task, description=f"step {step}: Inception FD")
+                values = {**values, **measure_inception_checkpoint(run, step, weights, n=samples, n_real=real_samples,
+                                                                   seed=seed, device=device)}
             results.append((step, values))
             progress.update(task, advance=1)
     console.print(_table(results, dict(zip(chosen, measured_stage(run, chosen, stages).tolist()))))
     console.print(legend(reference), highlight=False, soft_wrap=True)
-    console.print(f"Stored {len(results)} measurement(s) in [bold]{run_file}[/] under /quality.", highlight=False,
+    where = "/quality" if weights is None else "/quality and /inception (open_run(path).measurements('inception'))"
+    if weights is not None:
+        console.print(inception_legend(weights), highlight=False, soft_wrap=True)
+    console.print(f"Stored {len(results)} measurement(s) in [bold]{run_file}[/] under {where}.", highlight=False,
                   soft_wrap=True)
+
+
+def _inception_weights(dataset: str, toy: bool, path: Optional[Path], allow_other: bool) -> Any:
+    """The checked Inception weights for ``--inception-fid``, and the network's library importable: one sentence
+    before anything is measured if either is missing."""
+    from landscape.errors import LandscapeError
+
+    if toy:
+        raise LandscapeError(f"--inception-fid measures images; {dataset} is a 2-D toy.")
+    from analysis.quality.inception import check_inception_weights, inception_class, load_inception
+
+    inception_class()
+    weights = check_inception_weights(path, allow_other=allow_other)
+    load_inception(weights)  # its tensors fit the network: refused now, not after the classifier's measurements
+    return weights
+
+
+def inception_legend(weights: Any) -> str:
+    """What the FID column is, which weights measured it, and a plain warning when they are not papers'."""
+    text = (f"FID: Inception FD (papers' FID) in the features of {weights.identity[:48]}..., against the dataset's "
+            "test images; not comparable with FD, the domain classifier's.")
+    if not weights.official:
+        text += " THESE ARE NOT PAPERS' INCEPTION WEIGHTS: the FIDs mean nothing outside this file."
+    return text
 
 
 def legend(reference: Any) -> str:
