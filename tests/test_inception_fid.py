@@ -10,8 +10,11 @@ row (`/inception/<step>`, metric `inception_fd`, the file named by its SHA-256) 
 file, and a missing or wrong file is one sentence.
 
 torch-fidelity is not a test dependency: it requires torchvision, and the only torchvision for torch 2.13.0 on
-PyPI is a CUDA build that fails to import on the CPU torch CI installs (which would also break torchmetrics'
-FID module for the other tests). Without torch-fidelity the whole module is skipped with that reason.
+PyPI is a CUDA build that fails to import on the CPU torch CI installs (and then `import torchmetrics` fails for
+the other tests too). Without torch-fidelity the whole module is skipped with that reason. To run it where no
+matching torchvision can be had: `pip install --no-deps --target DIR torch-fidelity`, then
+`PYTHONPATH=DIR python -m pytest -n 0 tests/test_inception_fid.py` (the Inception module needs only torch;
+landscape loads it without torch-fidelity's package ``__init__``, before torchmetrics is imported here).
 """
 
 from __future__ import annotations
@@ -35,8 +38,8 @@ try:
 
     inception_class()
 except LandscapeError as err:
-    pytest.skip(f"torch-fidelity cannot be imported ({err}); install it to run these tests: "
-                "`pip install --no-deps torch-fidelity`", allow_module_level=True)
+    pytest.skip(f"torch-fidelity, not a test dependency (this module's docstring says why and how to run it), "
+                f"cannot be imported: {err}", allow_module_level=True)
 
 pytestmark = [pytest.mark.usefixtures("one_torch_thread"), pytest.mark.needs_data("cifar10"),
               pytest.mark.filterwarnings("ignore::UserWarning")]
@@ -71,14 +74,14 @@ def random_weights(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory) -> Path:
-    """A CIFAR-10 DCGAN recorded for 2 iterations on 256 images, no measurements: a real run file to measure."""
+    """A CIFAR-10 DCGAN recorded for 2 iterations of 16 images, no measurements: a real run file to measure."""
     from landscape.config import TrainConfig
     from trainers import record
 
     path = tmp_path_factory.mktemp("run") / "tiny.h5"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # a non-official copy of CIFAR-10 warns; the test does not mind
-        record(TrainConfig(arch="dcgan", dataset="cifar10", max_iters=2, subset=256, quality_every=0,
+        record(TrainConfig(arch="dcgan", dataset="cifar10", max_iters=2, subset=256, batch_size=16, quality_every=0,
                            hessian_every=0, device="cpu"), path)
     return path
 

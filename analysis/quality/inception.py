@@ -187,9 +187,10 @@ def write_random_inception_weights(path: str | os.PathLike, seed: int = 0) -> Pa
 
 
 def _missing_library() -> LandscapeError:
-    return LandscapeError("Inception FID needs torch-fidelity, which is not installed: `pip install torch-fidelity` "
-                          "(with a torchvision matching your torch), or `pip install --no-deps torch-fidelity` "
-                          "without torchvision (landscape loads only its Inception module).")
+    return LandscapeError("Inception FID needs torch-fidelity, which is not installed: install a torchvision that "
+                          "matches your torch from the index your torch came from (a CPU torch: `pip install "
+                          "torchvision --index-url https://download.pytorch.org/whl/cpu`), then `pip install "
+                          "torch-fidelity` (or landscape's `fid` extra).")
 
 
 def _sha256(path: Path) -> str:
