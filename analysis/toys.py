@@ -1,4 +1,4 @@
-"""Plots of the 2-D toys: generated points over the mixture's modes, and modes covered over training.
+"""Plots of the toys: generated points over the mixture's modes, and modes covered over training.
 
 Both are axes-level (seaborn's convention: data first, ``ax=None`` for the current Axes,
 the Axes returned), so they go into any figure of your own::
@@ -8,7 +8,9 @@ the Axes returned), so they go into any figure of your own::
     coverageplot(frame, hue="run", ax=right)     # columns step (or epoch), modes_covered, run
 
 :func:`toyplot` marks each mode centre and draws its 3-standard-deviation circle, the
-region in which :func:`landscape.data.toys.toy_quality` counts a point as high quality;
+region in which :func:`landscape.data.toys.toy_quality` counts a point as high quality; for a
+1-D toy (``mixture1d``) it draws a histogram of the points' density over the mixture's exact
+density instead (:func:`densityplot`), the mode centres marked;
 :func:`coverageplot` draws ``modes_covered`` (that function's count) against training
 time, with the toy's number of modes as a dashed line.
 """
@@ -21,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.palettes import PAPER_COLORS, stage_colors
-from landscape.data.toys import QUALITY_STDS, TOYS, mode_centres, toy_spec
+from landscape.data.toys import QUALITY_STDS, TOYS, mixture_pdf, mode_centres, toy_spec
 from landscape.errors import LandscapeError
 from landscape.metric_names import METRIC_TITLES
 
@@ -34,20 +36,62 @@ POINT_COLOR = PAPER_COLORS["purple"]
 CENTRE_COLOR = PAPER_COLORS["black"]
 
 
-def _points(points: Any) -> np.ndarray:
+def _points(points: Any, dim: int = 2) -> np.ndarray:
     points = getattr(points, "points", points)  # a ToyData
     if hasattr(points, "detach"):
         points = points.detach().cpu().numpy()
     array = np.asarray(points, dtype=np.float64)
-    if array.ndim != 2 or array.shape[1] != 2:
-        raise LandscapeError(f"toyplot needs points of shape (n, 2), got shape {array.shape}.")
+    if array.ndim != 2 or array.shape[1] != dim:
+        raise LandscapeError(f"toyplot needs points of shape (n, {dim}) for a {dim}-D toy, got shape {array.shape}.")
     return array
 
 
 def toy_limit(name: str) -> float:
-    """Half-width of the square :func:`toyplot` shows: a quarter beyond the outermost mode (2.5 for ring8, 5 for grid25)."""
+    """Half-width of the square :func:`toyplot` shows: a quarter beyond the outermost mode (2.5 for ring8, 5 for
+    grid25); on the line, 4 standard deviations beyond it (6 for mixture1d)."""
     centres = mode_centres(name)
+    if toy_spec(name).dim == 1:
+        return float(np.abs(centres).max()) + 4.0 * toy_spec(name).std
     return 1.25 * float(np.abs(centres).max())
+
+
+def densityplot(
+    points: Any,
+    name: str,
+    *,
+    ax: Axes | None = None,
+    title: str | None = None,
+    bins: int = 60,
+    color: Any = None,
+) -> Axes:
+    """The density of generated 1-D ``points`` (n, 1) as a histogram over the exact density of toy ``name``.
+
+    The histogram is normalised (area 1) on :func:`toy_limit`'s range, the points outside it
+    counted in the normalisation (so a diverged generator's histogram sinks); the mixture's exact
+    density is the black line, each mode centre a dotted vertical line. Returns the Axes.
+    """
+    import matplotlib.pyplot as plt
+
+    spec = toy_spec(name)
+    x = _points(points, 1)[:, 0]
+    ax = plt.gca() if ax is None else ax
+    lim = toy_limit(name)
+    edges = np.linspace(-lim, lim, bins + 1)
+    finite = x[np.isfinite(x)]
+    counts, _ = np.histogram(finite, bins=edges)
+    density = counts / max(len(x), 1) / np.diff(edges)
+    ax.stairs(density, edges, fill=True, alpha=0.55, color=POINT_COLOR if color is None else color,
+              label="generated")
+    grid = np.linspace(-lim, lim, 400)
+    ax.plot(grid, mixture_pdf(name, grid), color=CENTRE_COLOR, lw=1.1, label="data (exact)")
+    for (c,) in mode_centres(name):
+        ax.axvline(c, color=CENTRE_COLOR, ls=":", lw=0.8, alpha=0.6)
+    ax.set_xlim(-lim, lim)
+    ax.set_ylim(bottom=0)
+    ax.set_xlabel("$x$")
+    ax.set_ylabel("density")
+    ax.set_title(spec.title if title is None else title)
+    return ax
 
 
 def toyplot(
@@ -67,12 +111,15 @@ def toyplot(
     aspect is equal and the limits a quarter beyond the outermost modes (:func:`toy_limit`),
     so a collapsed or diverged generator's points may fall outside. ``title`` defaults to
     the toy's title ("" for none). ``s``, ``alpha`` and ``color`` style the points (many
-    points are rasterized). Returns the Axes.
+    points are rasterized). A 1-D toy's points (n, 1) are drawn by :func:`densityplot`
+    (a histogram over the exact density). Returns the Axes.
     """
     import matplotlib.pyplot as plt
     from matplotlib.patches import Circle
 
     spec = toy_spec(name)
+    if spec.dim == 1:
+        return densityplot(points, name, ax=ax, title=title, color=color)
     xy = _points(points)
     ax = plt.gca() if ax is None else ax
     ax.scatter(xy[:, 0], xy[:, 1], s=s, alpha=alpha, color=POINT_COLOR if color is None else color,
@@ -184,4 +231,4 @@ def coverageplot(
     return ax
 
 
-__all__ = ["CENTRE_COLOR", "POINT_COLOR", "coverageplot", "toy_limit", "toyplot"]
+__all__ = ["CENTRE_COLOR", "POINT_COLOR", "coverageplot", "densityplot", "toy_limit", "toyplot"]

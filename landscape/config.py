@@ -20,16 +20,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from landscape.data.registry import DATASETS as _DATASET_SPECS
-from landscape.data.toys import TOY_SHAPE as _TOY_SHAPE
 from landscape.data.toys import TOYS as _TOYS
+from landscape.data.toys import toy_shape as _toy_shape
 from landscape.errors import LandscapeError, unknown_choice
 from landscape.stages import DEFAULT_STAGES
 
 #: Architectures and their display names.
 ARCH_TITLES: dict[str, str] = {"vanilla": "Vanilla GAN", "dcgan": "DCGAN", "mlp": "MLP GAN",
-                               "mlp512": "MLP GAN, 3 x 512 (WGAN-GP toy)"}
-#: The architectures of the 2-D toys (``landscape.data.toys``): Metz et al.'s and the WGAN-GP toy script's.
-TOY_ARCHS = ("mlp", "mlp512")
+                               "mlp512": "MLP GAN, 3 x 512 (WGAN-GP toy)",
+                               "mlp100": "MLP GAN, 1 x 100 (Berard et al.'s 1-D mixture)"}
+#: The architectures of the toys (``landscape.data.toys``) and the dimension of the points each makes:
+#: Metz et al.'s and the WGAN-GP toy script's in the plane, Berard et al.'s on the line.
+TOY_ARCH_DIMS: dict[str, int] = {"mlp": 2, "mlp512": 2, "mlp100": 1}
+TOY_ARCHS = tuple(TOY_ARCH_DIMS)
 ARCHS = tuple(ARCH_TITLES)
 #: Optimizers and their display names.
 OPTIMIZER_TITLES: dict[str, str] = {"adam": "Adam", "rmsprop": "RMSprop", "sgd": "SGD", "sgd-momentum": "SGD with momentum"}
@@ -44,7 +47,7 @@ TOY_DATASETS = tuple(_TOYS)
 DATASETS = IMAGE_DATASETS + TOY_DATASETS
 
 # Dropout rate of the discriminator, per architecture, as in the paper's code.
-DEFAULT_DROPOUT = {"vanilla": 0.5, "dcgan": 0.3, "mlp": 0.0, "mlp512": 0.0}
+DEFAULT_DROPOUT = {"vanilla": 0.5, "dcgan": 0.3, "mlp": 0.0, "mlp512": 0.0, "mlp100": 0.0}
 
 #: GAN losses and their display names (formulas and references: ``trainers.losses``).
 LOSS_TITLES: dict[str, str] = {
@@ -68,6 +71,7 @@ WASSERSTEIN_LOSSES = ("wgan", "wgan-gp")
 PAPER_DEFAULTS: dict[str, Any] = {
     "optimizer": "adam", "lr_g": 1e-3, "lr_d": 1e-3, "betas": (0.9, 0.999), "rho": 0.9,
     "batch_size": 128, "z_dim": 20, "z_dist": "uniform", "d_steps": 1,
+    "extragradient": False, "z_per_point": False,
 }
 #: Where the literature fixes them: WGAN (Arjovsky et al. 2017, Algorithm 1: RMSprop 5e-5, c = 0.01,
 #: n_critic = 5; their code's RMSprop decay 0.99) and WGAN-GP (Gulrajani et al. 2017, Algorithm 1:
@@ -87,11 +91,23 @@ ARCH_DEFAULTS: dict[str, dict[str, Any]] = {
     # z ~ N(0, I_2), batch 256, Adam 1e-4 with betas 0.5/0.9 (``trainers.mlp`` has the 3 x 512 ReLU networks).
     "mlp512": {"z_dim": 2, "z_dist": "normal", "batch_size": 256, "optimizer": "adam", "lr_g": 1e-4, "lr_d": 1e-4,
                "betas": (0.5, 0.9)},
+    # Berard et al. 2020, facebookresearch/GAN-optimization-landscape train_mixture_gan.py, run as its README
+    # says (--deterministic): z ~ N(0, I_100) (lines 36, 130), one z per data point drawn once (lines 129-131),
+    # the whole 10,000-point set as one batch (lines 60, 132-134), plain gradient steps (p -= lr * g, lines 171
+    # and 195) with lr_g 1e-2 and lr_d 1e-1 (lines 31-32), extragradient (--method extra, line 30: lines 156-228).
+    # trainers.mlp has the networks (one hidden layer of 100 ReLU units each, PyTorch's default init).
+    "mlp100": {"z_dim": 100, "z_dist": "normal", "batch_size": 10_000, "optimizer": "sgd", "lr_g": 1e-2,
+               "lr_d": 1e-1, "extragradient": True, "z_per_point": True},
 }
 #: Where an architecture's paper fixes a loss's setting, over :data:`LOSS_DEFAULTS`: the WGAN-GP toy script's
 #: penalty weight 0.1 ("smaller lambda makes things faster for toy tasks", with its 5 critic steps).
 ARCH_LOSS_DEFAULTS: dict[tuple[str, str], dict[str, Any]] = {
     ("mlp512", "wgan-gp"): {"gp_weight": 0.1},  # its 5 critic steps are the loss's own default
+    # Berard et al.'s script keeps its plain extragradient steps, one per player, for every loss (lines 156-228);
+    # its penalty weight is 1e-3 (line 39) and its clip 1 (line 33). (Its training penalty is taken at the data
+    # points, mode="data", line 153; the toolkit's at interpolates, Gulrajani et al.'s.)
+    ("mlp100", "wgan-gp"): {"optimizer": "sgd", "lr_g": 1e-2, "lr_d": 1e-1, "d_steps": 1, "gp_weight": 1e-3},
+    ("mlp100", "wgan"): {"optimizer": "sgd", "lr_g": 1e-2, "lr_d": 1e-1, "d_steps": 1, "clip": 1.0},
 }
 
 
@@ -132,6 +148,12 @@ class TrainConfig:
     smooth_fake: tuple[float, float] | None = None  # BCE losses: fake targets drawn from U[low, high] (two-sided)
     unroll: int = 0  # generator loss through D unrolled this many optimizer steps (Metz et al. 2016); 0: plain
     conditional: bool = False  # class-conditional G and D (Mirza & Osindero 2014)
+    # Extragradient (Korpelevich 1976; Gidel et al. 2019): each iteration first steps both players from the same
+    # point, then steps from the start with the gradients at that look-ahead point. Plain SGD only. None -> per arch.
+    extragradient: bool | None = None
+    # One z per training point, drawn once from the seed and kept (Berard et al.'s deterministic game: with the
+    # whole set as one batch every iteration sees the same loss). None -> per architecture, else a fresh z per batch.
+    z_per_point: bool | None = None
     leaky_slope: float = 0.3  # Keras LeakyReLU default
     bn_momentum: float = 0.01  # PyTorch convention; Keras momentum 0.99
     bn_eps: float = 1e-3  # Keras BatchNormalization default
@@ -196,11 +218,15 @@ class TrainConfig:
         toy = self.dataset in TOY_DATASETS
         if toy != (self.arch in TOY_ARCHS):
             raise LandscapeError(
-                f"arch {self.arch} does not train on dataset {self.dataset}: the 2-D toys ({', '.join(TOY_DATASETS)}) "
-                f"go with arch mlp or mlp512, and those only with them; use "
-                + ("arch mlp or mlp512." if toy else
+                f"arch {self.arch} does not train on dataset {self.dataset}: the toys ({', '.join(TOY_DATASETS)}) "
+                f"go with arch {', '.join(TOY_ARCHS)}, and those only with them; use "
+                + (f"arch {_toy_archs(self.dataset)}." if toy else
                    f"arch vanilla or dcgan, or a toy dataset ({', '.join(TOY_DATASETS)}).")
             )
+        if toy and _toy_shape(self.dataset)[0] != TOY_ARCH_DIMS[self.arch]:
+            raise LandscapeError(
+                f"arch {self.arch} makes {TOY_ARCH_DIMS[self.arch]}-D points and dataset {self.dataset} is "
+                f"{_toy_shape(self.dataset)[0]}-D; use arch {_toy_archs(self.dataset)} for it.")
         if toy and self.conditional:
             raise LandscapeError(f"conditional is for the image datasets; dataset {self.dataset} (a 2-D toy) "
                                  "has no classes to condition on, drop conditional.")
@@ -245,7 +271,7 @@ class TrainConfig:
         if self.sample_epochs is not None:
             for e in self.sample_epochs:
                 _int_at_least("sample_epochs", e, 1)
-        for name in ("layer_norms", "share_fake_pass", "conditional"):
+        for name in ("layer_norms", "share_fake_pass", "conditional", "extragradient", "z_per_point"):
             if not isinstance(getattr(self, name), bool):
                 raise LandscapeError(f"{name} must be true or false, got {getattr(self, name)!r}.")
         self._validate_variant()
@@ -284,6 +310,12 @@ class TrainConfig:
         if self.unroll and self.d_steps != 1:
             raise LandscapeError(f"unroll ({self.unroll}) and d_steps ({self.d_steps}) cannot be combined: an "
                                  "unrolled generator step already looks several discriminator steps ahead; use one.")
+        if self.extragradient and self.optimizer != "sgd":
+            raise LandscapeError(f"extragradient takes plain gradient steps (optimizer sgd), not optimizer "
+                                 f"{self.optimizer}; use optimizer sgd or drop extragradient.")
+        if self.extragradient and (self.d_steps != 1 or self.unroll):
+            raise LandscapeError("extragradient steps both players together once per iteration; it cannot be "
+                                 "combined with d_steps above 1 or unroll.")
         if self.unroll and self.share_fake_pass:
             raise LandscapeError("unroll and share_fake_pass cannot be combined: the generator step's D forward "
                                  "runs through the unrolled weights; drop share_fake_pass.")
@@ -328,15 +360,21 @@ class TrainConfig:
     # --------------------------------------------------------------- derived
     @property
     def image_shape(self) -> tuple[int, ...]:
-        """(C, H, W) of the dataset's images (the dataset registry owns them); (2,) for a 2-D toy's points."""
+        """(C, H, W) of the dataset's images (the dataset registry owns them); (2,) or (1,) for a toy's points."""
         if self.dataset in TOY_DATASETS:
-            return _TOY_SHAPE
+            return _toy_shape(self.dataset)
         return _DATASET_SPECS[self.dataset].shape
 
 
 # --------------------------------------------------------------------- helpers
 def _is_number(x: Any) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+def _toy_archs(dataset: str) -> str:
+    """The architectures that make points of toy ``dataset``'s dimension, as words ("mlp or mlp512")."""
+    archs = [a for a, dim in TOY_ARCH_DIMS.items() if dim == _toy_shape(dataset)[0]]
+    return " or ".join(archs)
 
 
 def check_device(device: Any) -> str:
@@ -426,6 +464,7 @@ __all__ = [
     "DATASETS",
     "IMAGE_DATASETS",
     "TOY_ARCHS",
+    "TOY_ARCH_DIMS",
     "TOY_DATASETS",
     "DEFAULT_DROPOUT",
     "OPTIMIZERS",

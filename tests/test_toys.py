@@ -46,7 +46,8 @@ def datasets():
 
 
 def test_the_toys_are_the_literature_mixtures():
-    assert tuple(TOYS) == (*NAMES, "ring8-wgan-gp")  # the last: ring8 / 1.414 (test_toy_wgan_gp_recipe.py)
+    # then ring8 / 1.414 (test_toy_wgan_gp_recipe.py) and Berard et al.'s 1-D mixture (test_mixture1d.py)
+    assert tuple(TOYS) == (*NAMES, "ring8-wgan-gp", "mixture1d")
     ring, grid = TOYS["ring8"], TOYS["grid25"]
     assert (ring.title, ring.std, ring.n_modes) == ("8 Gaussians (ring)", 0.02, 8)
     assert (grid.title, grid.std, grid.n_modes) == ("25 Gaussians (grid)", 0.05, 25)

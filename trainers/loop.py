@@ -22,6 +22,13 @@ them and copies blocks to the host, so there is no device-to-host synchronisatio
 per iteration. The whole dataset lives on the device as uint8 and each epoch is a
 fresh permutation of it, cut into full batches (the last partial batch dropped).
 
+Two options change the step (both Berard et al.'s 1-D mixture recipe, ``mlp100``): with
+``extragradient`` each iteration first steps both players from the same point with plain
+gradient steps (the look-ahead), then computes the recorded step above at the look-ahead point
+and applies it from the starting point (:meth:`GANTrainer._look_ahead`); with ``z_per_point``
+every training point keeps one z, drawn once from the seed, and a batch takes its points' z
+(with the whole set as one batch, every iteration sees the same deterministic loss).
+
 The writer (``landscape.writer.RunWriter``) is optional: without one the same loop
 runs with recording off, which the benchmark uses to measure recording's cost.
 """
@@ -58,6 +65,13 @@ SAMPLE_PER_CLASS = 8
 TOY_SAMPLE_COUNT = 2500
 #: On an accelerator, check the losses for NaN/inf every this many iterations (one sync each).
 DIVERGENCE_CHECK_EVERY = 100
+
+
+def _copy_(params: list[torch.Tensor], values: list[torch.Tensor]) -> None:
+    """Set each parameter to its saved value in place (no autograd record)."""
+    with torch.no_grad():
+        for p, v in zip(params, values):
+            p.copy_(v)
 
 
 class StopRequested(KeyboardInterrupt):
@@ -158,6 +172,13 @@ class GANTrainer:
         self.probe_real = as_training_input(images[probe_idx])
         self.probe_labels = labels[probe_idx] if config.conditional else None
         self.probe_z = sample_z(config.probe_size, config, torch.device("cpu"), side)
+        # z_per_point: one z per training point from its own stream (the side stream's draws stay as they were);
+        # the probe batch then pairs its points with their own z, so it samples the very loss training sees.
+        self.z_table: torch.Tensor | None = None
+        if config.z_per_point:
+            table = sample_z(self.n_images, config, torch.device("cpu"), torch.Generator().manual_seed(config.seed + 2))
+            self.probe_z = table[probe_idx]
+            self.z_table = table.to(self.device)
         self.toy = is_toy(config.dataset)
         count = TOY_SAMPLE_COUNT if self.toy else SAMPLE_COUNT
         if config.conditional:  # one row of the grid per class
@@ -231,6 +252,7 @@ class GANTrainer:
         loss = cfg.loss
         fake_labels = self._fake_labels(real.shape[0]) if cfg.conditional else None
         g_row = self.step % cfg.d_steps == 0
+        start = self._look_ahead(real, z, real_labels, fake_labels) if cfg.extragradient else None
         logits_fake = None
         metrics: dict[str, torch.Tensor] = {}
 
@@ -247,6 +269,8 @@ class GANTrainer:
             self.opt_g.zero_grad(set_to_none=True)
             g_loss.backward(inputs=self.g_params, retain_graph=cfg.share_fake_pass)
             g_norms = torch._foreach_norm([p.grad for p in self.g_params])
+            if start is not None:  # extragradient: the look-ahead's gradient, applied from the starting point
+                _copy_(self.g_params, start[0])
             self.opt_g.step()
             metrics["g_loss"] = g_loss.detach()
             metrics["g_grad_norm"] = torch.linalg.vector_norm(torch.stack(g_norms))
@@ -281,6 +305,8 @@ class GANTrainer:
             d_loss = d_loss + penalty
             metrics["d_gp"] = penalty.detach()
         d_norms = torch._foreach_norm(grads_real)
+        if start is not None:
+            _copy_(self.d_params, start[1])
         self.opt_d.step()
         if loss == "wgan":  # weight clipping (Arjovsky et al. 2017, Algorithm 1): every critic parameter
             with torch.no_grad():
@@ -304,6 +330,37 @@ class GANTrainer:
             g_layer = torch.stack(g_norms) if g_row else torch.full((len(self.g_params),), math.nan)
         self.layer_norms = (g_layer, d_norms)
         return metrics
+
+    def _look_ahead(self, real: torch.Tensor, z: torch.Tensor, real_labels: torch.Tensor | None,
+                    fake_labels: torch.Tensor | None) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """Extragradient's first half: both players' gradients at the current point (the same batch, the exact
+        targets), a plain step of each (``lr_g``, ``lr_d``; WGAN's clipping after it); returns copies of the
+        (G, D) parameters from before it, from which :meth:`train_step` applies the look-ahead's gradients.
+        As in Berard et al.'s ``train_mixture_gan.py`` (lines 156-228, ``--method extra``)."""
+        cfg, g, d = self.config, self.g, self.d
+        start = ([p.detach().clone() for p in self.g_params], [p.detach().clone() for p in self.d_params])
+        with self._autocast():
+            fake = self._forward(g, z, fake_labels)
+            logits_fake = self._forward(d, fake, fake_labels).float()
+            logits_real = self._forward(d, real, real_labels).float()
+        g_grads = torch.autograd.grad(losses.g_loss(logits_fake, cfg.loss), self.g_params, retain_graph=True)
+        with self._autocast():
+            logits_fake_d = self._forward(d, fake.detach(), fake_labels).float()
+        loss_real, loss_fake = losses.d_loss_parts(logits_real, logits_fake_d, cfg.loss)
+        d_loss = loss_real + loss_fake
+        if cfg.loss == "wgan-gp":
+            d_loss = d_loss + cfg.gp_weight * losses.gradient_penalty(
+                lambda x: self._forward(d, x, real_labels), real, fake.detach())
+        d_grads = torch.autograd.grad(d_loss, self.d_params, allow_unused=True)
+        with torch.no_grad():
+            torch._foreach_add_(self.g_params, list(g_grads), alpha=-cfg.lr_g)
+            for p, grad in zip(self.d_params, d_grads):
+                if grad is not None:
+                    p.add_(grad, alpha=-cfg.lr_d)
+            if cfg.loss == "wgan":
+                torch._foreach_clamp_min_(self.d_params, -cfg.clip)
+                torch._foreach_clamp_max_(self.d_params, cfg.clip)
+        return start
 
     @staticmethod
     def _forward(net: torch.nn.Module, x: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
@@ -364,7 +421,7 @@ class GANTrainer:
             i = self.batch_in_epoch
             rows = self.perm[i * bs : (i + 1) * bs]
             real = as_training_input(self.images.index_select(0, rows))  # index_select: ~10x faster than []
-            z = sample_z(bs, cfg, self.device)
+            z = self.z_table.index_select(0, rows) if self.z_table is not None else sample_z(bs, cfg, self.device)
             real_labels = self.labels.index_select(0, rows) if self.labels is not None else None
 
             metrics = self.train_step(real, z, real_labels)

@@ -87,6 +87,21 @@ GULRAJANI_MLP_NETWORKS: dict[str, Any] = {
 }
 
 
+#: The networks of Berard et al.'s 1-D mixture (``facebookresearch/GAN-optimization-landscape``
+#: ``train_mixture_gan.py`` lines 47-49 and 74-92): ``Linear(100, 100), ReLU, Linear(100, 1)`` for G (latent 100) and
+#: ``Linear(1, 100), ReLU, Linear(100, 1)`` for D, with PyTorch's default Linear initialisation (the script sets
+#: none): G 10,201 parameters, D 301. Architecture ``mlp100`` builds them.
+BERARD_MLP_NETWORKS: dict[str, Any] = {
+    "g_hidden": 100,
+    "g_layers": 1,
+    "d_hidden": 100,
+    "d_layers": 1,
+    "activation": "relu",
+    "d_input_scale": 1.0,
+    "init": "default",
+}
+
+
 def he_init(module: nn.Module) -> nn.Module:
     """tflib's initialisation of the WGAN-GP toy: every Linear weight uniform with std sqrt(2 / fan_in) ('he') for the
     hidden layers, std sqrt(2 / (fan_in + fan_out)) ('glorot', tflib's default) for the last; every bias zero."""
@@ -105,8 +120,8 @@ def _initialise(module: nn.Module, init: str, gain: float) -> None:
         orthogonal_init(module, gain)
     elif init == "he":
         he_init(module)
-    else:
-        raise LandscapeError(f"init must be orthogonal or he, got {init!r}.")
+    elif init != "default":  # "default": PyTorch's own Linear initialisation, drawn when the layers were built
+        raise LandscapeError(f"init must be orthogonal, he or default, got {init!r}.")
 
 
 def orthogonal_init(module: nn.Module, gain: float = METZ_MLP_NETWORKS["init_gain"]) -> nn.Module:
@@ -157,7 +172,7 @@ class MLPGenerator(nn.Sequential):
         parts["out"] = nn.Linear(width, out_dim)
         super().__init__(parts)
         self.z_dim, self.out_dim = z_dim, out_dim
-        _initialise(self, init, init_gain)  # orthogonal (Metz et al.) or he (the WGAN-GP toy)
+        _initialise(self, init, init_gain)  # orthogonal (Metz et al.), he (the WGAN-GP toy) or default (Berard et al.)
 
 
 class MLPDiscriminator(nn.Sequential):
@@ -189,4 +204,4 @@ class MLPDiscriminator(nn.Sequential):
         return super().forward(x.flatten(1)).view(-1)
 
 
-__all__ = ["GULRAJANI_MLP_NETWORKS", "METZ_MLP", "METZ_MLP_NETWORKS", "he_init", "MLPDiscriminator", "MLPGenerator", "Scale", "orthogonal_init"]
+__all__ = ["BERARD_MLP_NETWORKS", "GULRAJANI_MLP_NETWORKS", "METZ_MLP", "METZ_MLP_NETWORKS", "he_init", "MLPDiscriminator", "MLPGenerator", "Scale", "orthogonal_init"]

@@ -45,7 +45,7 @@ from landscape.config import TrainConfig
 from landscape.data.registry import get_spec
 from landscape.errors import LandscapeError
 from trainers.dcgan import DCGANDiscriminator, DCGANGenerator
-from trainers.mlp import GULRAJANI_MLP_NETWORKS, MLPDiscriminator, MLPGenerator
+from trainers.mlp import BERARD_MLP_NETWORKS, GULRAJANI_MLP_NETWORKS, MLPDiscriminator, MLPGenerator
 from trainers.vanilla import VanillaDiscriminator, VanillaGenerator
 
 
@@ -89,6 +89,12 @@ def build_models(
         d = MLPDiscriminator(math.prod(shape), dropout=cfg.dropout)
     elif cfg.arch == "mlp512":  # the WGAN-GP authors' toy networks (trainers.mlp.GULRAJANI_MLP_NETWORKS)
         net = GULRAJANI_MLP_NETWORKS
+        g = MLPGenerator(cfg.z_dim, hidden=net["g_hidden"], layers=net["g_layers"], out_dim=math.prod(shape),
+                         init=net["init"])
+        d = MLPDiscriminator(math.prod(shape), hidden=net["d_hidden"], layers=net["d_layers"], dropout=cfg.dropout,
+                             input_scale=net["d_input_scale"], init=net["init"])
+    elif cfg.arch == "mlp100":  # Berard et al.'s 1-D mixture networks (trainers.mlp.BERARD_MLP_NETWORKS)
+        net = BERARD_MLP_NETWORKS
         g = MLPGenerator(cfg.z_dim, hidden=net["g_hidden"], layers=net["g_layers"], out_dim=math.prod(shape),
                          init=net["init"])
         d = MLPDiscriminator(math.prod(shape), hidden=net["d_hidden"], layers=net["d_layers"], dropout=cfg.dropout,

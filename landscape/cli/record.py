@@ -93,6 +93,18 @@ def record(
     conditional: Annotated[
         bool, typer.Option("--conditional", help="Class-conditional G and D (labels embedded into both inputs).")
     ] = _DEFAULTS["conditional"],
+    extragradient: Annotated[
+        Optional[bool],
+        typer.Option("--extragradient/--no-extragradient",
+                     help="Extragradient: a look-ahead step of both players, then the step with its gradients from "
+                     "the start (optimizer sgd)." + _default("extragradient"), show_default=False),
+    ] = None,
+    z_per_point: Annotated[
+        Optional[bool],
+        typer.Option("--z-per-point/--no-z-per-point",
+                     help="Keep one z per training point, drawn once (with the whole set as one batch: a "
+                     "deterministic loss)." + _default("z_per_point"), show_default=False),
+    ] = None,
     seed: Annotated[int, typer.Option(help="Random seed (weights, shuffles, z, dropout).")] = _DEFAULTS["seed"],
     out: Annotated[Optional[Path], typer.Option(help="Run file to write (default: runs/ARCH-DATA-SEED.h5).")] = None,
     device: DeviceOption = _DEFAULTS["device"],
