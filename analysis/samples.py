@@ -1,8 +1,9 @@
-"""What the generator made at the sample epochs: image grids, or for a 2-D toy scatter plots over its modes.
+"""What the generator made at the sample epochs: image grids, or for a toy its points over the modes.
 
 A run stores the generator's output for a fixed z after each sample epoch
 (``Run.sample(epoch)``): an image grid for the image datasets (a conditional run's has
-one row per class), 2,500 points for a toy, whose panels are titled with the modes
+one row per class), 2,500 points for a toy (a scatter plot in the plane; on the line, the 1-D
+``mixture1d``, a histogram over the exact density), whose panels are titled with the modes
 covered and the fraction of high-quality samples measured at that epoch (``Run.quality``).
 """
 

@@ -388,13 +388,13 @@ class RunWriter:
 
     def add_samples(self, epoch: int, grid: Any) -> None:
         """Store the generator's output for the fixed z after ``epoch``: an image grid (uint8,
-        H x W x C), or for 2-D toy data the point set (float32, N x 2)."""
+        H x W x C), or for toy data the point set (float32, N x 2 in the plane, N x 1 on the line)."""
         self._check_open()
         array = to_numpy(grid)
         if array.dtype.kind == "f" and array.ndim == 2:
             array = array.astype("<f4", copy=False)
         elif array.dtype != np.uint8:
-            raise ValueError("samples are stored as uint8 image grids or as float (N, 2) point sets")
+            raise ValueError("samples are stored as uint8 image grids or as float (N, 2) or (N, 1) point sets")
         group = self._file.require_group(SAMPLES)
         key = str(int(epoch))
         if key in group:

@@ -421,7 +421,7 @@ def test_record_game_every_through_the_cli(tmp_path):
 
 def test_mixture_example_runs(tmp_path):
     """examples/game_mixture.py (Berard et al.'s 1-D mixture) trains a few iterations and writes its figure and summary."""
-    proc = subprocess.run([sys.executable, "examples/game_mixture.py", "--iters", "5", "--measure-at", "5", "--out",
+    proc = subprocess.run([sys.executable, "examples/game_mixture.py", "--iters", "5", "--measure-at", "5", "--probe-size", "200", "--out",
                            str(tmp_path)], capture_output=True, text=True, env={**ENV, "MPLBACKEND": "Agg"}, timeout=600,
                           cwd=Path(__file__).resolve().parents[1])
     assert proc.returncode == 0, proc.stderr
