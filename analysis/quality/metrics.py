@@ -551,11 +551,13 @@ def _kth_smallest(part: torch.Tensor, k: int) -> torch.Tensor:
     """The k-th smallest value of each row of ``part`` (a contiguous float32 chunk), bitwise
     ``part.topk(k, largest=False).values.amax(dim=1)``, with the full sort-based selection run on k column groups only.
 
-    The row is cut into groups of :data:`_KNN_GROUP` columns (a shorter tail stays whole). The k-th smallest value
-    lies among the k groups with the smallest minima plus the tail: a group holding one of the k smallest values
-    but not among those k has k smaller-or-equal group minima in them, which are then k values at most the k-th
-    smallest. One pass for the minima and ``topk`` over k * 64 + tail values instead of the whole row (4x faster
-    at 10,000 columns; exact, as it picks among the very same float32 values).
+    The row is cut into groups of :data:`_KNN_GROUP` columns (a shorter tail stays whole); the candidates are the
+    k groups with the smallest minima and the tail. Their k-th smallest is the row's, v: it is no smaller, as they
+    are part of the row, and no larger, because either every group holding one of the row's k smallest values is
+    chosen (then the candidates hold all k), or one is not, and then each of the k chosen groups has a minimum no
+    larger than that group's, which is at most v: k candidates at most v. One pass for the minima and ``topk``
+    over k * 64 + tail values instead of the whole row (4x faster at 10,000 columns; exact, as it picks among the
+    very same float32 values).
     """
     rows, n = part.shape
     full = n // _KNN_GROUP * _KNN_GROUP
@@ -673,7 +675,8 @@ def prdc(real_features: Any, fake_features: Any, k: int = 5, real_radii: Any = N
 
     Implementation: torch, float32, in row chunks of the distance matrices (a few MiB
     whatever N, M), one matmul per chunk (``addmm``; ``torch.cdist`` would add a
-    clamp and a square root over every element) and ``topk`` for the radii.
+    clamp and a square root over every element) and ``topk`` over the k column groups of
+    :func:`_kth_smallest` for the radii.
     ``prdc.compute_prdc`` builds three full N x N / N x M float32 matrices with
     scikit-learn (1.2 GB at N = M = 10,000). Measured on one thread (one core of a
     shared 2-core machine, torch 2.13 CPU; ``benchmarks/bench_quality_metrics.py``,
