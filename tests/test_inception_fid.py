@@ -11,10 +11,11 @@ file, and a missing or wrong file is one sentence.
 
 torch-fidelity is not a test dependency: it requires torchvision, and the only torchvision for torch 2.13.0 on
 PyPI is a CUDA build that fails to import on the CPU torch CI installs (and then `import torchmetrics` fails for
-the other tests too). Without torch-fidelity the whole module is skipped with that reason. To run it where no
-matching torchvision can be had: `pip install --no-deps --target DIR torch-fidelity`, then
-`PYTHONPATH=DIR python -m pytest -n 0 tests/test_inception_fid.py` (the Inception module needs only torch;
-landscape loads it without torch-fidelity's package ``__init__``, before torchmetrics is imported here).
+the other tests too). Without torch-fidelity the whole module is skipped with that reason, so the default suite
+skips it, and CI (.ci/run) then runs it apart, as it can be run anywhere no matching torchvision can be had:
+`pip install --no-deps --target DIR torch-fidelity`, then `PYTHONPATH=DIR python -m pytest -n 0
+tests/test_inception_fid.py` (the Inception module needs only torch; landscape loads it without
+torch-fidelity's package ``__init__``, before torchmetrics is imported here).
 """
 
 from __future__ import annotations
