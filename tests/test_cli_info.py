@@ -33,6 +33,22 @@ def test_info_shows_config_status_fields_and_groups(tmp_path):
         assert expected in out, expected
 
 
+def test_info_lists_every_measurement_kind_the_run_holds(tmp_path):
+    from landscape.measurements import Record
+
+    path = tmp_path / "r.h5"
+    with RunWriter(path, {"arch": "vanilla", "dataset": "mnist"}, GAN_FIELDS) as w:
+        for i in range(3):
+            w.log(i, epoch=0, g_loss=1.0)
+        for step in (0, 2):
+            w.add_measurement("game", Record(step, {"label": "rotational"}))
+        w.add_measurement("walk", Record(2, {"walks": 2}, {"loss": torch.zeros(2, 3)}, network="g"))
+        w.add_measurement("my-kind", Record(1, {"x": 1.0}))
+    out = landscape("info", str(path)).stdout
+    assert "game Jacobian estimates: 0, 2" in out and "gradient walks: g@2" in out
+    assert "my-kind measurements: 1" in out and "hessian estimates: none" in out
+
+
 def test_info_on_a_run_being_written(tmp_path):
     path = tmp_path / "live.h5"
     w = RunWriter(path, {"arch": "dcgan"}, flush_rows=5)

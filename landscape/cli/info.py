@@ -49,6 +49,8 @@ def info(
         "probe batch": _probe(run),
         "hessian estimates": _hessian(run),
         "sample quality (steps)": _quality(run),
+        **{f"{OTHER_KINDS.get(kind, kind + ' measurements')}": _keys(run, kind)
+           for kind in run.measurement_kinds if kind not in ("hessian", "quality")},
     }
     for name, value in groups.items():
         console.print(f"{name}: {value if value else 'none'}")
@@ -92,6 +94,20 @@ def _probe(run) -> str | None:
         return None
     real, z = probe
     return f"{len(real)} real images {tuple(real.shape[1:])} + z {tuple(z.shape[1:])}"
+
+
+#: How the other measurement kinds a run may hold are named in its summary (a kind not here: "<kind> measurements").
+OTHER_KINDS = {"game": "game Jacobian estimates", "surface": "loss surfaces", "walk": "gradient walks",
+               "inception": "papers' FID (Inception, steps)"}
+
+
+def _keys(run, kind: str) -> str | None:
+    keys = sorted(run.measurement_keys(kind), key=lambda key: (key[0], key[1] or ""))
+    if not keys:
+        return None
+    if all(network is None for _, network in keys):
+        return _steps([step for step, _ in keys])
+    return ", ".join(f"{network}@{step}" if network is not None else str(step) for step, network in keys)
 
 
 def _hessian(run) -> str | None:
