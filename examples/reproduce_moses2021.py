@@ -338,16 +338,17 @@ def game_markdown(planned: list[Planned], runs: dict[str, Any]) -> list[str]:
     out = ["### Game dynamics at the stage boundaries (beyond the paper: Berard et al., ICLR 2020)", ""]
     if not frames:
         return out + ["No run of this reproduction has game-Jacobian estimates (they follow `--hessian`).", ""]
-    out += ["The 6 eigenvalues of largest magnitude of the game Jacobian J (the Jacobian of the players' joint "
-            "gradient field, Mescheder et al.'s sign: stable where every real part is positive) on each run's "
-            "probe batch. *Rotation* is the largest |Im λ| / |λ| among them; *locally stable* means every computed "
-            "real part is above the tolerance; *Nash* needs both players' own Hessians positive semi-definite "
+    out += ["The 6 eigenvalues of largest magnitude and the 6 of smallest real part of the game Jacobian J (the "
+            "Jacobian of the players' joint gradient field, Mescheder et al.'s sign negated: stable where every real "
+            "part is positive) on each run's probe batch. *Rotation* is the largest |Im λ| / |λ| among them; *locally "
+            "stable* means every real part is above the tolerance (counted only where the smallest real parts were "
+            "computed; an older estimate of the largest magnitudes alone reads \"on LM k=6 only\"); *Nash* needs both players' own Hessians positive semi-definite "
             "(from the run's Hessian estimates at the same step). Berard et al. report that GANs converge to "
             "locally stable points with strong rotation that are not local Nash equilibria.", ""]
     titles = {item.key: item.title for item in planned}
     for key, frame in frames.items():
         n = len(frame)
-        stable = int(frame["stable"].astype(bool).sum())
+        stable = int((frame["stable"].astype(bool) & frame["stability_decisive"].astype(bool)).sum())
         rotational = int(frame["rotational"].astype(bool).sum())
         nash = int((frame["nash"] == True).sum())  # noqa: E712 (None where unknown)
         known = int(frame["nash"].notna().sum())

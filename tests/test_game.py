@@ -80,6 +80,17 @@ def _quadratic(a: float, b: float, c: float, d: float):
     return GameJacobian(lambda: (0.5 * a * x ** 2 + b * x * y).sum(), [x], lambda: (0.5 * d * y ** 2 + c * x * y).sum(), [y])
 
 
+def test_a_stability_label_from_the_largest_magnitudes_alone_says_so():
+    from analysis.game.labels import label_point, stability_is_decisive
+
+    values = np.array([5.0 + 1j, 5.0 - 1j, 4.0])  # all positive among those computed
+    lm = label_point(values, basis="LM k=3")
+    assert lm.stable and not lm.stability_decisive and lm.label == "locally stable on LM k=3 only"
+    sr = label_point(values, basis="LM k=3, SR k=3")
+    assert sr.stable and sr.stability_decisive and sr.label == "locally stable"
+    assert stability_is_decisive("the whole spectrum (exact)") and not stability_is_decisive("LM k=6, LI k=6")
+
+
 def test_quadratic_games_labels():
     nash_stable = analyse_game(_quadratic(1, 1, -1, 1), k=2)  # eigenvalues 1 +- i
     _close(nash_stable.values, [1 + 1j, 1 - 1j])
@@ -289,7 +300,8 @@ def test_measured_during_training_and_read_back(tiny_run):
     run = open_run(tiny_run)
     frame = read_game(run, stages=2)
     assert frame["step"].tolist() == [0, 2, 4] and frame["stage"].tolist() == [1, 1, 2]
-    assert frame["k"].eq(3).all() and frame["which"].eq("LM").all() and frame["all_converged"].all()
+    assert frame["k"].eq(3).all() and frame["which"].eq("LM,SR").all() and frame["all_converged"].all()
+    assert frame["stability_decisive"].all()  # the smallest real parts were computed: the label can say stable
     assert frame["v_rel"].notna().all() and frame["label"].map(bool).all()
     values = game_eigenvalues_at(run, 4)["LM"]
     assert len(values) == 3 and np.abs(values).max() == pytest.approx(frame["spectral_radius"].iloc[-1])

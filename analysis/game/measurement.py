@@ -1,8 +1,9 @@
 """The game Jacobian's spectrum as a measurement kind (``"game"``): during training, and at stored checkpoints.
 
 ``trainers.record(config, path, measurements=[GameSpectrum()])`` makes the trainer estimate the 6
-largest-magnitude eigenvalues of the game Jacobian on its probe batch (with the rotation
-measures, ``||v||`` and the label) at the steps its schedule plans: the stage boundaries by
+largest-magnitude eigenvalues of the game Jacobian and the 6 of smallest real part on its probe
+batch (with the rotation measures, ``||v||`` and the label; the smallest real parts make the
+stability label decisive) at the steps its schedule plans: the stage boundaries by
 default, stored as ``/game/<step>``. The run config's ``game_every`` says when (None: as
 ``hessian_every``, so a run with ``hessian_every = 0`` makes no game estimates either unless
 ``game_every`` asks), and a DCGAN on a CPU makes none by default (each would take minutes).
@@ -37,7 +38,7 @@ class GameSpectrum(Measurement):
 
     ``every``: ``"config"`` (the run's ``game_every``, else its ``hessian_every``), None (the stage
     boundaries), 0 (never) or N (every N iterations). ``options`` go to :func:`analysis.game.estimate_game_models` (``k`` (default 6), ``which``
-    (``"LM"``), ``tol``, ``blocks`` (False during training), ...). An estimate that fails with a
+    (``("LM", "SR")``), ``tol``, ``blocks`` (False during training), ...). An estimate that fails with a
     :class:`LandscapeError` is skipped and reported to ``on_skip``; it never stops the run.
     """
 
@@ -47,7 +48,7 @@ class GameSpectrum(Measurement):
     def __init__(self, every: int | None | str = "config", on_result: Callable[[GameResult], None] | None = None,
                  on_skip: Callable[[int, LandscapeError], None] | None = None, **options: Any) -> None:
         self.every, self.on_result, self.on_skip = every, on_result, on_skip
-        self.options = {"k": 6, "which": ("LM",), "blocks": False, **options}
+        self.options = {"k": 6, "which": ("LM", "SR"), "blocks": False, **options}
 
     @classmethod
     def applies_to(cls, config: Any) -> bool:

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.game.analyse import GameResult
+from analysis.game.labels import stability_is_decisive
 from landscape.errors import LandscapeError
 from landscape.measurements import Record
 from landscape.reader import as_run
@@ -72,6 +73,7 @@ def to_record(result: GameResult, step: int | None = None) -> Record:
         "label_tol_abs": float(label.tol),
         "rotation_threshold": float(label.rotation_threshold),
         "stability_basis": label.stability_basis,
+        "stability_decisive": bool(label.stability_decisive),
         "v_norm": result.v_norm,
         "v_norm_g": result.v_norm_1,
         "v_norm_d": result.v_norm_2,
@@ -125,6 +127,8 @@ def read_game(run: Any, stages: int = DEFAULT_STAGES) -> pd.DataFrame:
     if "nash" not in frame:
         frame["nash"] = None
     frame["nash_source"] = np.where(frame["nash"].notna(), "game", "")
+    decisive = frame["stability_basis"].map(stability_is_decisive) if "stability_basis" in frame else False
+    frame["stability_decisive"] = decisive  # also for estimates stored before the attribute existed
     hessian = run.hessian()
     if len(hessian) and "lambda_min" in hessian:
         for i, row in frame.iterrows():
