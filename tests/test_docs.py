@@ -65,6 +65,7 @@ PAGE_INPUTS = ("a.h5", "b.h5", "run.h5", "runs/x.h5")
 FIGURE_COPIES = {
     "docs/img/moses2021-quality-timeline.png": "examples/moses2021/quality_timeline.png",
     "docs/img/optimizers-lgc-grid.png": "examples/optimizers/lgc_grid.png",
+    "docs/img/game-mixture1d.png": "examples/game_mixture/spectrum.png",
 }
 NO_RUN = re.compile(r"<!--\s*no-run\b[^>]*-->\s*$")
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```", flags=re.S | re.M)

@@ -199,10 +199,12 @@ def test_wrong_arch_is_one_sentence_exit_2(tmp_path, arch, words) -> None:
 
 
 def test_the_example_runs_on_a_tiny_budget(tmp_path) -> None:
-    proc = subprocess.run([sys.executable, "examples/game_mixture.py", "--iters", "40", "--probe-size", "200",
-                           "--measure-at", "0", "40", "--out", str(tmp_path)], capture_output=True, text=True,
+    proc = subprocess.run([sys.executable, "examples/game_mixture.py", "--iters", "20", "--probe-size", "200",
+                           "--measure-at", "0", "20", "--out", str(tmp_path)], capture_output=True, text=True,
                           env=ENV, timeout=600, cwd=REPO)
     assert proc.returncode == 0, proc.stderr
     summary = (tmp_path / "summary.md").read_text()
-    assert "| 0 |" in summary and "| 40 |" in summary and "**Verdict at the last checkpoint:**" in summary
+    assert summary.count("| 0 |") == 2 and summary.count("| 20 |") == 2  # checkpoint and look-ahead tables
+    assert "**Verdict at the last checkpoint's look-ahead point:**" in summary
+    assert "look-ahead     20:" in proc.stdout and "checkpoint     20:" in proc.stdout
     assert (tmp_path / "spectrum.png").stat().st_size > 20_000 and (tmp_path / "runs" / "mixture1d.h5").exists()
