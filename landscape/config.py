@@ -95,7 +95,9 @@ ARCH_DEFAULTS: dict[str, dict[str, Any]] = {
     # says (--deterministic): z ~ N(0, I_100) (lines 36, 130), one z per data point drawn once (lines 129-131),
     # the whole 10,000-point set as one batch (lines 60, 132-134), plain gradient steps (p -= lr * g, lines 171
     # and 195) with lr_g 1e-2 and lr_d 1e-1 (lines 31-32), extragradient (--method extra, line 30: lines 156-228).
-    # trainers.mlp has the networks (one hidden layer of 100 ReLU units each, PyTorch's default init).
+    # trainers.mlp has the networks (one hidden layer of 100 ReLU units each, PyTorch's default init). The loss stays
+    # the toolkit's ns, their --model nsgan (utils.py dcgan_loss_gen); their script's default --model is gan (line 37),
+    # the saturating minimax loss (utils.py gan_loss_gen), which is --loss minimax here.
     "mlp100": {"z_dim": 100, "z_dist": "normal", "batch_size": 10_000, "optimizer": "sgd", "lr_g": 1e-2,
                "lr_d": 1e-1, "extragradient": True, "z_per_point": True},
 }
