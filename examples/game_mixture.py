@@ -325,7 +325,10 @@ def summary(path: Path, out: Path, iters: int, ahead: dict[int, dict[str, Any]])
              "**At the checkpoint weights** w themselves (stored in the run: `landscape game RUN.h5` shows them):", "",
              *_table(base), "",
              f"Labels rest on the computed parts ({look.iloc[-1]['stability_basis']}) with tolerance "
-             f"{float(look.iloc[-1]['label_tol']):g} × max|λ|. The last recorded step's gradient norms (at its "
+             f"{float(look.iloc[-1]['label_tol']):g} × max|λ|; every eigenvalue converged "
+             f"({'yes' if bool(look['all_converged'].all()) else 'no'}; largest residual ‖J^T x − λx‖ "
+             f"{float(look['max_residual'].max()):.1g} × max|λ| at the look-ahead points, so an eigenvalue much "
+             "smaller than the tolerance is not resolved in sign by it alone). The last recorded step's gradient norms (at its "
              f"look-ahead): G {last_row['g_grad_norm']:.3g}, D {last_row['d_grad_norm']:.3g}; losses G "
              f"{last_row['g_loss']:.4f}, D {last_row['d_loss']:.4f} (2 log 2 = 1.3863).", "",
              f"The generator at the end (20,000 points): {int(quality['modes_covered'])} of 2 modes covered, "
