@@ -90,7 +90,7 @@ def plan(out: Path, epochs: int, seed: int, unroll: int, max_iters: Optional[int
 
 #: Settings that are not training settings (where it ran, on how many threads): a finished run file that differs
 #: only in these needs no re-run (``landscape.is_complete``).
-NOT_COMPARED = ("device", "data_dir", "hessian_every", "threads")
+NOT_COMPARED = ("device", "data_dir", "hessian_every", "game_every", "threads")
 
 
 def record_all(variants: list[Variant]) -> dict[str, float]:

@@ -123,7 +123,7 @@ def plan(out: Path, epochs: int, dcgan_epochs: int, subset: Optional[int], dcgan
 
 #: Settings that are not training settings (where the curvature is estimated, on how many threads, how quality is
 #: sampled): a finished run file that differs only in these needs no re-run (``landscape.is_complete``).
-NOT_COMPARED = ("device", "data_dir", "hessian_every", "threads", "quality_every", "quality_samples")
+NOT_COMPARED = ("device", "data_dir", "hessian_every", "game_every", "threads", "quality_every", "quality_samples")
 
 
 def record_all(planned: list[Planned], jobs: int = 1) -> dict[str, float]:

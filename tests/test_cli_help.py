@@ -42,7 +42,8 @@ def test_help_shows_no_python_types_and_flags_as_flags(command):
 
 def test_choices_are_listed_in_the_help():
     out = landscape("record", "--help").stdout
-    assert "[vanilla|dcgan|mlp|mlp512]" in out and "[mnist|fashion-mnist|cifar10|ring8|grid25|ring8-wgan-gp]" in out
+    assert "[vanilla|dcgan|mlp|mlp512|mlp100]" in out
+    assert "[mnist|fashion-mnist|cifar10|ring8|grid25|ring8-wgan-gp|mixture1d]" in out
     assert "[adam|rmsprop|sgd|sgd-momentum]" in out and "[ns|minimax|lsgan|wgan|wgan-gp|hinge]" in out
     assert "g, d, d_real, d_fake for a GAN run" in " ".join(landscape("lgc", "--help").stdout.split())
     assert "[text|markdown|json]" in landscape("report", "--help").stdout

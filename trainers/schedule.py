@@ -42,6 +42,8 @@ def resolve_measurements(config: TrainConfig, measurements: Iterable[Any],
         measurement = given.get(kind)
         if measurement is None:
             cadence, asked = CONFIGURED_KINDS[kind], configured_every(config, kind)
+            if cadence.follows and getattr(config, f"{kind}_every") is None:
+                asked = 0  # only following another kind's schedule: not asked for by itself, so nothing to say
             if asked != 0 and (asked is not None or cadence.asked_by_default):
                 notes.append(f"no {kind} measurements during training: the run was given none "
                              f"(trainers.record(..., measurements=[...])).")
